@@ -1,0 +1,119 @@
+// GFLOPS of deepnode::sgemm (and OpenBLAS cblas_sgemm when built with -DWITH_OPENBLAS) on the
+// shapes deepnode runs most: square products and the batch-32 MLP forward/backward products.
+// Each cell is the median of repeated timed runs (each run long enough to time reliably), warm cache.
+#include "../native/gemm.h"
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <vector>
+
+#ifdef WITH_OPENBLAS
+#include <cblas.h>
+extern "C" void openblas_set_num_threads(int);
+#endif
+
+namespace {
+
+struct Shape {
+  const char* what;
+  bool ta, tb;
+  int64_t m, n, k;
+};
+
+const Shape kShapes[] = {
+    {"square", false, false, 1024, 1024, 1024},
+    {"fwd 784->300", false, false, 32, 300, 784},
+    {"fwd 300->100", false, false, 32, 100, 300},
+    {"fwd 100->10", false, false, 32, 10, 100},
+    {"dW 784x300 (tA)", true, false, 784, 300, 32},
+    {"dW 300x100 (tA)", true, false, 300, 100, 32},
+    {"dX 300->784 (tB)", false, true, 32, 784, 300},
+    {"dX 100->300 (tB)", false, true, 32, 300, 100},
+    {"batch 256, 784", false, false, 256, 1024, 784},
+    {"batch 256, 1024", false, false, 256, 1024, 1024},
+};
+
+using Clock = std::chrono::steady_clock;
+
+template <class F>
+double median_gflops(const Shape& s, F&& run, int trials) {
+  const double flops = 2.0 * s.m * s.n * s.k;
+  // Calibrate: iterations per trial so that a trial lasts about 4 ms.
+  run();
+  auto t0 = Clock::now();
+  run();
+  const double once = std::chrono::duration<double>(Clock::now() - t0).count();
+  const int iters = std::max(1, static_cast<int>(4e-3 / std::max(once, 1e-9)));
+  std::vector<double> rates;
+  for (int t = 0; t < trials; ++t) {
+    t0 = Clock::now();
+    for (int i = 0; i < iters; ++i) run();
+    const double sec = std::chrono::duration<double>(Clock::now() - t0).count();
+    rates.push_back(flops * iters / sec * 1e-9);
+  }
+  std::sort(rates.begin(), rates.end());
+  return rates[rates.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int trials = argc > 1 ? std::atoi(argv[1]) : 21;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::printf("deepnode sgemm (kernel: %s), median of %d runs, GFLOPS\n", deepnode::gemm_isa(), trials);
+#ifdef WITH_OPENBLAS
+  std::printf("%-18s %16s %9s %9s %7s %9s %9s %7s\n", "shape", "m x n x k", "ours 1T", "oblas 1T", "ratio",
+              "ours 2T", "oblas 2T", "ratio");
+#else
+  std::printf("%-18s %16s %9s %9s\n", "shape", "m x n x k", "ours 1T", "ours 2T");
+#endif
+  // All of ours first, then all of OpenBLAS: each library's idle workers spin for a while after a
+  // call, and interleaving the two thread pools on 2 cores would measure that contention instead.
+  const size_t count = sizeof kShapes / sizeof kShapes[0];
+  std::vector<std::array<double, 2>> ours(count), oblas(count, {0.0, 0.0});
+  for (int lib = 0; lib < 2; ++lib) {
+#ifndef WITH_OPENBLAS
+    if (lib == 1) break;
+#endif
+    for (size_t i = 0; i < count; ++i) {
+      const Shape& s = kShapes[i];
+      const int64_t a_cols = s.ta ? s.m : s.k, b_cols = s.tb ? s.k : s.n;
+      std::vector<float> A(s.m * s.k), B(s.k * s.n), C(s.m * s.n);
+      for (float& x : A) x = dist(rng);
+      for (float& x : B) x = dist(rng);
+      for (int t = 1; t <= 2; ++t) {
+        if (lib == 0) {
+          deepnode::set_num_threads(t);
+          ours[i][t - 1] = median_gflops(s, [&] {
+            deepnode::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
+          }, trials);
+        } else {
+#ifdef WITH_OPENBLAS
+          openblas_set_num_threads(t);
+          oblas[i][t - 1] = median_gflops(s, [&] {
+            cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.m, s.n,
+                        s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
+          }, trials);
+#endif
+        }
+      }
+    }
+  }
+  for (size_t i = 0; i < count; ++i) {
+    const Shape& s = kShapes[i];
+    char dims[32];
+    std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s.m, (long long)s.n, (long long)s.k);
+#ifdef WITH_OPENBLAS
+    std::printf("%-18s %16s %9.1f %9.1f %7.2f %9.1f %9.1f %7.2f\n", s.what, dims, ours[i][0], oblas[i][0],
+                ours[i][0] / oblas[i][0], ours[i][1], oblas[i][1], ours[i][1] / oblas[i][1]);
+#else
+    std::printf("%-18s %16s %9.1f %9.1f\n", s.what, dims, ours[i][0], ours[i][1]);
+#endif
+  }
+  return 0;
+}

@@ -1,0 +1,406 @@
+#include "kernels.h"
+
+#include <cmath>
+#include <limits>
+
+namespace deepnode {
+namespace {
+
+constexpr float kSeluScale = 1.0507009873554805f;
+constexpr float kSeluAlpha = 1.6732632423543772f;
+constexpr float kSqrt2OverPi = 0.7978845608028654f;
+constexpr float kInvSqrt2 = 0.7071067811865476f;
+constexpr float kInvSqrt2Pi = 0.3989422804014327f;
+constexpr float kGeluC = 0.044715f;
+
+inline float sigmoid(float x) {
+  // Two branches keep exp() from overflowing for large |x|.
+  if (x >= 0) return 1.0f / (1.0f + std::exp(-x));
+  const float e = std::exp(x);
+  return e / (1.0f + e);
+}
+
+inline float softplus(float x) { return std::fmax(x, 0.0f) + std::log1p(std::exp(-std::fabs(x))); }
+
+// Applies op(i) for i in [0, n); the loop bodies are simple enough for GCC to vectorise where the
+// math allows it.
+template <typename F>
+inline void each(int64_t n, F op) {
+  for (int64_t i = 0; i < n; ++i) op(i);
+}
+
+}  // namespace
+
+void activation_forward(Act act, const float* x, float* y, int64_t n, float alpha) {
+  switch (act) {
+    case Act::Linear:
+      if (x != y) each(n, [&](int64_t i) { y[i] = x[i]; });
+      return;
+    case Act::Relu:
+      each(n, [&](int64_t i) { y[i] = x[i] > 0.0f ? x[i] : 0.0f; });
+      return;
+    case Act::LeakyRelu:
+      each(n, [&](int64_t i) { y[i] = x[i] > 0.0f ? x[i] : alpha * x[i]; });
+      return;
+    case Act::Elu:
+      each(n, [&](int64_t i) { y[i] = x[i] > 0.0f ? x[i] : alpha * std::expm1(x[i]); });
+      return;
+    case Act::Selu:
+      each(n, [&](int64_t i) {
+        y[i] = x[i] > 0.0f ? kSeluScale * x[i] : kSeluScale * kSeluAlpha * std::expm1(x[i]);
+      });
+      return;
+    case Act::Sigmoid:
+      each(n, [&](int64_t i) { y[i] = sigmoid(x[i]); });
+      return;
+    case Act::Tanh:
+      each(n, [&](int64_t i) { y[i] = std::tanh(x[i]); });
+      return;
+    case Act::Softplus:
+      each(n, [&](int64_t i) { y[i] = softplus(x[i]); });
+      return;
+    case Act::Swish:
+      each(n, [&](int64_t i) { y[i] = x[i] * sigmoid(alpha * x[i]); });
+      return;
+    case Act::GeluExact:
+      each(n, [&](int64_t i) { y[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * kInvSqrt2)); });
+      return;
+    case Act::GeluTanh:
+      each(n, [&](int64_t i) {
+        const float v = x[i];
+        y[i] = 0.5f * v * (1.0f + std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v)));
+      });
+      return;
+    case Act::HardSigmoid:
+      each(n, [&](int64_t i) { y[i] = std::fmin(std::fmax(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f; });
+      return;
+    case Act::Softsign:
+      each(n, [&](int64_t i) { y[i] = x[i] / (1.0f + std::fabs(x[i])); });
+      return;
+    case Act::Exponential:
+      each(n, [&](int64_t i) { y[i] = std::exp(x[i]); });
+      return;
+    case Act::Relu6:
+      each(n, [&](int64_t i) { y[i] = std::fmin(std::fmax(x[i], 0.0f), 6.0f); });
+      return;
+    case Act::Count:
+      return;
+  }
+}
+
+void activation_backward(Act act, const float* x, const float* y, const float* dy, float* dx,
+                         int64_t n, float alpha) {
+  switch (act) {
+    case Act::Linear:
+      if (dx != dy) each(n, [&](int64_t i) { dx[i] = dy[i]; });
+      return;
+    case Act::Relu:
+      each(n, [&](int64_t i) { dx[i] = x[i] > 0.0f ? dy[i] : 0.0f; });
+      return;
+    case Act::LeakyRelu:
+      each(n, [&](int64_t i) { dx[i] = x[i] > 0.0f ? dy[i] : alpha * dy[i]; });
+      return;
+    case Act::Elu:  // d/dx alpha (e^x - 1) = alpha e^x = y + alpha
+      each(n, [&](int64_t i) { dx[i] = x[i] > 0.0f ? dy[i] : dy[i] * (y[i] + alpha); });
+      return;
+    case Act::Selu:
+      each(n, [&](int64_t i) {
+        dx[i] = x[i] > 0.0f ? dy[i] * kSeluScale : dy[i] * (y[i] + kSeluScale * kSeluAlpha);
+      });
+      return;
+    case Act::Sigmoid:
+      each(n, [&](int64_t i) { dx[i] = dy[i] * y[i] * (1.0f - y[i]); });
+      return;
+    case Act::Tanh:
+      each(n, [&](int64_t i) { dx[i] = dy[i] * (1.0f - y[i] * y[i]); });
+      return;
+    case Act::Softplus:
+      each(n, [&](int64_t i) { dx[i] = dy[i] * sigmoid(x[i]); });
+      return;
+    case Act::Swish:  // s + a x s (1 - s)
+      each(n, [&](int64_t i) {
+        const float s = sigmoid(alpha * x[i]);
+        dx[i] = dy[i] * (s + alpha * x[i] * s * (1.0f - s));
+      });
+      return;
+    case Act::GeluExact:  // Phi(x) + x phi(x)
+      each(n, [&](int64_t i) {
+        const float v = x[i];
+        const float cdf = 0.5f * (1.0f + std::erf(v * kInvSqrt2));
+        const float pdf = kInvSqrt2Pi * std::exp(-0.5f * v * v);
+        dx[i] = dy[i] * (cdf + v * pdf);
+      });
+      return;
+    case Act::GeluTanh:
+      each(n, [&](int64_t i) {
+        const float v = x[i];
+        const float t = std::tanh(kSqrt2OverPi * (v + kGeluC * v * v * v));
+        const float du = kSqrt2OverPi * (1.0f + 3.0f * kGeluC * v * v);
+        dx[i] = dy[i] * (0.5f * (1.0f + t) + 0.5f * v * (1.0f - t * t) * du);
+      });
+      return;
+    case Act::HardSigmoid:
+      each(n, [&](int64_t i) { dx[i] = (x[i] > -3.0f && x[i] < 3.0f) ? dy[i] / 6.0f : 0.0f; });
+      return;
+    case Act::Softsign:
+      each(n, [&](int64_t i) {
+        const float d = 1.0f + std::fabs(x[i]);
+        dx[i] = dy[i] / (d * d);
+      });
+      return;
+    case Act::Exponential:
+      each(n, [&](int64_t i) { dx[i] = dy[i] * y[i]; });
+      return;
+    case Act::Relu6:
+      each(n, [&](int64_t i) { dx[i] = (x[i] > 0.0f && x[i] < 6.0f) ? dy[i] : 0.0f; });
+      return;
+    case Act::Count:
+      return;
+  }
+}
+
+void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    float mx = -std::numeric_limits<float>::infinity();
+    for (int64_t j = 0; j < cols; ++j) mx = std::fmax(mx, xr[j]);
+    float s = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) {
+      yr[j] = std::exp(xr[j] - mx);
+      s += yr[j];
+    }
+    const float inv = 1.0f / s;
+    for (int64_t j = 0; j < cols; ++j) yr[j] *= inv;
+  }
+}
+
+void softmax_rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* yr = y + r * cols;
+    const float* gr = dy + r * cols;
+    float* dr = dx + r * cols;
+    float dot = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) dot += gr[j] * yr[j];
+    for (int64_t j = 0; j < cols; ++j) dr[j] = yr[j] * (gr[j] - dot);
+  }
+}
+
+namespace {
+// log(sum(exp(x - max))) + max over one row.
+inline float row_logsumexp(const float* xr, int64_t cols) {
+  float mx = -std::numeric_limits<float>::infinity();
+  for (int64_t j = 0; j < cols; ++j) mx = std::fmax(mx, xr[j]);
+  float s = 0.0f;
+  for (int64_t j = 0; j < cols; ++j) s += std::exp(xr[j] - mx);
+  return mx + std::log(s);
+}
+}  // namespace
+
+void log_softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float lse = row_logsumexp(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = x[r * cols + j] - lse;
+  }
+}
+
+double sparse_softmax_xent(const float* logits, const float* labels, int64_t rows, int64_t cols,
+                           float* grad, float grad_scale, float* row_loss, int64_t* bad_label) {
+  *bad_label = -1;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float l = labels[r];
+    if (!(l >= 0.0f) || !(l < static_cast<float>(cols)) || l != std::floor(l)) {
+      *bad_label = r;
+      return 0.0;
+    }
+  }
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = logits + r * cols;
+    const int64_t label = static_cast<int64_t>(labels[r]);
+    const float lse = row_logsumexp(zr, cols);
+    const float loss = lse - zr[label];
+    total += loss;
+    if (row_loss) row_loss[r] = loss;
+    if (grad) {
+      float* gr = grad + r * cols;
+      for (int64_t j = 0; j < cols; ++j) gr[j] = std::exp(zr[j] - lse) * grad_scale;
+      gr[label] -= grad_scale;
+    }
+  }
+  return total;
+}
+
+double softmax_xent(const float* logits, const float* targets, int64_t rows, int64_t cols,
+                    float* grad, float grad_scale, float* row_loss) {
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* zr = logits + r * cols;
+    const float* tr = targets + r * cols;
+    const float lse = row_logsumexp(zr, cols);
+    float tsum = 0.0f, loss = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) {
+      tsum += tr[j];
+      loss += tr[j] * (lse - zr[j]);
+    }
+    total += loss;
+    if (row_loss) row_loss[r] = loss;
+    if (grad) {
+      float* gr = grad + r * cols;
+      for (int64_t j = 0; j < cols; ++j) gr[j] = (std::exp(zr[j] - lse) * tsum - tr[j]) * grad_scale;
+    }
+  }
+  return total;
+}
+
+double sigmoid_bce(const float* logits, const float* targets, int64_t n, float* grad, float grad_scale) {
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float z = logits[i], t = targets[i];
+    total += std::fmax(z, 0.0f) - z * t + std::log1p(std::exp(-std::fabs(z)));
+    if (grad) grad[i] = (sigmoid(z) - t) * grad_scale;
+  }
+  return total;
+}
+
+double bce(const float* probs, const float* targets, int64_t n, float eps, float* grad, float grad_scale) {
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float p0 = probs[i];
+    const float p = std::fmin(std::fmax(p0, eps), 1.0f - eps);
+    const float t = targets[i];
+    total -= t * std::log(p) + (1.0f - t) * std::log(1.0f - p);
+    if (grad) {
+      const bool inside = p0 > eps && p0 < 1.0f - eps;
+      grad[i] = inside ? (p - t) / (p * (1.0f - p)) * grad_scale : 0.0f;
+    }
+  }
+  return total;
+}
+
+double categorical_xent(const float* probs, const float* targets, int64_t rows, int64_t cols, float eps,
+                        float* grad, float grad_scale) {
+  // Keras: p = p / sum(p); p = clip(p, eps, 1 - eps); loss = -sum(t log p).
+  double total = 0.0;
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* pr = probs + r * cols;
+    const float* tr = targets + r * cols;
+    float s = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) s += pr[j];
+    float loss = 0.0f, tsum = 0.0f, inner = 0.0f;
+    for (int64_t j = 0; j < cols; ++j) {
+      const float q = pr[j] / s;
+      const float qc = std::fmin(std::fmax(q, eps), 1.0f - eps);
+      loss -= tr[j] * std::log(qc);
+      tsum += tr[j];
+      if (q > eps && q < 1.0f - eps) inner += tr[j] / qc * q;  // sum_k t_k/q_k * q_k over unclipped k
+    }
+    total += loss;
+    if (grad) {
+      // d/dp_j of -sum_k t_k log(p_k / s) = -t_j/p_j * [unclipped_j] + (sum_k unclipped t_k) / s.
+      float* gr = grad + r * cols;
+      for (int64_t j = 0; j < cols; ++j) {
+        const float q = pr[j] / s;
+        const bool inside = q > eps && q < 1.0f - eps;
+        gr[j] = ((inside ? -tr[j] / pr[j] : 0.0f) + inner / s) * grad_scale;
+      }
+    }
+    (void)tsum;
+  }
+  return total;
+}
+
+double squared_error(const float* pred, const float* targets, int64_t n, float* grad, float grad_scale) {
+  double total = 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const float d = pred[i] - targets[i];
+    total += static_cast<double>(d) * d;
+    if (grad) grad[i] = 2.0f * d * grad_scale;
+  }
+  return total;
+}
+
+void column_sum(const float* dy, int64_t rows, int64_t cols, float* db, bool accumulate) {
+  if (!accumulate) each(cols, [&](int64_t j) { db[j] = 0.0f; });
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = dy + r * cols;
+    each(cols, [&](int64_t j) { db[j] += row[j]; });
+  }
+}
+
+double sum(const float* x, int64_t n) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += x[i];
+  return s;
+}
+
+double sum_squares(const float* x, int64_t n) {
+  double s = 0.0;
+  for (int64_t i = 0; i < n; ++i) s += static_cast<double>(x[i]) * x[i];
+  return s;
+}
+
+int64_t first_non_finite(const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return -1;
+}
+
+void axpy(float alpha, const float* x, float* y, int64_t n) {
+  each(n, [&](int64_t i) { y[i] += alpha * x[i]; });
+}
+
+void scale(float alpha, float* x, int64_t n) {
+  each(n, [&](int64_t i) { x[i] *= alpha; });
+}
+
+namespace {
+inline int64_t row_argmax(const float* r, int64_t cols) {
+  int64_t best = 0;
+  for (int64_t j = 1; j < cols; ++j)
+    if (r[j] > r[best]) best = j;
+  return best;
+}
+}  // namespace
+
+int64_t sparse_argmax_matches(const float* pred, const float* labels, int64_t rows, int64_t cols) {
+  int64_t hits = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    if (static_cast<float>(row_argmax(pred + r * cols, cols)) == labels[r]) ++hits;
+  return hits;
+}
+
+int64_t argmax_matches(const float* pred, const float* targets, int64_t rows, int64_t cols) {
+  int64_t hits = 0;
+  for (int64_t r = 0; r < rows; ++r)
+    if (row_argmax(pred + r * cols, cols) == row_argmax(targets + r * cols, cols)) ++hits;
+  return hits;
+}
+
+int64_t binary_matches(const float* pred, const float* targets, int64_t n, float threshold) {
+  int64_t hits = 0;
+  for (int64_t i = 0; i < n; ++i)
+    if ((pred[i] > threshold) == (targets[i] > 0.5f)) ++hits;
+  return hits;
+}
+
+void sgd_step(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,
+              bool nesterov) {
+  if (momentum == 0.0f || velocity == nullptr) {
+    each(n, [&](int64_t i) { param[i] -= lr * grad[i]; });
+  } else if (nesterov) {
+    each(n, [&](int64_t i) {
+      const float v = momentum * velocity[i] - lr * grad[i];
+      velocity[i] = v;
+      param[i] += momentum * v - lr * grad[i];
+    });
+  } else {
+    each(n, [&](int64_t i) {
+      const float v = momentum * velocity[i] - lr * grad[i];
+      velocity[i] = v;
+      param[i] += v;
+    });
+  }
+}
+
+}  // namespace deepnode

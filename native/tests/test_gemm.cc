@@ -1,0 +1,197 @@
+// deepnode::sgemm against a naive double-precision reference.
+// Every matrix ends right before a PROT_NONE page, so a read or write past the logical
+// matrix crashes the test; C's stride gaps hold a sentinel that must survive.
+//
+// Usage: test_gemm [expected-isa]   (run.sh runs it once per DEEPNODE_ISA value)
+#include "../gemm.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace {
+
+// `count` floats placed so that the last one is immediately followed by an inaccessible page.
+class GuardedBuffer {
+ public:
+  explicit GuardedBuffer(size_t count) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    const size_t bytes = count * sizeof(float);
+    data_pages_ = (bytes + page - 1) / page * page;
+    total_ = data_pages_ + page;
+    base_ = static_cast<char*>(mmap(nullptr, total_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+    if (base_ == MAP_FAILED) {
+      std::perror("mmap");
+      std::exit(2);
+    }
+    mprotect(base_ + data_pages_, page, PROT_NONE);
+    data_ = reinterpret_cast<float*>(base_ + data_pages_ - bytes);
+  }
+  ~GuardedBuffer() { munmap(base_, total_); }
+  GuardedBuffer(const GuardedBuffer&) = delete;
+  GuardedBuffer& operator=(const GuardedBuffer&) = delete;
+  float* data() { return data_; }
+
+ private:
+  char* base_;
+  size_t data_pages_, total_;
+  float* data_;
+};
+
+// Floats spanned by a rows x cols row-major matrix with leading dimension ld (0 if empty).
+size_t span(int64_t rows, int64_t cols, int64_t ld) {
+  return rows == 0 || cols == 0 ? 0 : static_cast<size_t>((rows - 1) * ld + cols);
+}
+
+struct Case {
+  bool ta, tb;
+  int64_t m, n, k;
+  float alpha, beta;
+  bool bias;
+  int64_t pad;  // extra elements per row in lda, ldb, ldc
+  int threads;
+};
+
+std::mt19937 g_rng(12345);
+int g_failures = 0;
+int g_cases = 0;
+
+std::string describe(const Case& c) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "transA=%d transB=%d m=%lld n=%lld k=%lld alpha=%g beta=%g bias=%d pad=%lld threads=%d",
+                c.ta, c.tb, (long long)c.m, (long long)c.n, (long long)c.k, c.alpha, c.beta, c.bias,
+                (long long)c.pad, c.threads);
+  return buf;
+}
+
+void run_case(const Case& c) {
+  ++g_cases;
+  // Stored shapes: A is m x k (or k x m), B is k x n (or n x k).
+  const int64_t a_rows = c.ta ? c.k : c.m, a_cols = c.ta ? c.m : c.k;
+  const int64_t b_rows = c.tb ? c.n : c.k, b_cols = c.tb ? c.k : c.n;
+  const int64_t lda = (a_cols > 0 ? a_cols : 1) + c.pad;
+  const int64_t ldb = (b_cols > 0 ? b_cols : 1) + c.pad;
+  const int64_t ldc = (c.n > 0 ? c.n : 1) + c.pad;
+  const size_t a_size = span(a_rows, a_cols, lda), b_size = span(b_rows, b_cols, ldb), c_size = span(c.m, c.n, ldc);
+  GuardedBuffer A(a_size), B(b_size), C(c_size), bias(c.n);
+
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const float sentinel = 12345.0f;
+  // Stride gaps of A and B hold NaN: reading them would poison the result.
+  for (size_t i = 0; i < a_size; ++i) A.data()[i] = (i % lda) < (size_t)a_cols ? dist(g_rng) : nan;
+  for (size_t i = 0; i < b_size; ++i) B.data()[i] = (i % ldb) < (size_t)b_cols ? dist(g_rng) : nan;
+  for (size_t i = 0; i < c_size; ++i) {
+    const bool inside = (i % ldc) < (size_t)c.n;
+    C.data()[i] = !inside ? sentinel : (c.beta == 0.0f ? nan : dist(g_rng));
+  }
+  for (int64_t j = 0; j < c.n; ++j) bias.data()[j] = dist(g_rng);
+  std::vector<float> c0(C.data(), C.data() + c_size);
+
+  deepnode::set_num_threads(c.threads);
+  deepnode::sgemm(c.ta, c.tb, c.m, c.n, c.k, c.alpha, a_size ? A.data() : nullptr, lda, b_size ? B.data() : nullptr,
+                  ldb, c.beta, c_size ? C.data() : nullptr, ldc, c.bias ? bias.data() : nullptr);
+
+  int bad = 0;
+  for (int64_t i = 0; i < c.m && bad < 3; ++i) {
+    for (int64_t j = 0; j < c.n && bad < 3; ++j) {
+      double sum = 0.0, mag = 0.0;
+      for (int64_t p = 0; p < c.k; ++p) {
+        const double a = c.ta ? A.data()[p * lda + i] : A.data()[i * lda + p];
+        const double b = c.tb ? B.data()[j * ldb + p] : B.data()[p * ldb + j];
+        sum += a * b;
+        mag += std::fabs(a * b);
+      }
+      double ref = c.alpha * sum, scale = std::fabs(c.alpha) * mag;
+      if (c.beta != 0.0f) {
+        ref += static_cast<double>(c.beta) * c0[i * ldc + j];
+        scale += std::fabs(static_cast<double>(c.beta) * c0[i * ldc + j]);
+      }
+      if (c.bias) {
+        ref += bias.data()[j];
+        scale += std::fabs(bias.data()[j]);
+      }
+      const double got = C.data()[i * ldc + j];
+      const double tol = 2e-7 * (c.k + 8) * scale + 1e-30;
+      if (!(std::fabs(got - ref) <= tol)) {
+        if (bad == 0) std::printf("FAIL %s\n", describe(c).c_str());
+        std::printf("  C[%lld][%lld] = %.9g, expected %.9g (tol %.3g)\n", (long long)i, (long long)j, got, ref, tol);
+        ++bad;
+      }
+    }
+  }
+  for (size_t i = 0; i < c_size && bad < 3; ++i) {
+    if ((i % ldc) >= (size_t)c.n && C.data()[i] != sentinel) {
+      if (bad == 0) std::printf("FAIL %s\n", describe(c).c_str());
+      std::printf("  stride gap of C overwritten at offset %zu\n", i);
+      ++bad;
+    }
+  }
+  if (bad) ++g_failures;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const char* isa = deepnode::gemm_isa();
+  std::printf("gemm_isa() = %s\n", isa);
+  if (argc > 1 && argv[1][0] && std::strcmp(argv[1], isa) != 0) {
+    std::printf("FAIL expected ISA %s, got %s\n", argv[1], isa);
+    std::printf("0 passed, 1 failed\n");
+    return 1;
+  }
+
+  // Before any set_num_threads, the default follows OMP_NUM_THREADS.
+  if (const char* omp = std::getenv("OMP_NUM_THREADS")) {
+    if (deepnode::get_num_threads() != std::atoi(omp)) {
+      std::printf("FAIL get_num_threads() = %d with OMP_NUM_THREADS=%s\n", deepnode::get_num_threads(), omp);
+      ++g_cases;
+      ++g_failures;
+    }
+  }
+
+  const bool T[] = {false, true};
+  const float alphas[] = {1.0f, -0.5f, 2.25f};
+  const float betas[] = {0.0f, 1.0f, -1.5f, 0.3f};
+  const int64_t sizes[] = {0, 1, 7, 33, 257};
+  unsigned config = 0;
+  // Every size triple and transpose pair, cycling alpha, beta, bias, padding and threads so
+  // each appears with every shape class.
+  for (int64_t m : sizes)
+    for (int64_t n : sizes)
+      for (int64_t k : sizes)
+        for (bool ta : T)
+          for (bool tb : T) {
+            const unsigned c = config++;
+            run_case({ta, tb, m, n, k, alphas[c % 3], betas[(c / 3) % 4], (c / 12) % 2 == 0, (int64_t)(c % 5), 1 + (int)((c / 2) % 2)});
+          }
+  // Full parameter grid on shapes that cross the block sizes (KC = 256; MC = 96/144/384;
+  // NC = 2048/4096) and that are large enough to run on two threads.
+  struct Shape { int64_t m, n, k; };
+  const Shape shapes[] = {{257, 257, 257}, {400, 70, 300}, {7, 4100, 33}, {32, 300, 784}, {785, 33, 20}, {13, 37, 530}};
+  for (const Shape& s : shapes)
+    for (bool ta : T)
+      for (bool tb : T)
+        for (float beta : {0.0f, 1.0f, 0.3f})
+          for (int threads : {1, 2})
+            run_case({ta, tb, s.m, s.n, s.k, beta == 1.0f ? 1.0f : -0.75f, beta, beta != 1.0f, 3, threads});
+  // alpha == 0 and k == 0 reduce to C = beta * C + bias (A and B unread, NaN-filled gaps aside).
+  for (int threads : {1, 2}) {
+    run_case({false, false, 33, 17, 0, 1.0f, 0.0f, true, 2, threads});
+    run_case({true, false, 33, 17, 0, 1.0f, -2.0f, true, 2, threads});
+    run_case({false, true, 33, 17, 9, 0.0f, 0.5f, false, 2, threads});
+    run_case({true, true, 64, 64, 64, 0.0f, 0.0f, true, 0, threads});
+  }
+
+  std::printf("%s: %d passed, %d failed\n", isa, g_cases - g_failures, g_failures);
+  return g_failures ? 1 : 0;
+}

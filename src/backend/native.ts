@@ -1,0 +1,114 @@
+/**
+ * Loads the native addon (a prebuild from prebuilds/<platform>-<arch>/ when one matches, else the
+ * local build/Release) and declares its functions. The binding re-checks every size it is given;
+ * this module adds nothing but types, so calling it costs one N-API call.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { DeepnodeError } from '../errors';
+
+/** Activation ids shared with native/kernels.h (enum class Act). */
+export enum ActId {
+  Linear = 0,
+  Relu = 1,
+  LeakyRelu = 2,
+  Elu = 3,
+  Selu = 4,
+  Sigmoid = 5,
+  Tanh = 6,
+  Softplus = 7,
+  Swish = 8,
+  GeluExact = 9,
+  GeluTanh = 10,
+  HardSigmoid = 11,
+  Softsign = 12,
+  Exponential = 13,
+  Relu6 = 14,
+}
+
+type F32 = Float32Array;
+
+export interface NativeBinding {
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number, bias: F32 | null,
+  ): void;
+  activationForward(act: ActId, x: F32, y: F32, alpha: number): void;
+  activationBackward(act: ActId, x: F32, y: F32, dy: F32, dx: F32, alpha: number): void;
+  softmax(x: F32, y: F32, rows: number, cols: number): void;
+  logSoftmax(x: F32, y: F32, rows: number, cols: number): void;
+  softmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number): void;
+  sparseSoftmaxXent(logits: F32, labels: F32, rows: number, cols: number, grad: F32 | null, scale: number, rowLoss: F32 | null): number;
+  softmaxXent(logits: F32, targets: F32, rows: number, cols: number, grad: F32 | null, scale: number, rowLoss: F32 | null): number;
+  sigmoidBce(logits: F32, targets: F32, grad: F32 | null, scale: number): number;
+  bce(probs: F32, targets: F32, eps: number, grad: F32 | null, scale: number): number;
+  categoricalXent(probs: F32, targets: F32, rows: number, cols: number, eps: number, grad: F32 | null, scale: number): number;
+  squaredError(pred: F32, targets: F32, grad: F32 | null, scale: number): number;
+  columnSum(dy: F32, rows: number, cols: number, db: F32, accumulate: boolean): void;
+  sum(x: F32): number;
+  sumSquares(x: F32): number;
+  firstNonFinite(x: F32): number;
+  axpy(alpha: number, x: F32, y: F32): void;
+  scale(alpha: number, x: F32): void;
+  sparseArgmaxMatches(pred: F32, labels: F32, rows: number, cols: number): number;
+  argmaxMatches(pred: F32, targets: F32, rows: number, cols: number): number;
+  binaryMatches(pred: F32, targets: F32, threshold: number): number;
+  sgdStep(param: F32, grad: F32, velocity: F32 | null, lr: number, momentum: number, nesterov: boolean): void;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  info(): { isa: string; threads: number; napiVersion: number };
+}
+
+/** The package root: the nearest folder above this file whose package.json is deepnode's. */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (;;) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'deepnode') return dir;
+      } catch {
+        // keep walking up
+      }
+    }
+    const up = path.dirname(dir);
+    if (up === dir) throw new DeepnodeError('ERR_NATIVE', `deepnode: cannot find the package root above ${__dirname}`);
+    dir = up;
+  }
+}
+
+function libc(): string {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  const glibc = report?.header?.glibcVersionRuntime;
+  return glibc ? `glibc ${glibc}` : process.platform === 'linux' ? 'musl (or unknown libc)' : process.platform;
+}
+
+let loadedFrom = '';
+
+function load(): NativeBinding {
+  const root = packageRoot();
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeBinding) & { resolve(dir: string): string };
+    loadedFrom = nodeGypBuild.resolve(root);
+    return nodeGypBuild(root);
+  } catch (e) {
+    const err = e as Error;
+    throw new DeepnodeError(
+      'ERR_NATIVE',
+      `deepnode: could not load the native addon (${err.message}).\n` +
+        `  platform: ${process.platform}-${process.arch}, ${libc()}, Node ${process.version}, ` +
+        `N-API ${process.versions.napi}\n` +
+        `  No prebuilt binary matched and no local build was found under ${root}.\n` +
+        `  Fix: run \`npm rebuild deepnode\` with a C++ toolchain (g++ or clang, make, python3) installed, ` +
+        `or report your platform at the deepnode issue tracker.`,
+    );
+  }
+}
+
+export const native: NativeBinding = load();
+
+/** Where the addon was loaded from: a prebuild or a source build. */
+export function addonPath(): string {
+  return loadedFrom;
+}

@@ -1,0 +1,94 @@
+/**
+ * Callbacks observe (and may steer) training, with Keras's hooks. Logs hold the running means of
+ * the loss and metrics ('loss', 'accuracy', and 'val_*' at epoch end).
+ */
+export type Logs = Record<string, number>;
+
+/** What a callback may see and steer of the model being trained. */
+export interface TrainingModel {
+  /** Set to true to stop training after the current batch. */
+  stopTraining: boolean;
+}
+
+export interface TrainingParams {
+  epochs: number;
+  /** Batches per epoch. */
+  steps: number;
+  samples: number;
+  batchSize: number;
+  verbose: 0 | 1 | 2;
+}
+
+export abstract class Callback {
+  model: TrainingModel | null = null;
+  params: TrainingParams | null = null;
+
+  setModel(model: TrainingModel): void {
+    this.model = model;
+  }
+  setParams(params: TrainingParams): void {
+    this.params = params;
+  }
+  onTrainBegin(_logs: Logs): void | Promise<void> {}
+  onTrainEnd(_logs: Logs): void | Promise<void> {}
+  onEpochBegin(_epoch: number, _logs: Logs): void | Promise<void> {}
+  onEpochEnd(_epoch: number, _logs: Logs): void | Promise<void> {}
+  onBatchBegin(_batch: number, _logs: Logs): void | Promise<void> {}
+  onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
+}
+
+/** Calls a list of callbacks in order; awaits only when a callback returned a promise. */
+export class CallbackList {
+  constructor(readonly callbacks: Callback[]) {}
+
+  private async each(fn: (cb: Callback) => void | Promise<void>): Promise<void> {
+    for (const cb of this.callbacks) {
+      const r = fn(cb);
+      if (r instanceof Promise) await r;
+    }
+  }
+
+  setModel(model: TrainingModel): void {
+    for (const cb of this.callbacks) cb.setModel(model);
+  }
+  setParams(params: TrainingParams): void {
+    for (const cb of this.callbacks) cb.setParams(params);
+  }
+  onTrainBegin(logs: Logs) {
+    return this.each((cb) => cb.onTrainBegin(logs));
+  }
+  onTrainEnd(logs: Logs) {
+    return this.each((cb) => cb.onTrainEnd(logs));
+  }
+  onEpochBegin(epoch: number, logs: Logs) {
+    return this.each((cb) => cb.onEpochBegin(epoch, logs));
+  }
+  onEpochEnd(epoch: number, logs: Logs) {
+    return this.each((cb) => cb.onEpochEnd(epoch, logs));
+  }
+  /** Synchronous fast path for the per-batch hooks when no callback returns a promise. */
+  onBatchBegin(batch: number, logs: Logs): Promise<void> | void {
+    return this.maybeSync((cb) => cb.onBatchBegin(batch, logs));
+  }
+  onBatchEnd(batch: number, logs: Logs): Promise<void> | void {
+    return this.maybeSync((cb) => cb.onBatchEnd(batch, logs));
+  }
+
+  private maybeSync(fn: (cb: Callback) => void | Promise<void>): Promise<void> | void {
+    for (let i = 0; i < this.callbacks.length; i++) {
+      const r = fn(this.callbacks[i]!);
+      if (r instanceof Promise) {
+        const rest = this.callbacks.slice(i + 1);
+        return r.then(() => new CallbackList(rest).each(fn));
+      }
+    }
+  }
+}
+
+/** A callback from plain functions: callbacks.lambda({ onEpochEnd: (epoch, logs) => ... }). */
+export class LambdaCallback extends Callback {
+  constructor(hooks: Partial<Pick<Callback, 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd'>>) {
+    super();
+    Object.assign(this, hooks);
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * deepnode: deep-learning training for Node.js with native SIMD/OpenMP kernels behind a
+ * Keras-style API.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { native, addonPath, packageRoot } from './backend/native';
+import { ValueError, describe } from './errors';
+
+export { Tensor } from './tensor';
+export type { Shape } from './tensor';
+export { Sequential } from './models/sequential';
+export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './models/sequential';
+export { DeepnodeError, ShapeError, ValueError, StateError, IOError } from './errors';
+export type { ErrorCode } from './errors';
+export { noGrad, backward } from './autograd/engine';
+export { setSeed, Random } from './random';
+export * as layers from './layers';
+export * as optimizers from './optimizers';
+export * as losses from './losses';
+export * as metrics from './metrics';
+export * as initializers from './initializers';
+export * as activations from './activations';
+export * as callbacks from './callbacks';
+export * as datasets from './datasets';
+export * as ops from './ops';
+
+/** Threads used by the native kernels (default: OMP_NUM_THREADS, else the number of cores). */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) {
+    throw new ValueError(`setNumThreads: n must be a positive integer, received ${describe(n)}`);
+  }
+  native.setNumThreads(n);
+}
+
+export function getNumThreads(): number {
+  return native.getNumThreads();
+}
+
+/** Build facts: chosen CPU kernel, threads, N-API version and where the addon was loaded from. */
+export function info(): { version: string; isa: string; threads: number; napiVersion: number; addon: string; prebuilt: boolean } {
+  const i = native.info();
+  const addon = addonPath();
+  const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };
+  return { version: pkg.version, ...i, addon, prebuilt: addon.split(path.sep).includes('prebuilds') };
+}

@@ -1,0 +1,306 @@
+/**
+ * Weight initializers, with Keras's names, defaults and formulas (keras/src/initializers).
+ * Glorot, He and LeCun are presets of VarianceScaling: variance = scale / fan, fan chosen by mode.
+ */
+import { Shape, sizeOf } from '../tensor';
+import { Random, rngFor } from '../random';
+import { ValueError, describe, unknownId } from '../errors';
+
+export interface Initializer {
+  /** Keras class name, used in configs and summaries. */
+  readonly className: string;
+  /** Fresh values for a weight of this shape. */
+  generate(shape: Shape): Float32Array;
+  getConfig(): Record<string, unknown>;
+}
+
+export type FanMode = 'fanIn' | 'fanOut' | 'fanAvg';
+export type Distribution = 'truncatedNormal' | 'untruncatedNormal' | 'uniform';
+
+/** Keras's fan computation: [in, out] for a matrix, receptive field times channels for convolutions. */
+export function computeFans(shape: Shape): { fanIn: number; fanOut: number } {
+  if (shape.length < 1) return { fanIn: 1, fanOut: 1 };
+  if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
+  if (shape.length === 2) return { fanIn: shape[0]!, fanOut: shape[1]! };
+  const receptive = sizeOf(shape.slice(0, -2));
+  return { fanIn: shape[shape.length - 2]! * receptive, fanOut: shape[shape.length - 1]! * receptive };
+}
+
+// Stddev of a standard normal truncated to [-2, 2]: dividing by it keeps the target variance.
+const TRUNCATED_STD = 0.8796256610342398;
+
+function fillTruncatedNormal(rng: Random, out: Float32Array, mean: number, stddev: number): void {
+  for (let i = 0; i < out.length; i++) {
+    let v: number;
+    do v = rng.normal();
+    while (v < -2 || v > 2);
+    out[i] = mean + stddev * v;
+  }
+}
+
+function checkPositive(name: string, option: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ValueError(`${name}: ${option} must be a positive number, received ${describe(v)}`);
+  }
+}
+
+function checkFinite(name: string, option: string, v: number): void {
+  if (typeof v !== 'number' || !Number.isFinite(v)) {
+    throw new ValueError(`${name}: ${option} must be a finite number, received ${describe(v)}`);
+  }
+}
+
+export interface VarianceScalingOptions {
+  /** Multiplier of the variance (default 1). */
+  scale?: number;
+  /** Which fan divides the variance (default 'fanIn'). Keras's 'fan_in' etc. are accepted. */
+  mode?: FanMode | 'fan_in' | 'fan_out' | 'fan_avg';
+  /** Default 'truncatedNormal'; Keras's 'truncated_normal', 'untruncated_normal', 'normal' accepted. */
+  distribution?: Distribution | 'truncated_normal' | 'untruncated_normal' | 'normal';
+  seed?: number;
+}
+
+const MODES: Record<string, FanMode> = { fanin: 'fanIn', fanout: 'fanOut', fanavg: 'fanAvg' };
+const DISTRIBUTIONS: Record<string, Distribution> = {
+  truncatednormal: 'truncatedNormal',
+  normal: 'truncatedNormal', // Keras accepts 'normal' as an alias of truncated normal
+  untruncatednormal: 'untruncatedNormal',
+  uniform: 'uniform',
+};
+
+export class VarianceScaling implements Initializer {
+  readonly className: string = 'VarianceScaling';
+  readonly scale: number;
+  readonly mode: FanMode;
+  readonly distribution: Distribution;
+  readonly seed: number | undefined;
+  private readonly rng: Random;
+
+  constructor(options: VarianceScalingOptions = {}) {
+    const { scale = 1, mode = 'fanIn', distribution = 'truncatedNormal', seed } = options;
+    checkPositive('VarianceScaling', 'scale', scale);
+    const m = MODES[String(mode).replace(/_/g, '').toLowerCase()];
+    if (!m) unknownId('VarianceScaling mode', mode, ['fanIn', 'fanOut', 'fanAvg']);
+    const d = DISTRIBUTIONS[String(distribution).replace(/_/g, '').toLowerCase()];
+    if (!d) unknownId('VarianceScaling distribution', distribution, ['truncatedNormal', 'untruncatedNormal', 'uniform']);
+    if (seed !== undefined) checkFinite('VarianceScaling', 'seed', seed);
+    this.scale = scale;
+    this.mode = m;
+    this.distribution = d;
+    this.seed = seed;
+    this.rng = rngFor(seed);
+  }
+
+  generate(shape: Shape): Float32Array {
+    const { fanIn, fanOut } = computeFans(shape);
+    const fan = this.mode === 'fanIn' ? fanIn : this.mode === 'fanOut' ? fanOut : (fanIn + fanOut) / 2;
+    const variance = this.scale / Math.max(1, fan);
+    const out = new Float32Array(sizeOf(shape));
+    if (this.distribution === 'uniform') {
+      const limit = Math.sqrt(3 * variance);
+      for (let i = 0; i < out.length; i++) out[i] = (2 * this.rng.uniform() - 1) * limit;
+    } else if (this.distribution === 'untruncatedNormal') {
+      const std = Math.sqrt(variance);
+      for (let i = 0; i < out.length; i++) out[i] = std * this.rng.normal();
+    } else {
+      fillTruncatedNormal(this.rng, out, 0, Math.sqrt(variance) / TRUNCATED_STD);
+    }
+    return out;
+  }
+
+  getConfig(): Record<string, unknown> {
+    const snake = { fanIn: 'fan_in', fanOut: 'fan_out', fanAvg: 'fan_avg' }[this.mode];
+    const dist = { truncatedNormal: 'truncated_normal', untruncatedNormal: 'untruncated_normal', uniform: 'uniform' }[
+      this.distribution
+    ];
+    return { scale: this.scale, mode: snake, distribution: dist, seed: this.seed ?? null };
+  }
+}
+
+/** A VarianceScaling preset that reports its own Keras class name. */
+export type PresetInitializer = new (options?: { seed?: number }) => VarianceScaling;
+
+function preset(className: string, scale: number, mode: FanMode, distribution: Distribution): PresetInitializer {
+  return class extends VarianceScaling {
+    override readonly className = className;
+    constructor(options: { seed?: number } = {}) {
+      super({ scale, mode, distribution, seed: options.seed });
+    }
+    override getConfig(): Record<string, unknown> {
+      return { seed: this.seed ?? null };
+    }
+  };
+}
+
+export const GlorotUniform = preset('GlorotUniform', 1, 'fanAvg', 'uniform');
+export const GlorotNormal = preset('GlorotNormal', 1, 'fanAvg', 'truncatedNormal');
+export const HeUniform = preset('HeUniform', 2, 'fanIn', 'uniform');
+export const HeNormal = preset('HeNormal', 2, 'fanIn', 'truncatedNormal');
+export const LecunUniform = preset('LecunUniform', 1, 'fanIn', 'uniform');
+export const LecunNormal = preset('LecunNormal', 1, 'fanIn', 'truncatedNormal');
+
+export class Constant implements Initializer {
+  readonly className: string = 'Constant';
+  constructor(readonly value: number = 0) {
+    checkFinite('Constant', 'value', value);
+  }
+  generate(shape: Shape): Float32Array {
+    return new Float32Array(sizeOf(shape)).fill(this.value);
+  }
+  getConfig(): Record<string, unknown> {
+    return { value: this.value };
+  }
+}
+
+export class Zeros extends Constant {
+  override readonly className = 'Zeros';
+  constructor() {
+    super(0);
+  }
+  override getConfig(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class Ones extends Constant {
+  override readonly className = 'Ones';
+  constructor() {
+    super(1);
+  }
+  override getConfig(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export class RandomNormal implements Initializer {
+  readonly className: string = 'RandomNormal';
+  private readonly rng: Random;
+  readonly mean: number;
+  readonly stddev: number;
+  readonly seed: number | undefined;
+  /** Keras defaults: mean 0, stddev 0.05. */
+  constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
+    const { mean = 0, stddev = 0.05, seed } = options;
+    checkFinite(this.className, 'mean', mean);
+    checkPositive(this.className, 'stddev', stddev);
+    this.mean = mean;
+    this.stddev = stddev;
+    this.seed = seed;
+    this.rng = rngFor(seed);
+  }
+  generate(shape: Shape): Float32Array {
+    const out = new Float32Array(sizeOf(shape));
+    for (let i = 0; i < out.length; i++) out[i] = this.mean + this.stddev * this.rng.normal();
+    return out;
+  }
+  getConfig(): Record<string, unknown> {
+    return { mean: this.mean, stddev: this.stddev, seed: this.seed ?? null };
+  }
+}
+
+export class TruncatedNormal implements Initializer {
+  readonly className: string = 'TruncatedNormal';
+  private readonly rng: Random;
+  readonly mean: number;
+  readonly stddev: number;
+  readonly seed: number | undefined;
+  /** Keras defaults: mean 0, stddev 0.05; values beyond 2 stddev are redrawn. */
+  constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
+    const { mean = 0, stddev = 0.05, seed } = options;
+    checkFinite(this.className, 'mean', mean);
+    checkPositive(this.className, 'stddev', stddev);
+    this.mean = mean;
+    this.stddev = stddev;
+    this.seed = seed;
+    this.rng = rngFor(seed);
+  }
+  generate(shape: Shape): Float32Array {
+    const out = new Float32Array(sizeOf(shape));
+    fillTruncatedNormal(this.rng, out, this.mean, this.stddev);
+    return out;
+  }
+  getConfig(): Record<string, unknown> {
+    return { mean: this.mean, stddev: this.stddev, seed: this.seed ?? null };
+  }
+}
+
+export class RandomUniform implements Initializer {
+  readonly className: string = 'RandomUniform';
+  private readonly rng: Random;
+  readonly minval: number;
+  readonly maxval: number;
+  readonly seed: number | undefined;
+  /** Keras defaults: minval -0.05, maxval 0.05. */
+  constructor(options: { minval?: number; maxval?: number; seed?: number } = {}) {
+    const { minval = -0.05, maxval = 0.05, seed } = options;
+    checkFinite(this.className, 'minval', minval);
+    checkFinite(this.className, 'maxval', maxval);
+    if (!(maxval > minval)) {
+      throw new ValueError(`RandomUniform: maxval must exceed minval, received minval=${minval}, maxval=${maxval}`);
+    }
+    this.minval = minval;
+    this.maxval = maxval;
+    this.seed = seed;
+    this.rng = rngFor(seed);
+  }
+  generate(shape: Shape): Float32Array {
+    const out = new Float32Array(sizeOf(shape));
+    const w = this.maxval - this.minval;
+    for (let i = 0; i < out.length; i++) out[i] = this.minval + w * this.rng.uniform();
+    return out;
+  }
+  getConfig(): Record<string, unknown> {
+    return { minval: this.minval, maxval: this.maxval, seed: this.seed ?? null };
+  }
+}
+
+// Factories in the library's camelCase style: initializers.heNormal({ seed: 42 }).
+export const glorotUniform = (o?: { seed?: number }) => new GlorotUniform(o);
+export const glorotNormal = (o?: { seed?: number }) => new GlorotNormal(o);
+export const heUniform = (o?: { seed?: number }) => new HeUniform(o);
+export const heNormal = (o?: { seed?: number }) => new HeNormal(o);
+export const lecunUniform = (o?: { seed?: number }) => new LecunUniform(o);
+export const lecunNormal = (o?: { seed?: number }) => new LecunNormal(o);
+export const varianceScaling = (o?: VarianceScalingOptions) => new VarianceScaling(o);
+export const zeros = () => new Zeros();
+export const ones = () => new Ones();
+export const constant = (o: { value: number }) => new Constant(o.value);
+export const randomNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new RandomNormal(o);
+export const randomUniform = (o?: { minval?: number; maxval?: number; seed?: number }) => new RandomUniform(o);
+export const truncatedNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new TruncatedNormal(o);
+
+export type InitializerId =
+  | 'glorotUniform' | 'glorot_uniform' | 'glorotNormal' | 'glorot_normal'
+  | 'heUniform' | 'he_uniform' | 'heNormal' | 'he_normal'
+  | 'lecunUniform' | 'lecun_uniform' | 'lecunNormal' | 'lecun_normal'
+  | 'zeros' | 'ones' | 'randomNormal' | 'random_normal' | 'randomUniform' | 'random_uniform'
+  | 'truncatedNormal' | 'truncated_normal' | 'varianceScaling' | 'variance_scaling';
+
+const BY_KEY: Record<string, () => Initializer> = {
+  glorotuniform: () => new GlorotUniform(),
+  glorotnormal: () => new GlorotNormal(),
+  heuniform: () => new HeUniform(),
+  henormal: () => new HeNormal(),
+  lecununiform: () => new LecunUniform(),
+  lecunnormal: () => new LecunNormal(),
+  zeros: () => new Zeros(),
+  zero: () => new Zeros(),
+  ones: () => new Ones(),
+  one: () => new Ones(),
+  randomnormal: () => new RandomNormal(),
+  randomuniform: () => new RandomUniform(),
+  truncatednormal: () => new TruncatedNormal(),
+  variancescaling: () => new VarianceScaling(),
+};
+
+const VALID_IDS = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros',
+  'ones', 'randomNormal', 'randomUniform', 'truncatedNormal', 'varianceScaling'];
+
+/** Resolve an id ('heNormal', 'he_normal', 'HeNormal') or pass an Initializer through. */
+export function getInitializer(id: InitializerId | Initializer | string, where = 'initializer'): Initializer {
+  if (typeof id === 'object' && id !== null && typeof (id as Initializer).generate === 'function') return id as Initializer;
+  if (typeof id !== 'string') unknownId(where, id, VALID_IDS);
+  const make = BY_KEY[id.replace(/_/g, '').toLowerCase()];
+  if (!make) unknownId(where, id, VALID_IDS);
+  return make();
+}

@@ -1,0 +1,37 @@
+import { Tensor } from '../tensor';
+import { Layer, LayerArgs, SymbolicShape, CallArgs } from './layer';
+import { ActivationId, ActivationSpec, getActivation, apply } from '../activations';
+import { ValueError, describe } from '../errors';
+
+export interface ActivationArgs extends LayerArgs {
+  activation: ActivationId;
+}
+
+/** Applies an activation function to its input. */
+export class Activation extends Layer {
+  readonly activation: ActivationSpec;
+
+  constructor(args: ActivationArgs) {
+    if (args === null || typeof args !== 'object') {
+      throw new ValueError(`Activation: expected an options object like { activation: 'relu' }, received ${describe(args)}`);
+    }
+    super(args);
+    this.activation = getActivation(args.activation, `${this.describeSelf()} activation`);
+  }
+
+  override get className(): string {
+    return 'Activation';
+  }
+
+  call(x: Tensor, _args: CallArgs): Tensor {
+    return apply(this.activation, x);
+  }
+
+  computeOutputShape(inputShape: SymbolicShape): SymbolicShape {
+    return inputShape;
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), activation: this.activation.name };
+  }
+}

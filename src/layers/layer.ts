@@ -1,0 +1,184 @@
+/**
+ * The Keras layer lifecycle: the constructor validates options and resolves string ids; `build`
+ * creates weights through `addWeight` once the input shape is known; `call` is the forward pass
+ * (ops record their own gradients); `getConfig` returns what reconstructs the layer.
+ */
+import { Tensor, Shape } from '../tensor';
+import { Initializer } from '../initializers';
+import { ShapeError, StateError, ValueError, describe } from '../errors';
+
+/** A shape whose first (batch) dimension may be unknown. */
+export type SymbolicShape = readonly (number | null)[];
+
+export interface LayerArgs {
+  /** Layer name; default is the snake_case class name plus a counter ('dense', 'dense_1', ...). */
+  name?: string;
+  /** Shape of one sample (without the batch axis), for the first layer of a model. */
+  inputShape?: readonly number[];
+  /** Full input shape including the batch axis (null for any batch size). */
+  batchInputShape?: SymbolicShape;
+  /** Whether the layer's weights are updated by training (default true). */
+  trainable?: boolean;
+}
+
+/** A weight owned by a layer: a tensor plus its name and whether training updates it. */
+export class Variable extends Tensor {
+  constructor(
+    data: Float32Array,
+    shape: Shape,
+    readonly name: string,
+    public trainable: boolean,
+  ) {
+    super(data, shape);
+    this.requiresGrad = trainable;
+  }
+}
+
+export interface CallArgs {
+  training: boolean;
+}
+
+const nameCounts = new Map<string, number>();
+
+function snakeCase(s: string): string {
+  return s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+}
+
+/** Keras-style unique default names: 'dense', 'dense_1', 'dense_2', ... */
+export function uniqueName(base: string): string {
+  const n = nameCounts.get(base) ?? 0;
+  nameCounts.set(base, n + 1);
+  return n === 0 ? base : `${base}_${n}`;
+}
+
+export abstract class Layer {
+  readonly name: string;
+  /** Input shape including batch axis, when given at construction. */
+  readonly batchInputShape: SymbolicShape | null;
+  protected _trainable: boolean;
+  built = false;
+  private readonly _weights: Variable[] = [];
+
+  constructor(args: LayerArgs = {}) {
+    if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) {
+      throw new ValueError(`${this.className}: name must be a non-empty string, received ${describe(args.name)}`);
+    }
+    this.name = args.name ?? uniqueName(snakeCase(this.className));
+    if (args.inputShape !== undefined && args.batchInputShape !== undefined) {
+      throw new ValueError(`${this.describeSelf()}: give inputShape or batchInputShape, not both`);
+    }
+    if (args.inputShape !== undefined) {
+      checkShapeArg(this, 'inputShape', args.inputShape);
+      this.batchInputShape = [null, ...args.inputShape];
+    } else if (args.batchInputShape !== undefined) {
+      checkShapeArg(this, 'batchInputShape', args.batchInputShape.slice(1) as number[]);
+      this.batchInputShape = [...args.batchInputShape];
+    } else {
+      this.batchInputShape = null;
+    }
+    this._trainable = args.trainable ?? true;
+  }
+
+  /** Keras class name ('Dense', 'Flatten', ...); subclasses override it. */
+  get className(): string {
+    return this.constructor.name;
+  }
+
+  /** Create the layer's weights for this input shape. Default: no weights. */
+  build(inputShape: SymbolicShape): void {
+    void inputShape;
+    this.built = true;
+  }
+
+  /** Forward pass on a batch. */
+  abstract call(x: Tensor, args: CallArgs): Tensor;
+
+  /** Output shape for an input shape (batch axis included, may be null). */
+  abstract computeOutputShape(inputShape: SymbolicShape): SymbolicShape;
+
+  /** Options that reconstruct this layer (Keras snake_case keys). */
+  getConfig(): Record<string, unknown> {
+    const config: Record<string, unknown> = { name: this.name, trainable: this.trainable };
+    if (this.batchInputShape) config.batch_input_shape = [...this.batchInputShape];
+    return config;
+  }
+
+  get trainable(): boolean {
+    return this._trainable;
+  }
+
+  set trainable(value: boolean) {
+    this._trainable = value;
+    for (const w of this._weights) w.requiresGrad = value && w.trainable;
+  }
+
+  /** All weights, trainable first, in creation order (Keras order). */
+  get weights(): Variable[] {
+    return [...this.trainableWeights, ...this.nonTrainableWeights];
+  }
+
+  get trainableWeights(): Variable[] {
+    return this._trainable ? this._weights.filter((w) => w.trainable) : [];
+  }
+
+  get nonTrainableWeights(): Variable[] {
+    return this._trainable ? this._weights.filter((w) => !w.trainable) : [...this._weights];
+  }
+
+  countParams(): number {
+    return this._weights.reduce((n, w) => n + w.size, 0);
+  }
+
+  /** Copies of the weights' values, in `weights` order. */
+  getWeights(): Tensor[] {
+    return this.weights.map((w) => new Tensor(Float32Array.from(w.data), w.shape));
+  }
+
+  /** Overwrite the weights' values, in `weights` order, checking each shape. */
+  setWeights(values: readonly Tensor[]): void {
+    const ws = this.weights;
+    if (values.length !== ws.length) {
+      throw new ShapeError(`${this.describeSelf()}: setWeights expected ${ws.length} arrays, received ${values.length}`);
+    }
+    ws.forEach((w, i) => {
+      const v = values[i]!;
+      if (v.shape.length !== w.shape.length || v.shape.some((d, j) => d !== w.shape[j])) {
+        throw new ShapeError(
+          `${this.describeSelf()}: weight "${w.name}" has shape [${w.shape}], received [${v.shape}]`,
+        );
+      }
+    });
+    ws.forEach((w, i) => w.data.set(values[i]!.data));
+  }
+
+  /** 'Dense "dense_2"', for error messages. */
+  describeSelf(): string {
+    return `${this.className} "${this.name}"`;
+  }
+
+  protected addWeight(name: string, shape: Shape, initializer: Initializer, trainable = true): Variable {
+    const v = new Variable(initializer.generate(shape), shape, `${this.name}/${name}`, trainable);
+    v.requiresGrad = trainable && this._trainable;
+    this._weights.push(v);
+    return v;
+  }
+
+  /** Throw unless the layer has been built. */
+  protected assertBuilt(): void {
+    if (!this.built) throw new StateError(`${this.describeSelf()}: used before it was built`);
+  }
+}
+
+function checkShapeArg(layer: Layer, option: string, dims: readonly unknown[]): void {
+  if (!Array.isArray(dims) || dims.some((d) => !Number.isInteger(d) || (d as number) <= 0)) {
+    throw new ValueError(
+      `${layer.className}: ${option} must be an array of positive integers, received ${describe(dims)}`,
+    );
+  }
+}
+
+/** Format a symbolic shape like Keras: (None, 300). */
+export function formatShape(shape: SymbolicShape): string {
+  const parts = shape.map((d) => (d === null ? 'None' : String(d)));
+  return `(${parts.join(', ')}${parts.length === 1 ? ',' : ''})`;
+}

@@ -1,0 +1,165 @@
+/**
+ * Losses, reduced as Keras's default 'sum_over_batch_size' (the mean over samples). When the
+ * prediction came out of a softmax or sigmoid op, cross-entropies are computed from its logits
+ * (log-sum-exp, stable for any logits) and their gradient goes straight to the logits, as Keras's
+ * backends do; otherwise they clip probabilities to [1e-7, 1 - 1e-7] like Keras.
+ */
+import { Tensor } from '../tensor';
+import { native } from '../backend/native';
+import { output, needsGrad, record, gradOf } from '../autograd/engine';
+import { ShapeError, ValueError, describe, unknownId } from '../errors';
+
+const EPSILON = 1e-7; // keras.config.epsilon()
+
+export interface Loss {
+  /** Keras's serialised name. */
+  readonly name: string;
+  /** Mean loss over the batch, as a scalar tensor that back-propagates to `pred`. */
+  compute(pred: Tensor, target: Tensor): Tensor;
+}
+
+function lastDim(t: Tensor): number {
+  return t.shape[t.rank - 1] ?? 1;
+}
+
+/**
+ * A scalar loss whose gradient with respect to `input` was already computed into `grad` by the
+ * forward kernel: backward only scales it by the incoming seed and adds it.
+ */
+function scalarLoss(value: number, input: Tensor, grad: Float32Array | null): Tensor {
+  const out = output([]);
+  out.data[0] = value;
+  if (grad === null) return out;
+  return record(out, [input], () => native.axpy(out.grad![0]!, grad, gradOf(input)));
+}
+
+function checkRows(name: string, pred: Tensor, rows: number, target: Tensor): void {
+  if (target.size !== rows) {
+    throw new ShapeError(
+      `${name}: predictions have shape [${pred.shape}] (${rows} samples), labels have shape [${target.shape}]; ` +
+        `expected ${rows} integer labels`,
+    );
+  }
+}
+
+function checkSame(name: string, pred: Tensor, target: Tensor): void {
+  if (pred.size !== target.size) {
+    throw new ShapeError(`${name}: predictions have shape [${pred.shape}], targets have shape [${target.shape}]`);
+  }
+}
+
+export class SparseCategoricalCrossentropy implements Loss {
+  readonly name = 'sparse_categorical_crossentropy';
+  constructor(readonly fromLogits = false) {}
+
+  compute(pred: Tensor, target: Tensor): Tensor {
+    const cols = lastDim(pred);
+    const rows = cols === 0 ? 0 : pred.size / cols;
+    checkRows('sparseCategoricalCrossentropy', pred, rows, target);
+    const scale = rows === 0 ? 0 : 1 / rows;
+    const logits = this.fromLogits ? pred : pred.op === 'softmax' ? pred.logits : null;
+    if (logits) {
+      const grad = needsGrad(logits) ? output(logits.shape).data : null;
+      const total = native.sparseSoftmaxXent(logits.data, target.data, rows, cols, grad, scale, null);
+      return scalarLoss(total * scale, logits, grad);
+    }
+    // Probabilities from elsewhere: -log(clip(p[label])).
+    const grad = needsGrad(pred) ? output(pred.shape).data : null;
+    if (grad) grad.fill(0);
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const label = target.data[r]!;
+      if (!Number.isInteger(label) || label < 0 || label >= cols) {
+        throw new ValueError(`sparseCategoricalCrossentropy: label at index ${r} is ${label}, expected an integer class id in [0, ${cols})`);
+      }
+      const p = pred.data[r * cols + label]!;
+      const pc = Math.min(Math.max(p, EPSILON), 1 - EPSILON);
+      total -= Math.log(pc);
+      if (grad && p > EPSILON && p < 1 - EPSILON) grad[r * cols + label] = -scale / pc;
+    }
+    return scalarLoss(total * scale, pred, grad);
+  }
+}
+
+export class CategoricalCrossentropy implements Loss {
+  readonly name = 'categorical_crossentropy';
+  constructor(readonly fromLogits = false) {}
+
+  compute(pred: Tensor, target: Tensor): Tensor {
+    checkSame('categoricalCrossentropy', pred, target);
+    const cols = lastDim(pred);
+    const rows = cols === 0 ? 0 : pred.size / cols;
+    const scale = rows === 0 ? 0 : 1 / rows;
+    const logits = this.fromLogits ? pred : pred.op === 'softmax' ? pred.logits : null;
+    if (logits) {
+      const grad = needsGrad(logits) ? output(logits.shape).data : null;
+      const total = native.softmaxXent(logits.data, target.data, rows, cols, grad, scale, null);
+      return scalarLoss(total * scale, logits, grad);
+    }
+    const grad = needsGrad(pred) ? output(pred.shape).data : null;
+    const total = native.categoricalXent(pred.data, target.data, rows, cols, EPSILON, grad, scale);
+    return scalarLoss(total * scale, pred, grad);
+  }
+}
+
+export class BinaryCrossentropy implements Loss {
+  readonly name = 'binary_crossentropy';
+  constructor(readonly fromLogits = false) {}
+
+  compute(pred: Tensor, target: Tensor): Tensor {
+    checkSame('binaryCrossentropy', pred, target);
+    const scale = pred.size === 0 ? 0 : 1 / pred.size;
+    const logits = this.fromLogits ? pred : pred.op === 'sigmoid' ? pred.logits : null;
+    if (logits) {
+      const grad = needsGrad(logits) ? output(logits.shape).data : null;
+      const total = native.sigmoidBce(logits.data, target.data, grad, scale);
+      return scalarLoss(total * scale, logits, grad);
+    }
+    const grad = needsGrad(pred) ? output(pred.shape).data : null;
+    const total = native.bce(pred.data, target.data, EPSILON, grad, scale);
+    return scalarLoss(total * scale, pred, grad);
+  }
+}
+
+export class MeanSquaredError implements Loss {
+  readonly name = 'mean_squared_error';
+
+  compute(pred: Tensor, target: Tensor): Tensor {
+    checkSame('meanSquaredError', pred, target);
+    const scale = pred.size === 0 ? 0 : 1 / pred.size;
+    const grad = needsGrad(pred) ? output(pred.shape).data : null;
+    const total = native.squaredError(pred.data, target.data, grad, scale);
+    return scalarLoss(total * scale, pred, grad);
+  }
+}
+
+export type LossId =
+  | 'sparseCategoricalCrossentropy' | 'sparse_categorical_crossentropy'
+  | 'categoricalCrossentropy' | 'categorical_crossentropy'
+  | 'binaryCrossentropy' | 'binary_crossentropy'
+  | 'meanSquaredError' | 'mean_squared_error' | 'mse';
+
+const BY_KEY: Record<string, () => Loss> = {
+  sparsecategoricalcrossentropy: () => new SparseCategoricalCrossentropy(),
+  categoricalcrossentropy: () => new CategoricalCrossentropy(),
+  binarycrossentropy: () => new BinaryCrossentropy(),
+  meansquarederror: () => new MeanSquaredError(),
+  mse: () => new MeanSquaredError(),
+};
+
+/** Resolve 'sparseCategoricalCrossentropy', 'sparse_categorical_crossentropy', ... or pass a Loss through. */
+export function getLoss(id: LossId | Loss | string): Loss {
+  if (typeof id === 'object' && id !== null && typeof (id as Loss).compute === 'function') return id as Loss;
+  const make = typeof id === 'string' ? BY_KEY[id.replace(/_/g, '').toLowerCase()] : undefined;
+  if (!make) {
+    return unknownId('loss', id, ['sparseCategoricalCrossentropy', 'categoricalCrossentropy', 'binaryCrossentropy', 'meanSquaredError']);
+  }
+  return make();
+}
+
+export const sparseCategoricalCrossentropy = (o: { fromLogits?: boolean } = {}) => new SparseCategoricalCrossentropy(o.fromLogits);
+export const categoricalCrossentropy = (o: { fromLogits?: boolean } = {}) => new CategoricalCrossentropy(o.fromLogits);
+export const binaryCrossentropy = (o: { fromLogits?: boolean } = {}) => new BinaryCrossentropy(o.fromLogits);
+export const meanSquaredError = () => new MeanSquaredError();
+
+void describe;

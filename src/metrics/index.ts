@@ -1,0 +1,119 @@
+/**
+ * Metrics accumulate over an epoch and report the mean, weighted by samples, like Keras's
+ * stateful metrics. 'accuracy' resolves to the sparse, categorical or binary variant from the loss
+ * and the output shape, as Keras's compile does.
+ */
+import { Tensor } from '../tensor';
+import { native } from '../backend/native';
+import { unknownId } from '../errors';
+
+export interface Metric {
+  /** Key in logs and history ('accuracy'). */
+  readonly name: string;
+  /** Add a batch. */
+  update(pred: Tensor, target: Tensor): void;
+  result(): number;
+  reset(): void;
+}
+
+abstract class MeanMetric implements Metric {
+  protected total = 0;
+  protected count = 0;
+  constructor(readonly name: string) {}
+  abstract update(pred: Tensor, target: Tensor): void;
+  result(): number {
+    return this.count === 0 ? 0 : this.total / this.count;
+  }
+  reset(): void {
+    this.total = 0;
+    this.count = 0;
+  }
+}
+
+function split(pred: Tensor): [number, number] {
+  const cols = pred.shape[pred.rank - 1] ?? 1;
+  return [cols === 0 ? 0 : pred.size / cols, cols];
+}
+
+/** Fraction of samples whose argmax equals the integer label. */
+export class SparseCategoricalAccuracy extends MeanMetric {
+  constructor(name = 'sparse_categorical_accuracy') {
+    super(name);
+  }
+  update(pred: Tensor, target: Tensor): void {
+    const [rows, cols] = split(pred);
+    this.total += native.sparseArgmaxMatches(pred.data, target.data, rows, cols);
+    this.count += rows;
+  }
+}
+
+/** Fraction of samples whose argmax equals the target's argmax (one-hot targets). */
+export class CategoricalAccuracy extends MeanMetric {
+  constructor(name = 'categorical_accuracy') {
+    super(name);
+  }
+  update(pred: Tensor, target: Tensor): void {
+    const [rows, cols] = split(pred);
+    this.total += native.argmaxMatches(pred.data, target.data, rows, cols);
+    this.count += rows;
+  }
+}
+
+/** Fraction of outputs on the right side of the threshold (default 0.5). */
+export class BinaryAccuracy extends MeanMetric {
+  constructor(name = 'binary_accuracy', readonly threshold = 0.5) {
+    super(name);
+  }
+  update(pred: Tensor, target: Tensor): void {
+    this.total += native.binaryMatches(pred.data, target.data, this.threshold);
+    this.count += pred.size;
+  }
+}
+
+/** Mean of a scalar per batch weighted by batch size (Keras's loss tracker). */
+export class Mean {
+  private total = 0;
+  private count = 0;
+  constructor(readonly name: string) {}
+  update(value: number, weight: number): void {
+    this.total += value * weight;
+    this.count += weight;
+  }
+  result(): number {
+    return this.count === 0 ? 0 : this.total / this.count;
+  }
+  reset(): void {
+    this.total = 0;
+    this.count = 0;
+  }
+}
+
+export type MetricId =
+  | 'accuracy' | 'acc'
+  | 'sparseCategoricalAccuracy' | 'sparse_categorical_accuracy'
+  | 'categoricalAccuracy' | 'categorical_accuracy'
+  | 'binaryAccuracy' | 'binary_accuracy';
+
+/**
+ * Resolve a metric id. 'accuracy' follows Keras: sparse for sparse cross-entropy, binary for binary
+ * cross-entropy or a single output unit, categorical otherwise.
+ */
+export function getMetric(id: MetricId | Metric | string, lossName: string, outputUnits: number): Metric {
+  if (typeof id === 'object' && id !== null && typeof (id as Metric).update === 'function') return id as Metric;
+  const key = typeof id === 'string' ? id.replace(/_/g, '').toLowerCase() : '';
+  switch (key) {
+    case 'accuracy':
+    case 'acc':
+      if (lossName === 'sparse_categorical_crossentropy') return new SparseCategoricalAccuracy('accuracy');
+      if (lossName === 'binary_crossentropy' || outputUnits === 1) return new BinaryAccuracy('accuracy');
+      return new CategoricalAccuracy('accuracy');
+    case 'sparsecategoricalaccuracy':
+      return new SparseCategoricalAccuracy();
+    case 'categoricalaccuracy':
+      return new CategoricalAccuracy();
+    case 'binaryaccuracy':
+      return new BinaryAccuracy();
+    default:
+      return unknownId('metric', id, ['accuracy', 'sparseCategoricalAccuracy', 'categoricalAccuracy', 'binaryAccuracy']);
+  }
+}

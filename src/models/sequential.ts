@@ -1,0 +1,446 @@
+/**
+ * Keras's Sequential model: a stack of layers with compile / fit / evaluate / predict / summary.
+ *
+ * Training keeps every trainable weight in one contiguous Float32Array (and every gradient in
+ * another), so an optimizer step is one native call over the whole model, and each batch runs in
+ * an autograd scope whose buffers are reused by the next batch: memory stays flat over an epoch.
+ */
+import { Tensor, sizeOf } from '../tensor';
+import { Layer, SymbolicShape, Variable, formatShape, uniqueName } from '../layers/layer';
+import { Loss, LossId, getLoss } from '../losses';
+import { Metric, MetricId, Mean, getMetric } from '../metrics';
+import { Optimizer, OptimizerId, getOptimizer } from '../optimizers';
+import type { Segment } from '../optimizers/optimizer';
+import { Callback, CallbackList, Logs } from '../callbacks/callback';
+import { History } from '../callbacks/history';
+import { ProgbarLogger, Writable } from '../callbacks/progbar';
+import { scope, backward, noGrad } from '../autograd/engine';
+import { globalRandom } from '../random';
+import { DeepnodeError, ShapeError, StateError, ValueError, describe } from '../errors';
+import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
+
+export interface CompileArgs {
+  optimizer: Optimizer | OptimizerId;
+  loss: Loss | LossId;
+  metrics?: (Metric | MetricId)[];
+}
+
+export interface FitArgs {
+  /** Default 1. */
+  epochs?: number;
+  /** Default 32. */
+  batchSize?: number;
+  /** Shuffle the training samples before each epoch (default true). */
+  shuffle?: boolean;
+  /** Data to evaluate on at the end of each epoch. */
+  validationData?: [TensorLike, TensorLike];
+  /** Fraction of the training data (taken from the end, before shuffling) to validate on. */
+  validationSplit?: number;
+  callbacks?: Callback[];
+  /** 0 silent, 1 progress bar, 2 one line per epoch (default 1). */
+  verbose?: 0 | 1 | 2;
+  /** Epoch at which to start (for resuming), default 0. */
+  initialEpoch?: number;
+  /** Where progress goes (default process.stdout). */
+  stream?: Writable;
+}
+
+export interface EvaluateArgs {
+  batchSize?: number;
+}
+
+export interface PredictArgs {
+  batchSize?: number;
+  /** Run layers in training mode (e.g. MC Dropout), default false. */
+  training?: boolean;
+}
+
+interface Compiled {
+  optimizer: Optimizer;
+  loss: Loss;
+  metrics: Metric[];
+}
+
+export class Sequential {
+  readonly name: string;
+  /** Set by a callback to stop training after the current batch. */
+  stopTraining = false;
+  private readonly _layers: Layer[] = [];
+  private inputShape: SymbolicShape | null = null;
+  private outputShapes: SymbolicShape[] = [];
+  private compiled: Compiled | null = null;
+  // Flat parameter and gradient buffers that the trainable weights are views into.
+  private params = new Float32Array(0);
+  private grads = new Float32Array(0);
+  private segments: Segment[] = [];
+
+  constructor(layers: Layer[] = [], options: { name?: string } = {}) {
+    this.name = options.name ?? uniqueName('sequential');
+    if (!Array.isArray(layers)) {
+      throw new ValueError(`Sequential: expected an array of layers, received ${describe(layers)}`);
+    }
+    for (const l of layers) this.add(l);
+  }
+
+  add(layer: Layer): void {
+    if (!(layer instanceof Layer)) {
+      throw new ValueError(`Sequential "${this.name}": add() expects a Layer, received ${describe(layer)}`);
+    }
+    if (this._layers.includes(layer)) {
+      throw new ValueError(`Sequential "${this.name}": layer ${layer.describeSelf()} is already in the model`);
+    }
+    this._layers.push(layer);
+    if (this._layers.length === 1 && layer.batchInputShape) this.build(layer.batchInputShape);
+    else if (this.inputShape) this.build(this.inputShape);
+  }
+
+  get layers(): Layer[] {
+    return [...this._layers];
+  }
+
+  get built(): boolean {
+    return this.inputShape !== null;
+  }
+
+  /** Create every layer's weights for inputs of this shape (batch axis included, may be null). */
+  build(inputShape: SymbolicShape): void {
+    let shape = inputShape;
+    const shapes: SymbolicShape[] = [];
+    for (const layer of this._layers) {
+      if (!layer.built) layer.build(shape);
+      shape = layer.computeOutputShape(shape);
+      shapes.push(shape);
+    }
+    this.inputShape = [...inputShape];
+    this.outputShapes = shapes;
+    if (this.compiled) this.packWeights();
+  }
+
+  get weights(): Variable[] {
+    return this._layers.flatMap((l) => l.weights);
+  }
+
+  get trainableWeights(): Variable[] {
+    return this._layers.flatMap((l) => l.trainableWeights);
+  }
+
+  countParams(): number {
+    return this._layers.reduce((n, l) => n + l.countParams(), 0);
+  }
+
+  compile(args: CompileArgs): void {
+    if (args === null || typeof args !== 'object') {
+      throw new ValueError(`Sequential "${this.name}": compile() expects { optimizer, loss, metrics }, received ${describe(args)}`);
+    }
+    if (args.optimizer === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs an optimizer`);
+    if (args.loss === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs a loss`);
+    const optimizer = getOptimizer(args.optimizer);
+    const loss = getLoss(args.loss);
+    const last = this.outputShapes[this.outputShapes.length - 1];
+    const units = last ? (last[last.length - 1] ?? 0) : 0;
+    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, units ?? 0));
+    this.compiled = { optimizer, loss, metrics };
+    if (this.built) this.packWeights();
+  }
+
+  /** Move the trainable weights (and their gradients) into one contiguous buffer each. */
+  private packWeights(): void {
+    const vars = this.trainableWeights;
+    const total = vars.reduce((n, v) => n + v.size, 0);
+    const params = new Float32Array(total);
+    const grads = new Float32Array(total);
+    const segments: Segment[] = [];
+    let offset = 0;
+    for (const v of vars) {
+      params.set(v.data, offset);
+      v.data = params.subarray(offset, offset + v.size);
+      v.grad = grads.subarray(offset, offset + v.size);
+      segments.push({ name: v.name, offset, size: v.size });
+      offset += v.size;
+    }
+    if (this.compiled && this.params.length !== total) this.compiled.optimizer.reset();
+    this.params = params;
+    this.grads = grads;
+    this.segments = segments;
+  }
+
+  /** The forward pass over all layers; records gradients unless inside noGrad. */
+  call(x: Tensor, training = false): Tensor {
+    this.ensureBuilt(x, 'call');
+    let y = x;
+    for (const layer of this._layers) y = layer.call(y, { training });
+    return y;
+  }
+
+  private ensureBuilt(x: Tensor, where: string): void {
+    if (!this.inputShape) {
+      if (x.rank < 1) throw new ShapeError(`Sequential "${this.name}": ${where}: input must have a batch axis, received shape []`);
+      this.build([null, ...x.shape.slice(1)]);
+      if (this.compiled) {
+        const compiled = this.compiled;
+        const last = this.outputShapes[this.outputShapes.length - 1]!;
+        const units = last[last.length - 1] ?? 0;
+        compiled.metrics = compiled.metrics.map((m) => (m.name === 'accuracy' ? getMetric('accuracy', compiled.loss.name, units) : m));
+      }
+      return;
+    }
+    const expected = this.inputShape;
+    const ok = x.rank === expected.length && expected.every((d, i) => i === 0 || d === null || d === x.shape[i]);
+    if (!ok) {
+      const first = this._layers[0];
+      throw new ShapeError(
+        `Sequential "${this.name}": ${where}: ${first ? `layer ${first.describeSelf()} ` : ''}expected input shape ` +
+          `${formatShape(expected)}, received shape [${x.shape.join(', ')}]`,
+      );
+    }
+  }
+
+  private requireCompiled(where: string): Compiled {
+    if (!this.compiled) {
+      throw new StateError(`Sequential "${this.name}": ${where}() called before compile(); call model.compile({ optimizer, loss }) first`);
+    }
+    return this.compiled;
+  }
+
+  private checkXY(x: unknown, y: unknown, what: string): [Tensor, Tensor] {
+    const xt = toTensor(x, `${what} x`);
+    const yt = toTensor(y, `${what} y`);
+    if (xt.rank < 1 || xt.shape[0] === 0) throw new ValueError(`Sequential "${this.name}": ${what}: x is empty (shape [${xt.shape}])`);
+    const n = xt.shape[0]!;
+    if (yt.rank < 1 || yt.shape[0] !== n) {
+      throw new ShapeError(`Sequential "${this.name}": ${what}: x has ${n} samples (shape [${xt.shape}]) but y has shape [${yt.shape}]`);
+    }
+    assertFinite(xt, `${what} x`);
+    assertFinite(yt, `${what} y`);
+    return [xt, yt];
+  }
+
+  /** Check labels against the loss before any work: class ids in range for sparse cross-entropy. */
+  private checkLabels(y: Tensor, compiled: Compiled, what: string): void {
+    const last = this.outputShapes[this.outputShapes.length - 1];
+    const units = last?.[last.length - 1];
+    if (compiled.loss.name !== 'sparse_categorical_crossentropy' || typeof units !== 'number') return;
+    const d = y.data;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i]!;
+      if (!(v >= 0 && v < units && Math.floor(v) === v)) {
+        throw new ValueError(
+          `Sequential "${this.name}": ${what}: label ${v} at index ${i} is not a class id in [0, ${units}) ` +
+            `(the last layer has ${units} units)`,
+        );
+      }
+    }
+  }
+
+  async fit(x: TensorLike, y: TensorLike, args: FitArgs = {}): Promise<History> {
+    const compiled = this.requireCompiled('fit');
+    const epochs = intOption(this.name, 'epochs', args.epochs ?? 1, 0);
+    const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
+    const initialEpoch = intOption(this.name, 'initialEpoch', args.initialEpoch ?? 0, 0);
+    const verbose = args.verbose ?? 1;
+    if (verbose !== 0 && verbose !== 1 && verbose !== 2) {
+      throw new ValueError(`Sequential "${this.name}": verbose must be 0, 1 or 2, received ${describe(verbose)}`);
+    }
+    const split = args.validationSplit ?? 0;
+    if (typeof split !== 'number' || !(split >= 0 && split < 1)) {
+      throw new ValueError(`Sequential "${this.name}": validationSplit must be in [0, 1), received ${describe(split)}`);
+    }
+    let [xt, yt] = this.checkXY(x, y, 'fit');
+    this.ensureBuilt(xt, 'fit');
+    this.checkLabels(yt, compiled, 'fit');
+
+    let val: [Tensor, Tensor] | null = null;
+    if (args.validationData) {
+      if (!Array.isArray(args.validationData) || args.validationData.length !== 2) {
+        throw new ValueError(`Sequential "${this.name}": validationData must be [x, y], received ${describe(args.validationData)}`);
+      }
+      val = this.checkXY(args.validationData[0], args.validationData[1], 'validationData');
+      this.ensureBuilt(val[0], 'validationData');
+      this.checkLabels(val[1], compiled, 'validationData');
+    } else if (split > 0) {
+      const n = xt.shape[0]!;
+      const at = Math.floor(n * (1 - split)); // Keras: the last fraction, before shuffling
+      if (at === 0 || at === n) {
+        throw new ValueError(`Sequential "${this.name}": validationSplit=${split} leaves no training or no validation samples out of ${n}`);
+      }
+      val = [sliceRows(xt, at, n), sliceRows(yt, at, n)];
+      [xt, yt] = [sliceRows(xt, 0, at), sliceRows(yt, 0, at)];
+    }
+
+    const n = xt.shape[0]!;
+    const steps = Math.ceil(n / batchSize);
+    const history = new History();
+    const cbs: Callback[] = [history, ...(args.callbacks ?? [])];
+    if (verbose !== 0) cbs.push(new ProgbarLogger(verbose, args.stream));
+    const list = new CallbackList(cbs);
+    list.setModel(this);
+    list.setParams({ epochs, steps, samples: n, batchSize, verbose });
+
+    const xb = new Batcher(xt, batchSize);
+    const yb = new Batcher(yt, batchSize);
+    const order = args.shuffle === false ? null : new Uint32Array(n).map((_, i) => i);
+    const lossMean = new Mean('loss');
+    this.stopTraining = false;
+    let lastYield = performance.now();
+
+    await list.onTrainBegin({});
+    for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
+      if (order) globalRandom.shuffle(order);
+      lossMean.reset();
+      for (const m of compiled.metrics) m.reset();
+      await list.onEpochBegin(epoch, {});
+      const logs: Logs = {};
+      for (let step = 0; step < steps && !this.stopTraining; step++) {
+        const start = step * batchSize;
+        const end = Math.min(n, start + batchSize);
+        const r0 = list.onBatchBegin(step, logs);
+        if (r0) await r0;
+        const loss = this.trainStep(xb.gather(order, start, end), yb.gather(order, start, end), compiled);
+        if (!Number.isFinite(loss)) {
+          throw new DeepnodeError(
+            'ERR_NON_FINITE',
+            `Sequential "${this.name}": the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; ` +
+              'try a lower learning rate, gradient clipping, or check the data',
+          );
+        }
+        lossMean.update(loss, end - start);
+        logs.loss = lossMean.result();
+        for (const m of compiled.metrics) logs[m.name] = m.result();
+        const r1 = list.onBatchEnd(step, logs);
+        if (r1) await r1;
+        // Let the event loop run (timers, I/O, progress) without paying for it on every batch.
+        const now = performance.now();
+        if (now - lastYield > 10) {
+          await new Promise<void>((resolve) => setImmediate(resolve));
+          lastYield = performance.now();
+        }
+      }
+      const epochLogs: Logs = { ...logs };
+      if (val) {
+        const v = this.evaluate(val[0], val[1], { batchSize });
+        for (const [k, value] of Object.entries(v)) epochLogs[`val_${k}`] = value;
+      }
+      await list.onEpochEnd(epoch, epochLogs);
+    }
+    await list.onTrainEnd({});
+    return history;
+  }
+
+  private trainStep(x: Tensor, y: Tensor, compiled: Compiled): number {
+    return scope(() => {
+      const pred = this.call(x, true);
+      const lossTensor = compiled.loss.compute(pred, y);
+      const loss = lossTensor.data[0]!;
+      if (Number.isFinite(loss) && lossTensor.requiresGrad) {
+        this.grads.fill(0);
+        backward(lossTensor);
+        compiled.optimizer.apply(this.params, this.grads, this.segments);
+      }
+      for (const m of compiled.metrics) m.update(pred, y);
+      return loss;
+    });
+  }
+
+  /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
+  evaluate(x: TensorLike, y: TensorLike, args: EvaluateArgs = {}): Record<string, number> {
+    const compiled = this.requireCompiled('evaluate');
+    const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
+    const [xt, yt] = this.checkXY(x, y, 'evaluate');
+    this.ensureBuilt(xt, 'evaluate');
+    this.checkLabels(yt, compiled, 'evaluate');
+    const n = xt.shape[0]!;
+    const lossMean = new Mean('loss');
+    const metrics = compiled.metrics;
+    for (const m of metrics) m.reset();
+    noGrad(() => {
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(n, start + batchSize);
+        scope(() => {
+          const yb = sliceRows(yt, start, end);
+          const pred = this.call(sliceRows(xt, start, end), false);
+          lossMean.update(compiled.loss.compute(pred, yb).data[0]!, end - start);
+          for (const m of metrics) m.update(pred, yb);
+        });
+      }
+    });
+    const out: Record<string, number> = { loss: lossMean.result() };
+    for (const m of metrics) out[m.name] = m.result();
+    for (const m of metrics) m.reset();
+    return out;
+  }
+
+  /** Outputs for x, computed in batches; a new tensor the caller owns. */
+  predict(x: TensorLike, args: PredictArgs = {}): Tensor {
+    const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
+    const xt = toTensor(x, 'predict x');
+    if (xt.rank < 1) throw new ShapeError(`Sequential "${this.name}": predict: x must have a batch axis, received shape []`);
+    assertFinite(xt, 'predict x');
+    this.ensureBuilt(xt, 'predict');
+    const n = xt.shape[0]!;
+    const outShape = this.outputShapes[this.outputShapes.length - 1] ?? this.inputShape!;
+    const per = sizeOf(outShape.slice(1) as number[]);
+    const out = new Float32Array(n * per);
+    noGrad(() => {
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(n, start + batchSize);
+        scope(() => out.set(this.call(sliceRows(xt, start, end), args.training === true).data, start * per));
+      }
+    });
+    return new Tensor(out, [n, ...(outShape.slice(1) as number[])]);
+  }
+
+  /** Print a Keras-like table: layer (type), output shape, parameter count, totals. */
+  summary(printFn: (line: string) => void = console.log): void {
+    if (!this.built) {
+      throw new StateError(
+        `Sequential "${this.name}": summary() needs a built model; give the first layer an inputShape or call build() / fit() first`,
+      );
+    }
+    const cols = [33, 26, 12];
+    const row = (a: string, b: string, c: string) => ` ${a.padEnd(cols[0]!)}${b.padEnd(cols[1]!)}${c}`;
+    const width = cols[0]! + cols[1]! + cols[2]! + 1;
+    printFn(`Model: "${this.name}"`);
+    printFn('_'.repeat(width));
+    printFn(row('Layer (type)', 'Output Shape', 'Param #'));
+    printFn('='.repeat(width));
+    this._layers.forEach((l, i) => {
+      printFn(row(`${l.name} (${l.className})`, formatShape(this.outputShapes[i]!), l.countParams().toLocaleString('en-US')));
+      if (i < this._layers.length - 1) printFn('');
+    });
+    printFn('='.repeat(width));
+    const total = this.countParams();
+    const trainable = this.trainableWeights.reduce((n, w) => n + w.size, 0);
+    const bytes = (p: number) => {
+      const b = p * 4;
+      return b >= 1 << 20 ? `${(b / (1 << 20)).toFixed(2)} MB` : b >= 1024 ? `${(b / 1024).toFixed(2)} KB` : `${b} B`;
+    };
+    printFn(`Total params: ${total.toLocaleString('en-US')} (${bytes(total)})`);
+    printFn(`Trainable params: ${trainable.toLocaleString('en-US')} (${bytes(trainable)})`);
+    printFn(`Non-trainable params: ${(total - trainable).toLocaleString('en-US')} (${bytes(total - trainable)})`);
+    printFn('_'.repeat(width));
+  }
+
+  getWeights(): Tensor[] {
+    return this._layers.flatMap((l) => l.getWeights());
+  }
+
+  setWeights(values: readonly Tensor[]): void {
+    const counts = this._layers.map((l) => l.weights.length);
+    const total = counts.reduce((a, b) => a + b, 0);
+    if (values.length !== total) {
+      throw new ShapeError(`Sequential "${this.name}": setWeights expected ${total} arrays, received ${values.length}`);
+    }
+    let i = 0;
+    this._layers.forEach((l, j) => {
+      l.setWeights(values.slice(i, i + counts[j]!));
+      i += counts[j]!;
+    });
+  }
+}
+
+function intOption(model: string, option: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+    throw new ValueError(`Sequential "${model}": ${option} must be an integer >= ${min}, received ${describe(v)}`);
+  }
+  return v;
+}

@@ -1,0 +1,78 @@
+import { Tensor } from '../tensor';
+import { ShapeError } from '../errors';
+import { native, ActId } from '../backend/native';
+import { output, needsGrad, record, gradOf } from '../autograd/engine';
+
+function rows2d(t: Tensor): [number, number] {
+  const cols = t.shape[t.rank - 1] ?? 1;
+  return [cols === 0 ? 0 : t.size / cols, cols];
+}
+
+/**
+ * op(a) @ op(b) for 2-D tensors, where op transposes when asked (never materialised: the GEMM
+ * reads the transposed layout directly).
+ */
+export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  if (a.rank !== 2 || b.rank !== 2) {
+    throw new ShapeError(`matmul: expected 2-D tensors, received shapes [${a.shape}] and [${b.shape}]`);
+  }
+  const [ar, ac] = a.shape as [number, number];
+  const [br, bc] = b.shape as [number, number];
+  const m = transA ? ac : ar, k = transA ? ar : ac;
+  const kb = transB ? bc : br, n = transB ? br : bc;
+  if (k !== kb) {
+    throw new ShapeError(
+      `matmul: inner dimensions differ: op(a) is [${m}, ${k}], op(b) is [${kb}, ${n}] (a [${a.shape}], b [${b.shape}])`,
+    );
+  }
+  const out = output([m, n]);
+  native.gemm(transA, transB, m, n, k, 1, a.data, ac, b.data, bc, 0, out.data, n, null);
+  if (!needsGrad(a, b)) return out;
+  return record(out, [a, b], () => {
+    const g = out.grad!;
+    // C = op(A) op(B):  dA += g op(B)^T (then transposed back if A was), dB likewise.
+    if (a.requiresGrad) {
+      if (!transA) native.gemm(false, !transB, m, k, n, 1, g, n, b.data, bc, 1, gradOf(a), ac, null);
+      else native.gemm(transB, true, k, m, n, 1, b.data, bc, g, n, 1, gradOf(a), ac, null);
+    }
+    if (b.requiresGrad) {
+      if (!transB) native.gemm(!transA, false, k, n, m, 1, a.data, ac, g, n, 1, gradOf(b), bc, null);
+      else native.gemm(true, transA, n, k, m, 1, g, n, a.data, ac, 1, gradOf(b), bc, null);
+    }
+  });
+}
+
+/**
+ * The Dense layer's whole forward pass: y = act(x W + b) over the last axis of x, with one GEMM
+ * whose epilogue adds the bias, then the activation in place. The backward pass turns dy into
+ * dz = dy * act'(z) once and feeds the three gradients from it.
+ */
+export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId, alpha: number): Tensor {
+  const [m, k] = rows2d(x);
+  const n = kernel.shape[1]!;
+  if (kernel.shape[0] !== k) {
+    throw new ShapeError(`dense: input last dimension ${k} does not match kernel shape [${kernel.shape}]`);
+  }
+  const outShape = [...x.shape.slice(0, -1), n];
+  const z = output(outShape);
+  native.gemm(false, false, m, n, k, 1, x.data, k, kernel.data, n, 0, z.data, n, bias ? bias.data : null);
+  let y = z;
+  if (act !== ActId.Linear) {
+    y = output(outShape);
+    native.activationForward(act, z.data, y.data, alpha);
+  }
+  if (!needsGrad(x, kernel, bias)) return y;
+  const parents = bias ? [x, kernel, bias] : [x, kernel];
+  return record(y, parents, () => {
+    let dz = y.grad!;
+    if (act !== ActId.Linear) {
+      // z's buffer is dead after this point, so the activation gradient can overwrite a scratch.
+      const scratch = gradOf(z);
+      native.activationBackward(act, z.data, y.data, dz, scratch, alpha);
+      dz = scratch;
+    }
+    if (bias && bias.requiresGrad) native.columnSum(dz, m, n, gradOf(bias), true);
+    if (kernel.requiresGrad) native.gemm(true, false, k, n, m, 1, x.data, k, dz, n, 1, gradOf(kernel), n, null);
+    if (x.requiresGrad) native.gemm(false, true, m, k, n, 1, dz, n, kernel.data, n, 1, gradOf(x), k, null);
+  });
+}

@@ -1,0 +1,88 @@
+import { ShapeError, ValueError, describe } from './errors';
+
+export type Shape = readonly number[];
+
+export function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * A float32 tensor. Its storage is a JS-owned Float32Array (never memory allocated in C++), passed
+ * zero-copy to native kernels. `grad` is filled by `backward()` when `requiresGrad` is set.
+ */
+export class Tensor {
+  data: Float32Array;
+  readonly shape: Shape;
+  grad: Float32Array | null = null;
+  requiresGrad = false;
+  /** Set by the autograd tape: how to push this tensor's gradient to its inputs. */
+  backwardFn: (() => void) | null = null;
+  /** Inputs this tensor was computed from (autograd graph edges). */
+  parents: readonly Tensor[] = [];
+  /** Op tag, e.g. 'softmax'; lets a loss fuse with the op that produced its input. */
+  op = '';
+  /** For op === 'softmax': the logits, so cross-entropy can be computed from them stably. */
+  logits: Tensor | null = null;
+
+  constructor(data: Float32Array, shape: Shape) {
+    if (!(data instanceof Float32Array)) {
+      throw new ValueError(`Tensor: expected data to be a Float32Array, received ${describe(data)}`, 'ERR_DTYPE');
+    }
+    for (const d of shape) {
+      if (!Number.isInteger(d) || d < 0) throw new ShapeError(`Tensor: invalid shape ${describe(shape)}`);
+    }
+    if (sizeOf(shape) !== data.length) {
+      throw new ShapeError(
+        `Tensor: shape ${describe(shape)} needs ${sizeOf(shape)} elements, received data of length ${data.length}`,
+      );
+    }
+    this.data = data;
+    this.shape = Object.freeze([...shape]);
+  }
+
+  get size(): number {
+    return this.data.length;
+  }
+
+  get rank(): number {
+    return this.shape.length;
+  }
+
+  static zeros(shape: Shape): Tensor {
+    return new Tensor(new Float32Array(sizeOf(shape)), shape);
+  }
+
+  /** Build from nested arrays or a flat array plus shape. */
+  static from(values: ArrayLike<number> | number[][], shape?: Shape): Tensor {
+    if (shape === undefined) {
+      if (Array.isArray(values) && Array.isArray(values[0])) {
+        const rows = values as number[][];
+        const cols = rows[0]!.length;
+        const out = new Float32Array(rows.length * cols);
+        rows.forEach((r, i) => {
+          if (r.length !== cols) throw new ShapeError(`Tensor.from: ragged rows, row 0 has ${cols} values, row ${i} has ${r.length}`);
+          out.set(r, i * cols);
+        });
+        return new Tensor(out, [rows.length, cols]);
+      }
+      const flat = Float32Array.from(values as ArrayLike<number>);
+      return new Tensor(flat, [flat.length]);
+    }
+    return new Tensor(Float32Array.from(values as ArrayLike<number>), shape);
+  }
+
+  /** Same storage, new shape. */
+  reshape(shape: Shape): Tensor {
+    return new Tensor(this.data, shape);
+  }
+
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+
+  toString(): string {
+    return `Tensor(shape=[${this.shape.join(', ')}])`;
+  }
+}
