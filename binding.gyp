@@ -2,8 +2,8 @@
   'includes': ['native/sources.gypi'],
   'target_defaults': {
     'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
-    'cflags!': ['-O2', '-O3', '-Os', '-fno-exceptions'],
-    'cflags_cc!': ['-O2', '-O3', '-Os', '-fno-exceptions'],
+    'cflags!': ['-fno-exceptions'],
+    'cflags_cc!': ['-fno-exceptions'],
     'cflags': ['-O3', '-fopenmp', '-fvisibility=hidden', '-fPIC', '-Wall', '-Wextra', '-Wno-unused-parameter'],
     'cflags_cc': ['-O3', '-fopenmp', '-fvisibility=hidden', '-fPIC', '-std=gnu++17'],
     'conditions': [
