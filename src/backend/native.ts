@@ -87,6 +87,13 @@ let loadedFrom = '';
 
 function load(): NativeBinding {
   const root = packageRoot();
+  // DEEPNODE_ADDON points at a specific .node (e.g. a cmake-js build in its own folder).
+  const override = process.env.DEEPNODE_ADDON;
+  if (override) {
+    loadedFrom = path.resolve(override);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(loadedFrom) as NativeBinding;
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const nodeGypBuild = require('node-gyp-build') as ((dir: string) => NativeBinding) & { resolve(dir: string): string };

@@ -4,7 +4,7 @@ import { Activation, ActivationArgs } from './activation';
 import { LayerArgs } from './layer';
 
 export { Layer, Variable, formatShape } from './layer';
-export type { LayerArgs, SymbolicShape, CallArgs } from './layer';
+export type { LayerArgs, SymbolicShape, CallArgs, AddWeightOptions } from './layer';
 export { Dense, Flatten, Activation };
 export type { DenseArgs, ActivationArgs };
 

@@ -5,6 +5,8 @@
  */
 import { Tensor, Shape } from '../tensor';
 import { Initializer } from '../initializers';
+import type { Regularizer } from '../regularizers/regularizer';
+import type { Constraint } from '../constraints/constraint';
 import { ShapeError, StateError, ValueError, describe } from '../errors';
 
 /** A shape whose first (batch) dimension may be unknown. */
@@ -38,6 +40,13 @@ export interface CallArgs {
   training: boolean;
 }
 
+export interface AddWeightOptions {
+  /** Updated by the optimizer (default true). Non-trainable weights (BN moving stats) are not. */
+  trainable?: boolean;
+  regularizer?: Regularizer | null;
+  constraint?: Constraint | null;
+}
+
 const nameCounts = new Map<string, number>();
 
 function snakeCase(s: string): string {
@@ -58,6 +67,13 @@ export abstract class Layer {
   protected _trainable: boolean;
   built = false;
   private readonly _weights: Variable[] = [];
+  private readonly _regularized: [Variable, Regularizer][] = [];
+  private readonly _constrained: [Variable, Constraint][] = [];
+  /**
+   * Losses a layer adds while it runs in training mode (activity regularization). The model reads
+   * them after the forward pass and clears them.
+   */
+  readonly activityLosses: Tensor[] = [];
 
   constructor(args: LayerArgs = {}) {
     if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) {
@@ -156,11 +172,24 @@ export abstract class Layer {
     return `${this.className} "${this.name}"`;
   }
 
-  protected addWeight(name: string, shape: Shape, initializer: Initializer, trainable = true): Variable {
+  protected addWeight(name: string, shape: Shape, initializer: Initializer, options: AddWeightOptions = {}): Variable {
+    const trainable = options.trainable ?? true;
     const v = new Variable(initializer.generate(shape), shape, `${this.name}/${name}`, trainable);
     v.requiresGrad = trainable && this._trainable;
     this._weights.push(v);
+    if (options.regularizer) this._regularized.push([v, options.regularizer]);
+    if (options.constraint) this._constrained.push([v, options.constraint]);
     return v;
+  }
+
+  /** The weight penalties of this layer as scalar tensors (recorded for autograd). */
+  regularizationLosses(): Tensor[] {
+    return this._regularized.filter(([v]) => v.requiresGrad).map(([v, r]) => r.call(v));
+  }
+
+  /** Project constrained weights back into their sets; the model calls this after each step. */
+  applyConstraints(): void {
+    for (const [v, c] of this._constrained) if (v.requiresGrad) c.apply(v);
   }
 
   /** Throw unless the layer has been built. */

@@ -17,6 +17,7 @@ import { ProgbarLogger, Writable } from '../callbacks/progbar';
 import { scope, backward, noGrad } from '../autograd/engine';
 import { globalRandom } from '../random';
 import { DeepnodeError, ShapeError, StateError, ValueError, describe } from '../errors';
+import { add } from '../ops/arithmetic';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
 
 export interface CompileArgs {
@@ -315,7 +316,7 @@ export class Sequential {
           lastYield = performance.now();
         }
       }
-      const epochLogs: Logs = { ...logs };
+      const epochLogs: Logs = { ...logs, learning_rate: compiled.optimizer.currentLearningRate() };
       if (val) {
         const v = this.evaluate(val[0], val[1], { batchSize });
         for (const [k, value] of Object.entries(v)) epochLogs[`val_${k}`] = value;
@@ -329,16 +330,31 @@ export class Sequential {
   private trainStep(x: Tensor, y: Tensor, compiled: Compiled): number {
     return scope(() => {
       const pred = this.call(x, true);
-      const lossTensor = compiled.loss.compute(pred, y);
+      const lossTensor = this.totalLoss(compiled.loss.compute(pred, y));
       const loss = lossTensor.data[0]!;
       if (Number.isFinite(loss) && lossTensor.requiresGrad) {
         this.grads.fill(0);
         backward(lossTensor);
         compiled.optimizer.apply(this.params, this.grads, this.segments);
+        for (const layer of this._layers) layer.applyConstraints();
       }
       for (const m of compiled.metrics) m.update(pred, y);
       return loss;
     });
+  }
+
+  /**
+   * The data loss plus the layers' weight penalties and the activity penalties their last call
+   * produced, as Keras adds `model.losses` to the loss it logs and differentiates.
+   */
+  private totalLoss(dataLoss: Tensor): Tensor {
+    let total = dataLoss;
+    for (const layer of this._layers) {
+      for (const r of layer.regularizationLosses()) total = add(total, r.reshape([]));
+      for (const a of layer.activityLosses) total = add(total, a.reshape([]));
+      layer.activityLosses.length = 0;
+    }
+    return total;
   }
 
   /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
@@ -358,7 +374,7 @@ export class Sequential {
         scope(() => {
           const yb = sliceRows(yt, start, end);
           const pred = this.call(sliceRows(xt, start, end), false);
-          lossMean.update(compiled.loss.compute(pred, yb).data[0]!, end - start);
+          lossMean.update(this.totalLoss(compiled.loss.compute(pred, yb)).data[0]!, end - start);
           for (const m of metrics) m.update(pred, yb);
         });
       }

@@ -46,6 +46,11 @@ export abstract class Optimizer {
     this.iterations++;
   }
 
+  /** The learning rate the next step will use (a schedule's value at the current step). */
+  currentLearningRate(): number {
+    return this.learningRate;
+  }
+
   protected abstract update(params: Float32Array, grads: Float32Array, lr: number, segments: readonly Segment[]): void;
 
   /** Forget slot state (e.g. when the set of trained weights changes). */

@@ -1,0 +1,23 @@
+/**
+ * A learning-rate schedule: the learning rate as a function of the optimizer's step counter
+ * (Keras's `LearningRateSchedule`, evaluated once per training step).
+ */
+export abstract class LearningRateSchedule {
+  /** Keras class name ('ExponentialDecay', ...). */
+  get className(): string {
+    return this.constructor.name;
+  }
+
+  /** Learning rate at `step` (0 for the first update). */
+  abstract call(step: number): number;
+
+  /**
+   * Momentum at `step` for schedules that cycle it (1cycle); undefined leaves the optimizer's own
+   * momentum unchanged.
+   */
+  momentumAt(_step: number): number | undefined {
+    return undefined;
+  }
+
+  abstract getConfig(): Record<string, unknown>;
+}
