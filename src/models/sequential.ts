@@ -95,6 +95,11 @@ export class Sequential {
     else if (this.inputShape) this.build(this.inputShape);
   }
 
+  /** The compiled optimizer (callbacks such as reduceLROnPlateau adjust its learning rate). */
+  get optimizer(): Optimizer | null {
+    return this.compiled?.optimizer ?? null;
+  }
+
   get layers(): Layer[] {
     return [...this._layers];
   }
