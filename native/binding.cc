@@ -10,6 +10,11 @@
 
 #include "gemm.h"
 #include "kernels.h"
+#include "optimizers.h"  // optimizers block
+#include <initializer_list>  // optimizers block
+#include "activations_ext.h"
+#include "batchnorm.h"
+#include "dropout.h"
 
 namespace {
 
@@ -215,6 +220,10 @@ Napi::Value SparseSoftmaxXent(const Napi::CallbackInfo& info) {
   float* rowLoss = a.f32opt(6, "rowLoss", rows);
   a.noOverlap(grad, grad ? rows * cols : 0, z, rows * cols, "grad", "logits");
   a.noOverlap(grad, grad ? rows * cols : 0, labels, rows, "grad", "labels");
+  // rowLoss[r] is written while later rows are still to be read (and before grad's row r).
+  a.noOverlap(rowLoss, rowLoss ? rows : 0, z, rows * cols, "rowLoss", "logits");
+  a.noOverlap(rowLoss, rowLoss ? rows : 0, labels, rows, "rowLoss", "labels");
+  a.noOverlap(rowLoss, rowLoss ? rows : 0, grad, grad ? rows * cols : 0, "rowLoss", "grad");
   int64_t bad = -1;
   const double total = deepnode::sparse_softmax_xent(z, labels, rows, cols, grad, a.num(5, "scale"), rowLoss, &bad);
   if (bad >= 0)
@@ -233,6 +242,9 @@ Napi::Value SoftmaxXent(const Napi::CallbackInfo& info) {
   float* rowLoss = a.f32opt(6, "rowLoss", rows);
   a.noOverlap(grad, grad ? n : 0, z, n, "grad", "logits");
   a.noOverlap(grad, grad ? n : 0, t, n, "grad", "targets");
+  a.noOverlap(rowLoss, rowLoss ? rows : 0, z, n, "rowLoss", "logits");
+  a.noOverlap(rowLoss, rowLoss ? rows : 0, t, n, "rowLoss", "targets");
+  a.noOverlap(rowLoss, rowLoss ? rows : 0, grad, grad ? n : 0, "rowLoss", "grad");
   return Napi::Number::New(info.Env(), deepnode::softmax_xent(z, t, rows, cols, grad, a.num(5, "scale"), rowLoss));
 }
 
@@ -389,6 +401,432 @@ Napi::Value Info(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// ---- BatchNormalization and the dropout family (batchnorm.*, dropout.*) -------------------------
+
+// outer * C * inner, failing when it would not fit in int64.
+int64_t volume3(const Args& a, const char* fn, int64_t outer, int64_t C, int64_t inner) {
+  const int64_t ci = C * inner;  // each < 2^31, so this fits
+  if (ci > 0 && outer > INT64_MAX / ci)
+    Fail(a.env(), "ERR_NATIVE_VALUE", std::string(fn) + ": outer * C * inner is too large");
+  return outer * ci;
+}
+
+Napi::Value BatchnormForward(const Napi::CallbackInfo& info) {
+  Args a(info, "batchnormForward", 11);
+  const int64_t outer = a.dim(2, "outer"), C = a.dim(3, "C"), inner = a.dim(4, "inner");
+  const int64_t n = volume3(a, "batchnormForward", outer, C, inner);
+  const float* x = a.f32(0, "x", n);
+  float* y = a.f32(1, "y", n);
+  const float* gamma = a.f32opt(5, "gamma", C);
+  const float* beta = a.f32opt(6, "beta", C);
+  float* mean = a.f32(7, "mean", C);
+  float* var = a.f32(8, "var", C);
+  const float eps = a.num(9, "eps");
+  if (!(eps > 0.0f)) Fail(a.env(), "ERR_NATIVE_VALUE", "batchnormForward: eps must be positive, received " + std::to_string(eps));
+  const bool training = a.flag(10, "training");
+  a.noPartialOverlap(y, x, n, "y", "x");
+  a.noOverlap(y, n, gamma, gamma ? C : 0, "y", "gamma");
+  a.noOverlap(y, n, beta, beta ? C : 0, "y", "beta");
+  a.noOverlap(y, n, mean, C, "y", "mean");
+  a.noOverlap(y, n, var, C, "y", "var");
+  if (training) {  // mean and var are written
+    a.noOverlap(mean, C, var, C, "mean", "var");
+    a.noOverlap(mean, C, x, n, "mean", "x");
+    a.noOverlap(var, C, x, n, "var", "x");
+    a.noOverlap(mean, C, gamma, gamma ? C : 0, "mean", "gamma");
+    a.noOverlap(var, C, gamma, gamma ? C : 0, "var", "gamma");
+    a.noOverlap(mean, C, beta, beta ? C : 0, "mean", "beta");
+    a.noOverlap(var, C, beta, beta ? C : 0, "var", "beta");
+  }
+  deepnode::batchnorm_forward(x, y, outer, C, inner, gamma, beta, mean, var, eps, training);
+  return info.Env().Undefined();
+}
+
+Napi::Value BatchnormBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "batchnormBackward", 13);
+  const int64_t outer = a.dim(2, "outer"), C = a.dim(3, "C"), inner = a.dim(4, "inner");
+  const int64_t n = volume3(a, "batchnormBackward", outer, C, inner);
+  const float* x = a.f32(0, "x", n);
+  const float* dy = a.f32(1, "dy", n);
+  const float* mean = a.f32(5, "mean", C);
+  const float* var = a.f32(6, "var", C);
+  const float* gamma = a.f32opt(7, "gamma", C);
+  const float eps = a.num(8, "eps");
+  if (!(eps > 0.0f)) Fail(a.env(), "ERR_NATIVE_VALUE", "batchnormBackward: eps must be positive, received " + std::to_string(eps));
+  const bool training = a.flag(9, "training");
+  float* dx = a.f32opt(10, "dx", n);
+  float* dgamma = a.f32opt(11, "dgamma", C);
+  float* dbeta = a.f32opt(12, "dbeta", C);
+  const struct { const float* p; int64_t len; const char* name; } ins[] = {
+      {x, n, "x"}, {dy, n, "dy"}, {mean, C, "mean"}, {var, C, "var"}, {gamma, gamma ? C : 0, "gamma"}};
+  const struct { float* p; int64_t len; const char* name; } outs[] = {
+      {dx, dx ? n : 0, "dx"}, {dgamma, dgamma ? C : 0, "dgamma"}, {dbeta, dbeta ? C : 0, "dbeta"}};
+  for (const auto& o : outs) {
+    for (const auto& in : ins) a.noOverlap(o.p, o.len, in.p, in.len, o.name, in.name);
+    for (const auto& o2 : outs)
+      if (&o2 != &o) a.noOverlap(o.p, o.len, o2.p, o2.len, o.name, o2.name);
+  }
+  deepnode::batchnorm_backward(x, dy, outer, C, inner, mean, var, gamma, eps, training, dx, dgamma, dbeta);
+  return info.Env().Undefined();
+}
+
+// A 64-bit generator key from two numbers, each an integer in [0, 2^32).
+uint64_t keyArg(const Args& a, const Napi::CallbackInfo& info, const char* fn, size_t i) {
+  uint64_t parts[2];
+  for (size_t k = 0; k < 2; ++k) {
+    Napi::Value v = info[i + k];
+    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
+    if (!(d >= 0) || d != std::floor(d) || d > 4294967295.0)
+      Fail(a.env(), "ERR_NATIVE_VALUE", std::string(fn) + ": key words must be integers in [0, 2^32)");
+    parts[k] = static_cast<uint64_t>(d);
+  }
+  return (parts[0] << 32) | parts[1];
+}
+
+Napi::Value BernoulliMask(const Napi::CallbackInfo& info) {
+  Args a(info, "bernoulliMask", 6);
+  int64_t n = 0;
+  float* out = a.f32any(0, "out", &n);
+  const uint64_t key = keyArg(a, info, "bernoulliMask", 1);
+  if (!info[3].IsNumber()) Fail(a.env(), "ERR_NATIVE_TYPE", "bernoulliMask: rate must be a number", true);
+  const double rate = info[3].As<Napi::Number>().DoubleValue();
+  if (!(rate >= 0.0 && rate <= 1.0))
+    Fail(a.env(), "ERR_NATIVE_VALUE", "bernoulliMask: rate must be in [0, 1], received " + std::to_string(rate));
+  deepnode::bernoulli_mask(out, n, key, rate, a.num(4, "keepValue"), a.num(5, "dropValue"));
+  return info.Env().Undefined();
+}
+
+Napi::Value NormalFill(const Napi::CallbackInfo& info) {
+  Args a(info, "normalFill", 5);
+  int64_t n = 0;
+  float* out = a.f32any(0, "out", &n);
+  const uint64_t key = keyArg(a, info, "normalFill", 1);
+  deepnode::normal_fill(out, n, key, a.num(3, "mean"), a.num(4, "stddev"));
+  return info.Env().Undefined();
+}
+
+Napi::Value NoiseApply(const Napi::CallbackInfo& info) {
+  Args a(info, "noiseApply", 4);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  const float* mul = a.f32opt(1, "mul", n);
+  const float* add = a.f32opt(2, "add", n);
+  float* y = a.f32(3, "y", n);
+  a.noPartialOverlap(y, x, n, "y", "x");
+  a.noOverlap(y, n, mul, mul ? n : 0, "y", "mul");
+  a.noOverlap(y, n, add, add ? n : 0, "y", "add");
+  deepnode::noise_apply(x, mul, add, y, n);
+  return info.Env().Undefined();
+}
+
+Napi::Value NoiseBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "noiseBackward", 3);
+  int64_t n = 0;
+  const float* dy = a.f32any(0, "dy", &n);
+  const float* mul = a.f32opt(1, "mul", n);
+  float* dx = a.f32(2, "dx", n);
+  a.noOverlap(dx, n, dy, n, "dx", "dy");
+  a.noOverlap(dx, n, mul, mul ? n : 0, "dx", "mul");
+  deepnode::noise_backward(dy, mul, dx, n);
+  return info.Env().Undefined();
+}
+
+// ---- end BatchNormalization and the dropout family ----------------------------------------------
+
+// ---- activation layers (activations_ext.h): PReLU, RReLU, general ReLU, softmax over an axis, Mish, sum_abs ----
+
+// An optional Int32Array of exactly `need` elements whose values lie in [0, bound).
+const int32_t* ActExtIndex(const Args& a, const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name,
+                           int64_t need, int64_t bound) {
+  Napi::Value v = info[i];
+  if (v.IsNull() || v.IsUndefined()) return nullptr;
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+    Fail(a.env(), "ERR_NATIVE_TYPE", std::string(fn) + ": " + name + " must be an Int32Array or null", true);
+  auto arr = v.As<Napi::Int32Array>();
+  const int64_t len = static_cast<int64_t>(arr.ElementLength());
+  const int32_t* p = arr.Data();
+  if (len != need || (need > 0 && p == nullptr))
+    Fail(a.env(), "ERR_NATIVE_SIZE",
+         std::string(fn) + ": " + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+  for (int64_t j = 0; j < len; ++j)
+    if (p[j] < 0 || p[j] >= bound)
+      Fail(a.env(), "ERR_NATIVE_VALUE",
+           std::string(fn) + ": " + name + "[" + std::to_string(j) + "] = " + std::to_string(p[j]) +
+               " is outside [0, " + std::to_string(bound) + ")");
+  return p;
+}
+
+// preluForward(x, alpha, alphaIndex | null, y, batch, sample)
+Napi::Value PreluForward(const Napi::CallbackInfo& info) {
+  Args a(info, "preluForward", 6);
+  const int64_t batch = a.dim(4, "batch"), sample = a.dim(5, "sample"), n = batch * sample;
+  const float* x = a.f32(0, "x", n);
+  int64_t alphaLen = 0;
+  const float* alpha = a.f32any(1, "alpha", &alphaLen);
+  const int32_t* idx = ActExtIndex(a, info, 2, "preluForward", "alphaIndex", sample, alphaLen);
+  if (!idx && alphaLen < sample)
+    Fail(a.env(), "ERR_NATIVE_SIZE",
+         "preluForward: alpha has " + std::to_string(alphaLen) + " elements, needs " + std::to_string(sample));
+  float* y = a.f32(3, "y", n);
+  a.noPartialOverlap(y, x, n, "y", "x");
+  a.noOverlap(y, n, alpha, alphaLen, "y", "alpha");
+  deepnode::prelu_forward(x, alpha, idx, y, batch, sample);
+  return info.Env().Undefined();
+}
+
+// preluBackward(x, alpha, alphaIndex | null, dy, dx | null, dalpha | null, batch, sample); accumulates.
+Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "preluBackward", 8);
+  const int64_t batch = a.dim(6, "batch"), sample = a.dim(7, "sample"), n = batch * sample;
+  const float* x = a.f32(0, "x", n);
+  int64_t alphaLen = 0;
+  const float* alpha = a.f32any(1, "alpha", &alphaLen);
+  const int32_t* idx = ActExtIndex(a, info, 2, "preluBackward", "alphaIndex", sample, alphaLen);
+  if (!idx && alphaLen < sample)
+    Fail(a.env(), "ERR_NATIVE_SIZE",
+         "preluBackward: alpha has " + std::to_string(alphaLen) + " elements, needs " + std::to_string(sample));
+  const float* dy = a.f32(3, "dy", n);
+  float* dx = a.f32opt(4, "dx", n);
+  float* dalpha = a.f32opt(5, "dalpha", alphaLen);
+  a.noOverlap(dx, dx ? n : 0, x, n, "dx", "x");
+  a.noOverlap(dx, dx ? n : 0, dy, n, "dx", "dy");
+  a.noOverlap(dx, dx ? n : 0, alpha, alphaLen, "dx", "alpha");
+  a.noOverlap(dalpha, dalpha ? alphaLen : 0, x, n, "dalpha", "x");
+  a.noOverlap(dalpha, dalpha ? alphaLen : 0, dy, n, "dalpha", "dy");
+  a.noOverlap(dalpha, dalpha ? alphaLen : 0, alpha, alphaLen, "dalpha", "alpha");
+  a.noOverlap(dalpha, dalpha ? alphaLen : 0, dx, dx ? n : 0, "dalpha", "dx");
+  deepnode::prelu_backward(x, alpha, idx, dy, dx, dalpha, batch, sample, alphaLen);
+  return info.Env().Undefined();
+}
+
+// rreluForwardTrain(x, y, noise, lower, upper, seed)
+Napi::Value RreluForwardTrain(const Napi::CallbackInfo& info) {
+  Args a(info, "rreluForwardTrain", 6);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  float* y = a.f32(1, "y", n);
+  float* noise = a.f32(2, "noise", n);
+  const float lower = a.num(3, "lower"), upper = a.num(4, "upper");
+  if (!(lower <= upper))
+    Fail(a.env(), "ERR_NATIVE_VALUE", "rreluForwardTrain: lower must not exceed upper, received lower=" +
+                                          std::to_string(lower) + ", upper=" + std::to_string(upper));
+  const int64_t seed = a.dim(5, "seed");
+  a.noPartialOverlap(y, x, n, "y", "x");
+  a.noOverlap(noise, n, x, n, "noise", "x");
+  a.noOverlap(noise, n, y, n, "noise", "y");
+  deepnode::rrelu_forward_train(x, y, noise, n, lower, upper, static_cast<uint32_t>(seed));
+  return info.Env().Undefined();
+}
+
+// rreluBackward(noise, dy, dx); accumulates.
+Napi::Value RreluBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "rreluBackward", 3);
+  int64_t n = 0;
+  const float* noise = a.f32any(0, "noise", &n);
+  const float* dy = a.f32(1, "dy", n);
+  float* dx = a.f32(2, "dx", n);
+  a.noOverlap(dx, n, noise, n, "dx", "noise");
+  a.noOverlap(dx, n, dy, n, "dx", "dy");
+  deepnode::rrelu_backward(noise, dy, dx, n);
+  return info.Env().Undefined();
+}
+
+// reluGeneralForward(x, y, negativeSlope, threshold, hasMax, maxValue)
+Napi::Value ReluGeneralForward(const Napi::CallbackInfo& info) {
+  Args a(info, "reluGeneralForward", 6);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  float* y = a.f32(1, "y", n);
+  a.noPartialOverlap(y, x, n, "y", "x");
+  deepnode::relu_general_forward(x, y, n, a.num(2, "negativeSlope"), a.num(3, "threshold"), a.flag(4, "hasMax"),
+                                 a.num(5, "maxValue"));
+  return info.Env().Undefined();
+}
+
+// reluGeneralBackward(x, dy, dx, negativeSlope, threshold, hasMax, maxValue); accumulates.
+Napi::Value ReluGeneralBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "reluGeneralBackward", 7);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  const float* dy = a.f32(1, "dy", n);
+  float* dx = a.f32(2, "dx", n);
+  a.noOverlap(dx, n, x, n, "dx", "x");
+  a.noOverlap(dx, n, dy, n, "dx", "dy");
+  deepnode::relu_general_backward(x, dy, dx, n, a.num(3, "negativeSlope"), a.num(4, "threshold"), a.flag(5, "hasMax"),
+                                  a.num(6, "maxValue"));
+  return info.Env().Undefined();
+}
+
+// softmaxAxis(x, y, outer, axis, inner)
+Napi::Value SoftmaxAxis(const Napi::CallbackInfo& info) {
+  Args a(info, "softmaxAxis", 5);
+  const int64_t outer = a.dim(2, "outer"), axis = a.dim(3, "axis"), inner = a.dim(4, "inner");
+  const int64_t n = outer * axis * inner;
+  const float* x = a.f32(0, "x", n);
+  float* y = a.f32(1, "y", n);
+  a.noPartialOverlap(y, x, n, "y", "x");
+  deepnode::softmax_axis(x, y, outer, axis, inner);
+  return info.Env().Undefined();
+}
+
+// softmaxAxisBackward(y, dy, dx, outer, axis, inner); accumulates.
+Napi::Value SoftmaxAxisBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "softmaxAxisBackward", 6);
+  const int64_t outer = a.dim(3, "outer"), axis = a.dim(4, "axis"), inner = a.dim(5, "inner");
+  const int64_t n = outer * axis * inner;
+  const float* y = a.f32(0, "y", n);
+  const float* dy = a.f32(1, "dy", n);
+  float* dx = a.f32(2, "dx", n);
+  a.noOverlap(dx, n, y, n, "dx", "y");
+  a.noOverlap(dx, n, dy, n, "dx", "dy");
+  deepnode::softmax_axis_backward(y, dy, dx, outer, axis, inner);
+  return info.Env().Undefined();
+}
+
+// mishForward(x, y)
+Napi::Value MishForward(const Napi::CallbackInfo& info) {
+  Args a(info, "mishForward", 2);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  float* y = a.f32(1, "y", n);
+  a.noPartialOverlap(y, x, n, "y", "x");
+  deepnode::mish_forward(x, y, n);
+  return info.Env().Undefined();
+}
+
+// mishBackward(x, dy, dx); accumulates.
+Napi::Value MishBackward(const Napi::CallbackInfo& info) {
+  Args a(info, "mishBackward", 3);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  const float* dy = a.f32(1, "dy", n);
+  float* dx = a.f32(2, "dx", n);
+  a.noOverlap(dx, n, x, n, "dx", "x");
+  a.noOverlap(dx, n, dy, n, "dx", "dy");
+  deepnode::mish_backward(x, dy, dx, n);
+  return info.Env().Undefined();
+}
+
+Napi::Value SumAbs(const Napi::CallbackInfo& info) {
+  Args a(info, "sumAbs", 1);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  return Napi::Number::New(info.Env(), deepnode::sum_abs(x, n));
+}
+
+// ---- end activation layers ----
+
+// ---- optimizers (native/optimizers.h): update steps and gradient clipping ----
+// Every buffer of one step is n elements and no two may overlap: a kernel reads each element of
+// every buffer once and writes it back, so any aliasing would mix two different quantities.
+struct OptBuffer {
+  const float* p;
+  const char* name;
+};
+
+// A decay rate kept in double (the kernel forms 1 - rate before rounding); validated by Args::num.
+double optRate(const Args& a, const Napi::CallbackInfo& info, size_t i, const char* name) {
+  a.num(i, name);
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+void optDistinct(const Args& a, int64_t n, std::initializer_list<OptBuffer> bufs) {
+  for (auto i = bufs.begin(); i != bufs.end(); ++i)
+    for (auto j = i + 1; j != bufs.end(); ++j) a.noOverlap(i->p, i->p ? n : 0, j->p, j->p ? n : 0, i->name, j->name);
+}
+
+Napi::Value SgdUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "sgdUpdate", 7);
+  int64_t n = 0;
+  float* w = a.f32any(0, "param", &n);
+  const float* g = a.f32(1, "grad", n);
+  float* vel = a.f32opt(2, "velocity", n);
+  optDistinct(a, n, {{w, "param"}, {g, "grad"}, {vel, "velocity"}});
+  deepnode::sgd_update(w, g, vel, n, a.num(3, "lr"), a.num(4, "momentum"), a.flag(5, "nesterov"), a.num(6, "decay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value AdagradUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "adagradUpdate", 6);
+  int64_t n = 0;
+  float* w = a.f32any(0, "param", &n);
+  const float* g = a.f32(1, "grad", n);
+  float* acc = a.f32(2, "accumulator", n);
+  optDistinct(a, n, {{w, "param"}, {g, "grad"}, {acc, "accumulator"}});
+  deepnode::adagrad_update(w, g, acc, n, a.num(3, "lr"), a.num(4, "epsilon"), a.num(5, "decay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value RmspropUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "rmspropUpdate", 10);
+  int64_t n = 0;
+  float* w = a.f32any(0, "param", &n);
+  const float* g = a.f32(1, "grad", n);
+  float* v = a.f32(2, "velocity", n);
+  float* mom = a.f32opt(3, "momentum", n);
+  float* avg = a.f32opt(4, "averageGradient", n);
+  optDistinct(a, n, {{w, "param"}, {g, "grad"}, {v, "velocity"}, {mom, "momentum"}, {avg, "averageGradient"}});
+  deepnode::rmsprop_update(w, g, v, mom, avg, n, a.num(5, "lr"), optRate(a, info, 6, "rho"), a.num(7, "momentum"),
+                           a.num(8, "epsilon"), a.num(9, "decay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "adamUpdate", 10);
+  int64_t n = 0;
+  float* w = a.f32any(0, "param", &n);
+  const float* g = a.f32(1, "grad", n);
+  float* m = a.f32(2, "momentum", n);
+  float* v = a.f32(3, "velocity", n);
+  float* vhat = a.f32opt(4, "velocityHat", n);
+  optDistinct(a, n, {{w, "param"}, {g, "grad"}, {m, "momentum"}, {v, "velocity"}, {vhat, "velocityHat"}});
+  deepnode::adam_update(w, g, m, v, vhat, n, a.num(5, "alpha"), optRate(a, info, 6, "beta1"),
+                        optRate(a, info, 7, "beta2"), a.num(8, "epsilon"), a.num(9, "decay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value AdamaxUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "adamaxUpdate", 9);
+  int64_t n = 0;
+  float* w = a.f32any(0, "param", &n);
+  const float* g = a.f32(1, "grad", n);
+  float* m = a.f32(2, "momentum", n);
+  float* u = a.f32(3, "norm", n);
+  optDistinct(a, n, {{w, "param"}, {g, "grad"}, {m, "momentum"}, {u, "norm"}});
+  deepnode::adamax_update(w, g, m, u, n, a.num(4, "lrHat"), optRate(a, info, 5, "beta1"), optRate(a, info, 6, "beta2"),
+                          a.num(7, "epsilon"), a.num(8, "decay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value NadamUpdate(const Napi::CallbackInfo& info) {
+  Args a(info, "nadamUpdate", 12);
+  int64_t n = 0;
+  float* w = a.f32any(0, "param", &n);
+  const float* g = a.f32(1, "grad", n);
+  float* m = a.f32(2, "momentum", n);
+  float* v = a.f32(3, "velocity", n);
+  optDistinct(a, n, {{w, "param"}, {g, "grad"}, {m, "momentum"}, {v, "velocity"}});
+  deepnode::nadam_update(w, g, m, v, n, a.num(4, "lr"), optRate(a, info, 5, "beta1"), optRate(a, info, 6, "beta2"),
+                         a.num(7, "epsilon"), a.num(8, "cm"), a.num(9, "cg"), a.num(10, "cv"), a.num(11, "decay"));
+  return info.Env().Undefined();
+}
+
+Napi::Value ClipByValue(const Napi::CallbackInfo& info) {
+  Args a(info, "clipByValue", 2);
+  int64_t n = 0;
+  float* g = a.f32any(0, "grad", &n);
+  deepnode::clip_by_value(g, n, a.num(1, "clipvalue"));
+  return info.Env().Undefined();
+}
+
+Napi::Value ClipByNorm(const Napi::CallbackInfo& info) {
+  Args a(info, "clipByNorm", 2);
+  int64_t n = 0;
+  float* g = a.f32any(0, "grad", &n);
+  return Napi::Number::New(info.Env(), deepnode::clip_by_norm(g, n, a.num(1, "clipnorm")));
+}
+// ---- end optimizers ----
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("activationForward", Napi::Function::New(env, ActivationForward, "activationForward"));
@@ -414,7 +852,36 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sgdStep", Napi::Function::New(env, SgdStep, "sgdStep"));
   exports.Set("setNumThreads", Napi::Function::New(env, SetNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, GetNumThreads, "getNumThreads"));
+  // optimizers
+  exports.Set("sgdUpdate", Napi::Function::New(env, SgdUpdate, "sgdUpdate"));
+  exports.Set("adagradUpdate", Napi::Function::New(env, AdagradUpdate, "adagradUpdate"));
+  exports.Set("rmspropUpdate", Napi::Function::New(env, RmspropUpdate, "rmspropUpdate"));
+  exports.Set("adamUpdate", Napi::Function::New(env, AdamUpdate, "adamUpdate"));
+  exports.Set("adamaxUpdate", Napi::Function::New(env, AdamaxUpdate, "adamaxUpdate"));
+  exports.Set("nadamUpdate", Napi::Function::New(env, NadamUpdate, "nadamUpdate"));
+  exports.Set("clipByValue", Napi::Function::New(env, ClipByValue, "clipByValue"));
+  exports.Set("clipByNorm", Napi::Function::New(env, ClipByNorm, "clipByNorm"));
   exports.Set("info", Napi::Function::New(env, Info, "info"));
+  // BatchNormalization and the dropout family
+  exports.Set("batchnormForward", Napi::Function::New(env, BatchnormForward, "batchnormForward"));
+  exports.Set("batchnormBackward", Napi::Function::New(env, BatchnormBackward, "batchnormBackward"));
+  exports.Set("bernoulliMask", Napi::Function::New(env, BernoulliMask, "bernoulliMask"));
+  exports.Set("normalFill", Napi::Function::New(env, NormalFill, "normalFill"));
+  exports.Set("noiseApply", Napi::Function::New(env, NoiseApply, "noiseApply"));
+  exports.Set("noiseBackward", Napi::Function::New(env, NoiseBackward, "noiseBackward"));
+  // activation layers (activations_ext.h)
+  exports.Set("preluForward", Napi::Function::New(env, PreluForward, "preluForward"));
+  exports.Set("preluBackward", Napi::Function::New(env, PreluBackward, "preluBackward"));
+  exports.Set("rreluForwardTrain", Napi::Function::New(env, RreluForwardTrain, "rreluForwardTrain"));
+  exports.Set("rreluBackward", Napi::Function::New(env, RreluBackward, "rreluBackward"));
+  exports.Set("reluGeneralForward", Napi::Function::New(env, ReluGeneralForward, "reluGeneralForward"));
+  exports.Set("reluGeneralBackward", Napi::Function::New(env, ReluGeneralBackward, "reluGeneralBackward"));
+  exports.Set("softmaxAxis", Napi::Function::New(env, SoftmaxAxis, "softmaxAxis"));
+  exports.Set("softmaxAxisBackward", Napi::Function::New(env, SoftmaxAxisBackward, "softmaxAxisBackward"));
+  exports.Set("mishForward", Napi::Function::New(env, MishForward, "mishForward"));
+  exports.Set("mishBackward", Napi::Function::New(env, MishBackward, "mishBackward"));
+  exports.Set("sumAbs", Napi::Function::New(env, SumAbs, "sumAbs"));
+  // end activation layers
   return exports;
 }
 

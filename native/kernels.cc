@@ -187,20 +187,30 @@ void softmax_rows_backward(const float* y, const float* dy, float* dx, int64_t r
 }
 
 namespace {
-// log(sum(exp(x - max))) + max over one row.
-inline float row_logsumexp(const float* xr, int64_t cols) {
+// log-sum-exp of one row kept as two parts, max and log(sum(exp(x - max))): x - lse is then
+// computed as (x - max) - log_sum, which stays exact for large logits (adding log_sum to a max of
+// 1e4 first would round it to float spacing ~1e-3).
+struct RowLse {
+  float max;
+  float log_sum;
+};
+
+inline RowLse row_logsumexp(const float* xr, int64_t cols) {
   float mx = -std::numeric_limits<float>::infinity();
   for (int64_t j = 0; j < cols; ++j) mx = std::fmax(mx, xr[j]);
   float s = 0.0f;
   for (int64_t j = 0; j < cols; ++j) s += std::exp(xr[j] - mx);
-  return mx + std::log(s);
+  return {mx, std::log(s)};
 }
+
+// log softmax(x)_j = x_j - lse.
+inline float log_prob(float xj, RowLse lse) { return (xj - lse.max) - lse.log_sum; }
 }  // namespace
 
 void log_softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
-    const float lse = row_logsumexp(x + r * cols, cols);
-    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = x[r * cols + j] - lse;
+    const RowLse lse = row_logsumexp(x + r * cols, cols);
+    for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = log_prob(x[r * cols + j], lse);
   }
 }
 
@@ -218,13 +228,13 @@ double sparse_softmax_xent(const float* logits, const float* labels, int64_t row
   for (int64_t r = 0; r < rows; ++r) {
     const float* zr = logits + r * cols;
     const int64_t label = static_cast<int64_t>(labels[r]);
-    const float lse = row_logsumexp(zr, cols);
-    const float loss = lse - zr[label];
+    const RowLse lse = row_logsumexp(zr, cols);
+    const float loss = -log_prob(zr[label], lse);
     total += loss;
     if (row_loss) row_loss[r] = loss;
     if (grad) {
       float* gr = grad + r * cols;
-      for (int64_t j = 0; j < cols; ++j) gr[j] = std::exp(zr[j] - lse) * grad_scale;
+      for (int64_t j = 0; j < cols; ++j) gr[j] = std::exp(log_prob(zr[j], lse)) * grad_scale;
       gr[label] -= grad_scale;
     }
   }
@@ -237,17 +247,17 @@ double softmax_xent(const float* logits, const float* targets, int64_t rows, int
   for (int64_t r = 0; r < rows; ++r) {
     const float* zr = logits + r * cols;
     const float* tr = targets + r * cols;
-    const float lse = row_logsumexp(zr, cols);
+    const RowLse lse = row_logsumexp(zr, cols);
     float tsum = 0.0f, loss = 0.0f;
     for (int64_t j = 0; j < cols; ++j) {
       tsum += tr[j];
-      loss += tr[j] * (lse - zr[j]);
+      loss -= tr[j] * log_prob(zr[j], lse);
     }
     total += loss;
     if (row_loss) row_loss[r] = loss;
     if (grad) {
       float* gr = grad + r * cols;
-      for (int64_t j = 0; j < cols; ++j) gr[j] = (std::exp(zr[j] - lse) * tsum - tr[j]) * grad_scale;
+      for (int64_t j = 0; j < cols; ++j) gr[j] = (std::exp(log_prob(zr[j], lse)) * tsum - tr[j]) * grad_scale;
     }
   }
   return total;

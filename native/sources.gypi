@@ -6,8 +6,12 @@
     'deepnode_sources': [
       'native/binding.cc',
       'native/kernels.cc',
+      'native/optimizers.cc',
       'native/gemm.cc',
       'native/gemm_generic.cc',
+      'native/activations_ext.cc',
+      'native/batchnorm.cc',
+      'native/dropout.cc',
     ],
     # Compiled with -mavx2 -mfma -mf16c; reached only through extern "C" entry points after a CPU check.
     'deepnode_avx2_sources': [

@@ -5,6 +5,7 @@
 import { Tensor } from '../tensor';
 import { ActId } from '../backend/native';
 import { activation as activationOp, softmax as softmaxOp, sigmoid as sigmoidOp } from '../ops/activation';
+import { mish as mishOp } from '../ops/activations_ext';
 import { unknownId } from '../errors';
 
 export interface ActivationSpec {
@@ -14,12 +15,14 @@ export interface ActivationSpec {
   readonly id: ActId | null;
   /** Kernel parameter (leaky slope, ELU alpha, swish beta). */
   readonly alpha: number;
+  /** For activations with no id in the fused kernel (id null, e.g. mish): the op that applies it. */
+  readonly fn?: (x: Tensor) => Tensor;
 }
 
 export type ActivationId =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'elu' | 'selu' | 'softplus' | 'softsign'
   | 'swish' | 'silu' | 'gelu' | 'hardSigmoid' | 'hard_sigmoid' | 'exponential' | 'relu6'
-  | 'leakyRelu' | 'leaky_relu';
+  | 'leakyRelu' | 'leaky_relu' | 'mish' | 'geluApproximate' | 'gelu_approximate';
 
 const SPECS: Record<string, ActivationSpec> = {
   linear: { name: 'linear', id: ActId.Linear, alpha: 0 },
@@ -38,21 +41,38 @@ const SPECS: Record<string, ActivationSpec> = {
   exponential: { name: 'exponential', id: ActId.Exponential, alpha: 0 },
   relu6: { name: 'relu6', id: ActId.Relu6, alpha: 0 },
   leakyrelu: { name: 'leaky_relu', id: ActId.LeakyRelu, alpha: 0.2 }, // keras.activations.leaky_relu default
+  mish: { name: 'mish', id: null, alpha: 0, fn: mishOp },
+  // keras.activations.gelu(x, approximate=True), the tanh form; Keras has no string for it, this
+  // name is ours (also reachable as gelu({ approximate: true })).
+  geluapproximate: { name: 'gelu_approximate', id: ActId.GeluTanh, alpha: 0 },
 };
 
 const VALID = ['linear', 'relu', 'sigmoid', 'tanh', 'softmax', 'elu', 'selu', 'softplus', 'softsign', 'swish', 'silu',
-  'gelu', 'hardSigmoid', 'exponential', 'relu6', 'leakyRelu'];
+  'gelu', 'hardSigmoid', 'exponential', 'relu6', 'leakyRelu', 'mish', 'geluApproximate'];
 
-/** Resolve 'relu', 'leaky_relu', 'hardSigmoid', ... (undefined/null means linear). */
-export function getActivation(id: ActivationId | string | null | undefined, where = 'activation'): ActivationSpec {
+/**
+ * Resolve 'relu', 'leaky_relu', 'hardSigmoid', ... (undefined/null means linear); a spec from this
+ * module (e.g. gelu({ approximate: true })) is resolved by its name.
+ */
+export function getActivation(
+  id: ActivationId | ActivationSpec | string | null | undefined,
+  where = 'activation',
+): ActivationSpec {
   if (id === undefined || id === null) return SPECS.linear!;
-  const spec = typeof id === 'string' ? SPECS[id.replace(/_/g, '').toLowerCase()] : undefined;
+  const key = typeof id === 'string' ? id : typeof id === 'object' && typeof id.name === 'string' ? id.name : undefined;
+  const spec = key !== undefined ? SPECS[key.replace(/_/g, '').toLowerCase()] : undefined;
   if (!spec) unknownId(where, id, VALID);
   return spec;
 }
 
+/** GELU, exact x * Phi(x) by default as in Keras 3; `approximate: true` gives the tanh form. */
+export function gelu(options: { approximate?: boolean } = {}): ActivationSpec {
+  return options.approximate ? SPECS.geluapproximate! : SPECS.gelu!;
+}
+
 /** Apply an activation to a tensor (records gradients like any op). */
 export function apply(spec: ActivationSpec, x: Tensor): Tensor {
+  if (spec.fn) return spec.fn(x);
   if (spec.id === null) return softmaxOp(x);
   if (spec.id === ActId.Sigmoid) return sigmoidOp(x);
   return activationOp(x, spec.id, spec.alpha);

@@ -54,9 +54,63 @@ export interface NativeBinding {
   argmaxMatches(pred: F32, targets: F32, rows: number, cols: number): number;
   binaryMatches(pred: F32, targets: F32, threshold: number): number;
   sgdStep(param: F32, grad: F32, velocity: F32 | null, lr: number, momentum: number, nesterov: boolean): void;
+  // optimizers (native/optimizers.h): one fused step over the flat buffer; decay = weightDecay * lr
+  sgdUpdate(param: F32, grad: F32, velocity: F32 | null, lr: number, momentum: number, nesterov: boolean, decay: number): void;
+  adagradUpdate(param: F32, grad: F32, accumulator: F32, lr: number, epsilon: number, decay: number): void;
+  rmspropUpdate(
+    param: F32, grad: F32, velocity: F32, momentum: F32 | null, averageGradient: F32 | null,
+    lr: number, rho: number, momentumCoef: number, epsilon: number, decay: number,
+  ): void;
+  adamUpdate(
+    param: F32, grad: F32, m: F32, v: F32, vHat: F32 | null,
+    alpha: number, beta1: number, beta2: number, epsilon: number, decay: number,
+  ): void;
+  adamaxUpdate(param: F32, grad: F32, m: F32, u: F32, lrHat: number, beta1: number, beta2: number, epsilon: number, decay: number): void;
+  nadamUpdate(
+    param: F32, grad: F32, m: F32, v: F32, lr: number, beta1: number, beta2: number, epsilon: number,
+    cm: number, cg: number, cv: number, decay: number,
+  ): void;
+  clipByValue(grad: F32, clipvalue: number): void;
+  /** Scales grad to norm <= clipnorm; returns the norm before clipping (NaN/Inf norm: grad set to NaN). */
+  clipByNorm(grad: F32, clipnorm: number): number;
+  // BatchNormalization (native/batchnorm.h): x as [outer, C, inner]; training writes batch mean/var.
+  batchnormForward(
+    x: F32, y: F32, outer: number, C: number, inner: number, gamma: F32 | null, beta: F32 | null,
+    mean: F32, variance: F32, eps: number, training: boolean,
+  ): void;
+  /** Accumulates (+=) into dx, dgamma, dbeta (each may be null). */
+  batchnormBackward(
+    x: F32, dy: F32, outer: number, C: number, inner: number, mean: F32, variance: F32, gamma: F32 | null,
+    eps: number, training: boolean, dx: F32 | null, dgamma: F32 | null, dbeta: F32 | null,
+  ): void;
+  // Dropout family (native/dropout.h): counter-based noise keyed by two 32-bit words.
+  bernoulliMask(out: F32, keyHi: number, keyLo: number, rate: number, keepValue: number, dropValue: number): void;
+  normalFill(out: F32, keyHi: number, keyLo: number, mean: number, stddev: number): void;
+  /** y = x * mul + add (null mul = 1, null add = 0). */
+  noiseApply(x: F32, mul: F32 | null, add: F32 | null, y: F32): void;
+  /** dx += dy * mul (null mul = 1). */
+  noiseBackward(dy: F32, mul: F32 | null, dx: F32): void;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   info(): { isa: string; threads: number; napiVersion: number };
+  // activation layers (native/activations_ext.h); the *Backward kernels accumulate into dx / dalpha
+  preluForward(x: F32, alpha: F32, alphaIndex: Int32Array | null, y: F32, batch: number, sample: number): void;
+  preluBackward(
+    x: F32, alpha: F32, alphaIndex: Int32Array | null, dy: F32, dx: F32 | null, dalpha: F32 | null,
+    batch: number, sample: number,
+  ): void;
+  rreluForwardTrain(x: F32, y: F32, noise: F32, lower: number, upper: number, seed: number): void;
+  rreluBackward(noise: F32, dy: F32, dx: F32): void;
+  reluGeneralForward(x: F32, y: F32, negativeSlope: number, threshold: number, hasMax: boolean, maxValue: number): void;
+  reluGeneralBackward(
+    x: F32, dy: F32, dx: F32, negativeSlope: number, threshold: number, hasMax: boolean, maxValue: number,
+  ): void;
+  softmaxAxis(x: F32, y: F32, outer: number, axis: number, inner: number): void;
+  softmaxAxisBackward(y: F32, dy: F32, dx: F32, outer: number, axis: number, inner: number): void;
+  mishForward(x: F32, y: F32): void;
+  mishBackward(x: F32, dy: F32, dx: F32): void;
+  sumAbs(x: F32): number;
+  // end activation layers
 }
 
 /** The package root: the nearest folder above this file whose package.json is deepnode's. */

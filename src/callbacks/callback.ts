@@ -2,12 +2,27 @@
  * Callbacks observe (and may steer) training, with Keras's hooks. Logs hold the running means of
  * the loss and metrics ('loss', 'accuracy', and 'val_*' at epoch end).
  */
+import type { Tensor } from '../tensor';
+import type { LearningRateSchedule } from '../optimizers/schedules/schedule';
+
 export type Logs = Record<string, number>;
+
+/** The part of an optimizer that learning-rate callbacks read and set. */
+export interface TrainingOptimizer {
+  learningRate: number | LearningRateSchedule;
+  /** Set when a schedule drives the rate (then learningRate may read as its current value). */
+  readonly learningRateSchedule?: LearningRateSchedule | null;
+}
 
 /** What a callback may see and steer of the model being trained. */
 export interface TrainingModel {
   /** Set to true to stop training after the current batch. */
   stopTraining: boolean;
+  /** The compiled optimizer (reduceLROnPlateau and learningRateScheduler set its learning rate). */
+  readonly optimizer?: TrainingOptimizer | null;
+  /** Copies of the weights (earlyStopping with restoreBestWeights). */
+  getWeights?(): Tensor[];
+  setWeights?(values: readonly Tensor[]): void;
 }
 
 export interface TrainingParams {

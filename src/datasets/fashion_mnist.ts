@@ -555,7 +555,8 @@ async function downloadAll(opts: Resolved, log: Log): Promise<RawFashionMnist> {
   // Keep the verified .gz files byte for byte; they are already the cache format.
   const started = Date.now();
   try {
-    for (const file of ['train-labels-idx1-ubyte', 't10k-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 'train-images-idx3-ubyte'] as const) {
+    // Biggest file last: a reader only trusts the cache once all four files exist.
+    for (const file of [...FILES].reverse()) {
       await writeFileAtomic(path.join(opts.cacheFolder, `${file}.gz`), bytes.get(file)!);
     }
     log(`cached Fashion-MNIST in ${opts.cacheFolder} (${Date.now() - started} ms)`);

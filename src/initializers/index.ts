@@ -74,7 +74,6 @@ export class VarianceScaling implements Initializer {
   readonly mode: FanMode;
   readonly distribution: Distribution;
   readonly seed: number | undefined;
-  private readonly rng: Random;
 
   constructor(options: VarianceScalingOptions = {}) {
     const { scale = 1, mode = 'fanIn', distribution = 'truncatedNormal', seed } = options;
@@ -88,22 +87,23 @@ export class VarianceScaling implements Initializer {
     this.mode = m;
     this.distribution = d;
     this.seed = seed;
-    this.rng = rngFor(seed);
   }
 
   generate(shape: Shape): Float32Array {
+    // Keras 3: an initializer seeded with an integer returns the same values on every call.
+    const rng = rngFor(this.seed);
     const { fanIn, fanOut } = computeFans(shape);
     const fan = this.mode === 'fanIn' ? fanIn : this.mode === 'fanOut' ? fanOut : (fanIn + fanOut) / 2;
     const variance = this.scale / Math.max(1, fan);
     const out = new Float32Array(sizeOf(shape));
     if (this.distribution === 'uniform') {
       const limit = Math.sqrt(3 * variance);
-      for (let i = 0; i < out.length; i++) out[i] = (2 * this.rng.uniform() - 1) * limit;
+      for (let i = 0; i < out.length; i++) out[i] = (2 * rng.uniform() - 1) * limit;
     } else if (this.distribution === 'untruncatedNormal') {
       const std = Math.sqrt(variance);
-      for (let i = 0; i < out.length; i++) out[i] = std * this.rng.normal();
+      for (let i = 0; i < out.length; i++) out[i] = std * rng.normal();
     } else {
-      fillTruncatedNormal(this.rng, out, 0, Math.sqrt(variance) / TRUNCATED_STD);
+      fillTruncatedNormal(rng, out, 0, Math.sqrt(variance) / TRUNCATED_STD);
     }
     return out;
   }
@@ -174,7 +174,6 @@ export class Ones extends Constant {
 
 export class RandomNormal implements Initializer {
   readonly className: string = 'RandomNormal';
-  private readonly rng: Random;
   readonly mean: number;
   readonly stddev: number;
   readonly seed: number | undefined;
@@ -186,11 +185,12 @@ export class RandomNormal implements Initializer {
     this.mean = mean;
     this.stddev = stddev;
     this.seed = seed;
-    this.rng = rngFor(seed);
   }
   generate(shape: Shape): Float32Array {
+    // Keras 3: an initializer seeded with an integer returns the same values on every call.
+    const rng = rngFor(this.seed);
     const out = new Float32Array(sizeOf(shape));
-    for (let i = 0; i < out.length; i++) out[i] = this.mean + this.stddev * this.rng.normal();
+    for (let i = 0; i < out.length; i++) out[i] = this.mean + this.stddev * rng.normal();
     return out;
   }
   getConfig(): Record<string, unknown> {
@@ -200,7 +200,6 @@ export class RandomNormal implements Initializer {
 
 export class TruncatedNormal implements Initializer {
   readonly className: string = 'TruncatedNormal';
-  private readonly rng: Random;
   readonly mean: number;
   readonly stddev: number;
   readonly seed: number | undefined;
@@ -212,11 +211,12 @@ export class TruncatedNormal implements Initializer {
     this.mean = mean;
     this.stddev = stddev;
     this.seed = seed;
-    this.rng = rngFor(seed);
   }
   generate(shape: Shape): Float32Array {
+    // Keras 3: an initializer seeded with an integer returns the same values on every call.
+    const rng = rngFor(this.seed);
     const out = new Float32Array(sizeOf(shape));
-    fillTruncatedNormal(this.rng, out, this.mean, this.stddev);
+    fillTruncatedNormal(rng, out, this.mean, this.stddev);
     return out;
   }
   getConfig(): Record<string, unknown> {
@@ -226,7 +226,6 @@ export class TruncatedNormal implements Initializer {
 
 export class RandomUniform implements Initializer {
   readonly className: string = 'RandomUniform';
-  private readonly rng: Random;
   readonly minval: number;
   readonly maxval: number;
   readonly seed: number | undefined;
@@ -241,16 +240,104 @@ export class RandomUniform implements Initializer {
     this.minval = minval;
     this.maxval = maxval;
     this.seed = seed;
-    this.rng = rngFor(seed);
   }
   generate(shape: Shape): Float32Array {
+    // Keras 3: an initializer seeded with an integer returns the same values on every call.
+    const rng = rngFor(this.seed);
     const out = new Float32Array(sizeOf(shape));
     const w = this.maxval - this.minval;
-    for (let i = 0; i < out.length; i++) out[i] = this.minval + w * this.rng.uniform();
+    for (let i = 0; i < out.length; i++) out[i] = this.minval + w * rng.uniform();
     return out;
   }
   getConfig(): Record<string, unknown> {
     return { minval: this.minval, maxval: this.maxval, seed: this.seed ?? null };
+  }
+}
+
+/**
+ * Orthogonal matrix (Saxe et al. 2014), Keras's recipe: draw a normal matrix of shape
+ * (max(rows, cols), min(rows, cols)) with rows = product of all but the last dimension, take the
+ * Q of its QR decomposition with the signs fixed so R's diagonal is positive, transpose it when
+ * rows < cols, and multiply by `gain`. Q is computed here by modified Gram-Schmidt, run twice for
+ * orthogonality to float64 precision; Gram-Schmidt's R has a positive diagonal by construction, so
+ * no sign fix is needed.
+ */
+export class Orthogonal implements Initializer {
+  readonly className: string = 'Orthogonal';
+  readonly gain: number;
+  readonly seed: number | undefined;
+  /** Keras defaults: gain 1. */
+  constructor(options: { gain?: number; seed?: number } = {}) {
+    const { gain = 1, seed } = options;
+    checkFinite('Orthogonal', 'gain', gain);
+    if (seed !== undefined) checkFinite('Orthogonal', 'seed', seed);
+    this.gain = gain;
+    this.seed = seed;
+  }
+  generate(shape: Shape): Float32Array {
+    if (shape.length < 2) {
+      throw new ValueError(
+        `Orthogonal: the weight must be at least two-dimensional, received shape ${describe([...shape])} of rank ${shape.length}`,
+      );
+    }
+    // Same convention as the other seeded initializers: a seed gives the same values on every call.
+    const rng = rngFor(this.seed);
+    const rows = sizeOf(shape.slice(0, -1));
+    const cols = shape[shape.length - 1]!;
+    const m = Math.max(rows, cols), k = Math.min(rows, cols);
+    const out = new Float32Array(rows * cols);
+    if (k === 0) return out;
+    // Column-major m x k: column j is q.subarray(j * m, (j + 1) * m).
+    const q = new Float64Array(m * k);
+    for (let i = 0; i < q.length; i++) q[i] = rng.normal();
+    for (let j = 0; j < k; j++) {
+      const cj = q.subarray(j * m, (j + 1) * m);
+      for (let pass = 0; pass < 2; pass++) {
+        for (let p = 0; p < j; p++) {
+          const cp = q.subarray(p * m, (p + 1) * m);
+          let dot = 0;
+          for (let i = 0; i < m; i++) dot += cp[i]! * cj[i]!;
+          for (let i = 0; i < m; i++) cj[i] -= dot * cp[i]!;
+        }
+      }
+      let norm = 0;
+      for (let i = 0; i < m; i++) norm += cj[i]! * cj[i]!;
+      norm = Math.sqrt(norm);
+      for (let i = 0; i < m; i++) cj[i] /= norm;
+    }
+    // rows >= cols: W[r][c] = Q[r][c]; rows < cols: W = Q^T, W[r][c] = Q[c][r].
+    for (let r = 0; r < rows; r++) {
+      for (let c = 0; c < cols; c++) {
+        out[r * cols + c] = this.gain * (rows >= cols ? q[c * m + r]! : q[r * m + c]!);
+      }
+    }
+    return out;
+  }
+  getConfig(): Record<string, unknown> {
+    return { gain: this.gain, seed: this.seed ?? null };
+  }
+}
+
+/** gain times the identity matrix (2-D weights only; rectangular allowed), as Keras's Identity. */
+export class Identity implements Initializer {
+  readonly className: string = 'Identity';
+  readonly gain: number;
+  constructor(options: { gain?: number } = {}) {
+    const { gain = 1 } = options;
+    checkFinite('Identity', 'gain', gain);
+    this.gain = gain;
+  }
+  generate(shape: Shape): Float32Array {
+    if (shape.length !== 2) {
+      throw new ValueError(`Identity: only 2-D weights can be initialized, received shape ${describe([...shape])}`);
+    }
+    const [r, c] = shape as [number, number];
+    const out = new Float32Array(r * c);
+    for (let i = 0; i < Math.min(r, c); i++) out[i * c + i] = this.gain;
+    return out;
+  }
+  getConfig(): Record<string, unknown> {
+    return { gain: this.gain };
   }
 }
 
@@ -269,38 +356,85 @@ export const randomNormal = (o?: { mean?: number; stddev?: number; seed?: number
 export const randomUniform = (o?: { minval?: number; maxval?: number; seed?: number }) => new RandomUniform(o);
 export const truncatedNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new TruncatedNormal(o);
 
+export const orthogonal = (o?: { gain?: number; seed?: number }) => new Orthogonal(o);
+export const identity = (o?: { gain?: number }) => new Identity(o);
+
 export type InitializerId =
   | 'glorotUniform' | 'glorot_uniform' | 'glorotNormal' | 'glorot_normal'
   | 'heUniform' | 'he_uniform' | 'heNormal' | 'he_normal'
   | 'lecunUniform' | 'lecun_uniform' | 'lecunNormal' | 'lecun_normal'
   | 'zeros' | 'ones' | 'randomNormal' | 'random_normal' | 'randomUniform' | 'random_uniform'
-  | 'truncatedNormal' | 'truncated_normal' | 'varianceScaling' | 'variance_scaling';
+  | 'truncatedNormal' | 'truncated_normal' | 'varianceScaling' | 'variance_scaling'
+  | 'orthogonal' | 'identity';
 
-const BY_KEY: Record<string, () => Initializer> = {
-  glorotuniform: () => new GlorotUniform(),
-  glorotnormal: () => new GlorotNormal(),
-  heuniform: () => new HeUniform(),
-  henormal: () => new HeNormal(),
-  lecununiform: () => new LecunUniform(),
-  lecunnormal: () => new LecunNormal(),
+/** Keras's serialized form of an initializer: { class_name: 'HeNormal', config: { seed: null } }. */
+export interface SerializedInitializer {
+  class_name: string;
+  config?: Record<string, unknown>;
+}
+
+type Config = Record<string, unknown>;
+const num = (c: Config, key: string): number | undefined => (c[key] === null || c[key] === undefined ? undefined : (c[key] as number));
+const seeded = (c: Config): { seed?: number } => (num(c, 'seed') === undefined ? {} : { seed: num(c, 'seed')! });
+
+// Keys: lower-cased, underscores removed, so 'HeNormal', 'he_normal' and 'heNormal' all match.
+// Each builds the initializer from a Keras config (snake_case keys; {} gives the defaults).
+const FROM_CONFIG: Record<string, (c: Config) => Initializer> = {
+  glorotuniform: (c) => new GlorotUniform(seeded(c)),
+  glorotnormal: (c) => new GlorotNormal(seeded(c)),
+  heuniform: (c) => new HeUniform(seeded(c)),
+  henormal: (c) => new HeNormal(seeded(c)),
+  lecununiform: (c) => new LecunUniform(seeded(c)),
+  lecunnormal: (c) => new LecunNormal(seeded(c)),
   zeros: () => new Zeros(),
   zero: () => new Zeros(),
   ones: () => new Ones(),
   one: () => new Ones(),
-  randomnormal: () => new RandomNormal(),
-  randomuniform: () => new RandomUniform(),
-  truncatednormal: () => new TruncatedNormal(),
-  variancescaling: () => new VarianceScaling(),
+  constant: (c) => new Constant(num(c, 'value') ?? 0),
+  randomnormal: (c) => new RandomNormal({ mean: num(c, 'mean'), stddev: num(c, 'stddev'), ...seeded(c) }),
+  normal: (c) => new RandomNormal({ mean: num(c, 'mean'), stddev: num(c, 'stddev'), ...seeded(c) }),
+  randomuniform: (c) => new RandomUniform({ minval: num(c, 'minval'), maxval: num(c, 'maxval'), ...seeded(c) }),
+  uniform: (c) => new RandomUniform({ minval: num(c, 'minval'), maxval: num(c, 'maxval'), ...seeded(c) }),
+  truncatednormal: (c) => new TruncatedNormal({ mean: num(c, 'mean'), stddev: num(c, 'stddev'), ...seeded(c) }),
+  variancescaling: (c) =>
+    new VarianceScaling({
+      scale: num(c, 'scale'),
+      mode: (c.mode ?? undefined) as VarianceScalingOptions['mode'],
+      distribution: (c.distribution ?? undefined) as VarianceScalingOptions['distribution'],
+      ...seeded(c),
+    }),
+  orthogonal: (c) => new Orthogonal({ gain: num(c, 'gain'), ...seeded(c) }),
+  orthogonalinitializer: (c) => new Orthogonal({ gain: num(c, 'gain'), ...seeded(c) }),
+  identity: (c) => new Identity({ gain: num(c, 'gain') }),
+  identityinitializer: (c) => new Identity({ gain: num(c, 'gain') }),
 };
 
 const VALID_IDS = ['glorotUniform', 'glorotNormal', 'heUniform', 'heNormal', 'lecunUniform', 'lecunNormal', 'zeros',
-  'ones', 'randomNormal', 'randomUniform', 'truncatedNormal', 'varianceScaling'];
+  'ones', 'constant', 'randomNormal', 'randomUniform', 'truncatedNormal', 'varianceScaling', 'orthogonal', 'identity'];
 
-/** Resolve an id ('heNormal', 'he_normal', 'HeNormal') or pass an Initializer through. */
-export function getInitializer(id: InitializerId | Initializer | string, where = 'initializer'): Initializer {
+/**
+ * Resolve an id ('heNormal', 'he_normal', 'HeNormal') or a serialized initializer
+ * ({ class_name: 'VarianceScaling', config: { scale: 2, mode: 'fan_in', ... } }), or pass an
+ * Initializer through.
+ */
+export function getInitializer(
+  id: InitializerId | Initializer | SerializedInitializer | string,
+  where = 'initializer',
+): Initializer {
   if (typeof id === 'object' && id !== null && typeof (id as Initializer).generate === 'function') return id as Initializer;
+  if (typeof id === 'object' && id !== null && typeof (id as SerializedInitializer).class_name === 'string') {
+    const { class_name: name, config } = id as SerializedInitializer;
+    const make = FROM_CONFIG[name.replace(/_/g, '').toLowerCase()];
+    if (!make) unknownId(`${where} class_name`, name, VALID_IDS.map((v) => v[0]!.toUpperCase() + v.slice(1)));
+    return make(config ?? {});
+  }
   if (typeof id !== 'string') unknownId(where, id, VALID_IDS);
-  const make = BY_KEY[id.replace(/_/g, '').toLowerCase()];
+  const make = FROM_CONFIG[id.replace(/_/g, '').toLowerCase()];
   if (!make) unknownId(where, id, VALID_IDS);
-  return make();
+  return make({});
+}
+
+/** Keras's serialized form of an initializer, which `getInitializer` turns back into one. */
+export function serializeInitializer(init: Initializer): SerializedInitializer {
+  return { class_name: init.className, config: init.getConfig() };
 }

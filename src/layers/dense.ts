@@ -1,8 +1,11 @@
 import { Tensor } from '../tensor';
 import { Layer, LayerArgs, SymbolicShape, Variable, CallArgs } from './layer';
-import { Initializer, InitializerId, getInitializer } from '../initializers';
+import { Initializer, InitializerId, SerializedInitializer, getInitializer } from '../initializers';
 import { ActivationId, ActivationSpec, getActivation, apply } from '../activations';
+import { Regularizer, RegularizerIdentifier, getRegularizer, serializeRegularizer } from '../regularizers';
+import { Constraint, ConstraintIdentifier, getConstraint, serializeConstraint } from '../constraints';
 import { dense as denseOp } from '../ops/linalg';
+import { mulScalar } from '../ops/arithmetic';
 import { ActId } from '../backend/native';
 import { ShapeError, ValueError, describe } from '../errors';
 
@@ -10,13 +13,26 @@ export interface DenseArgs extends LayerArgs {
   /** Output dimension (positive integer). */
   units: number;
   /** Activation applied to the output (default: none, i.e. linear). */
-  activation?: ActivationId | null;
+  activation?: ActivationId | ActivationSpec | null;
   /** Whether to add a bias (default true). */
   useBias?: boolean;
   /** Default 'glorotUniform', as Keras. */
-  kernelInitializer?: InitializerId | Initializer;
+  kernelInitializer?: InitializerId | Initializer | SerializedInitializer;
   /** Default 'zeros'. */
-  biasInitializer?: InitializerId | Initializer;
+  biasInitializer?: InitializerId | Initializer | SerializedInitializer;
+  /** Penalty on the kernel added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
+  kernelRegularizer?: RegularizerIdentifier | null;
+  /** Penalty on the bias (default none). */
+  biasRegularizer?: RegularizerIdentifier | null;
+  /**
+   * Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is
+   * added in training only: evaluate() reports the loss without it (Keras includes it there too).
+   */
+  activityRegularizer?: RegularizerIdentifier | null;
+  /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). */
+  kernelConstraint?: ConstraintIdentifier | null;
+  /** Projection applied to the bias after each step (default none). */
+  biasConstraint?: ConstraintIdentifier | null;
   /** Input dimension, for the first layer (Keras's input_dim): same as inputShape: [inputDim]. */
   inputDim?: number;
 }
@@ -31,6 +47,11 @@ export class Dense extends Layer {
   readonly useBias: boolean;
   readonly kernelInitializer: Initializer;
   readonly biasInitializer: Initializer;
+  readonly kernelRegularizer: Regularizer | null;
+  readonly biasRegularizer: Regularizer | null;
+  readonly activityRegularizer: Regularizer | null;
+  readonly kernelConstraint: Constraint | null;
+  readonly biasConstraint: Constraint | null;
   kernel: Variable | null = null;
   bias: Variable | null = null;
 
@@ -51,6 +72,11 @@ export class Dense extends Layer {
     this.useBias = args.useBias ?? true;
     this.kernelInitializer = getInitializer(args.kernelInitializer ?? 'glorotUniform', `${this.describeSelf()} kernelInitializer`);
     this.biasInitializer = getInitializer(args.biasInitializer ?? 'zeros', `${this.describeSelf()} biasInitializer`);
+    this.kernelRegularizer = getRegularizer(args.kernelRegularizer, `${this.describeSelf()} kernelRegularizer`);
+    this.biasRegularizer = getRegularizer(args.biasRegularizer, `${this.describeSelf()} biasRegularizer`);
+    this.activityRegularizer = getRegularizer(args.activityRegularizer, `${this.describeSelf()} activityRegularizer`);
+    this.kernelConstraint = getConstraint(args.kernelConstraint, `${this.describeSelf()} kernelConstraint`);
+    this.biasConstraint = getConstraint(args.biasConstraint, `${this.describeSelf()} biasConstraint`);
   }
 
   override get className(): string {
@@ -64,12 +90,30 @@ export class Dense extends Layer {
         `${this.describeSelf()}: expected input of rank >= 2 with a known last dimension, received shape [${inputShape.map(String)}]`,
       );
     }
-    this.kernel = this.addWeight('kernel', [inputDim, this.units], this.kernelInitializer);
-    if (this.useBias) this.bias = this.addWeight('bias', [this.units], this.biasInitializer);
+    this.kernel = this.addWeight('kernel', [inputDim, this.units], this.kernelInitializer, {
+      regularizer: this.kernelRegularizer,
+      constraint: this.kernelConstraint,
+    });
+    if (this.useBias) {
+      this.bias = this.addWeight('bias', [this.units], this.biasInitializer, {
+        regularizer: this.biasRegularizer,
+        constraint: this.biasConstraint,
+      });
+    }
     this.built = true;
   }
 
-  call(x: Tensor, _args: CallArgs): Tensor {
+  call(x: Tensor, args: CallArgs): Tensor {
+    const y = this.forward(x);
+    // Keras 3 (Layer.__call__): the activity penalty of an output is divided by its batch size.
+    if (this.activityRegularizer && args.training) {
+      const batch = y.shape[0] ?? 1;
+      this.activityLosses.push(mulScalar(this.activityRegularizer.call(y), batch > 0 ? 1 / batch : 0));
+    }
+    return y;
+  }
+
+  private forward(x: Tensor): Tensor {
     this.assertBuilt();
     const kernel = this.kernel!;
     const inputDim = kernel.shape[0];
@@ -98,6 +142,11 @@ export class Dense extends Layer {
       use_bias: this.useBias,
       kernel_initializer: { class_name: this.kernelInitializer.className, config: this.kernelInitializer.getConfig() },
       bias_initializer: { class_name: this.biasInitializer.className, config: this.biasInitializer.getConfig() },
+      kernel_regularizer: serializeRegularizer(this.kernelRegularizer),
+      bias_regularizer: serializeRegularizer(this.biasRegularizer),
+      activity_regularizer: serializeRegularizer(this.activityRegularizer),
+      kernel_constraint: serializeConstraint(this.kernelConstraint),
+      bias_constraint: serializeConstraint(this.biasConstraint),
     };
   }
 }

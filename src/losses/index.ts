@@ -57,6 +57,14 @@ export class SparseCategoricalCrossentropy implements Loss {
     const rows = cols === 0 ? 0 : pred.size / cols;
     checkRows('sparseCategoricalCrossentropy', pred, rows, target);
     const scale = rows === 0 ? 0 : 1 / rows;
+    // Checked here for both paths, so a bad label is always a ValueError with the same message (the
+    // fused kernel would otherwise report it as a native RangeError).
+    for (let r = 0; r < rows; r++) {
+      const label = target.data[r]!;
+      if (!Number.isInteger(label) || label < 0 || label >= cols) {
+        throw new ValueError(`sparseCategoricalCrossentropy: label at index ${r} is ${label}, expected an integer class id in [0, ${cols})`);
+      }
+    }
     const logits = this.fromLogits ? pred : pred.op === 'softmax' ? pred.logits : null;
     if (logits) {
       const grad = needsGrad(logits) ? output(logits.shape).data : null;
@@ -69,9 +77,6 @@ export class SparseCategoricalCrossentropy implements Loss {
     let total = 0;
     for (let r = 0; r < rows; r++) {
       const label = target.data[r]!;
-      if (!Number.isInteger(label) || label < 0 || label >= cols) {
-        throw new ValueError(`sparseCategoricalCrossentropy: label at index ${r} is ${label}, expected an integer class id in [0, ${cols})`);
-      }
       const p = pred.data[r * cols + label]!;
       const pc = Math.min(Math.max(p, EPSILON), 1 - EPSILON);
       total -= Math.log(pc);

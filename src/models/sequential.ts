@@ -18,6 +18,7 @@ import { scope, backward, noGrad } from '../autograd/engine';
 import { globalRandom } from '../random';
 import { DeepnodeError, ShapeError, StateError, ValueError, describe } from '../errors';
 import { add } from '../ops/arithmetic';
+import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
 
 export interface CompileArgs {
@@ -164,7 +165,6 @@ export class Sequential {
       segments.push({ name: v.name, offset, size: v.size });
       offset += v.size;
     }
-    if (this.compiled && this.params.length !== total) this.compiled.optimizer.reset();
     this.params = params;
     this.grads = grads;
     this.segments = segments;
@@ -303,10 +303,17 @@ export class Sequential {
         if (r0) await r0;
         const loss = this.trainStep(xb.gather(order, start, end), yb.gather(order, start, end), compiled);
         if (!Number.isFinite(loss)) {
+          // The weights were not updated with this batch. Callbacks see the bad loss first, so
+          // terminateOnNaN can stop training quietly; otherwise training fails loudly.
+          logs.loss = loss;
+          const r = list.onBatchEnd(step, logs);
+          if (r) await r;
+          if (this.stopTraining) break;
           throw new DeepnodeError(
             'ERR_NON_FINITE',
             `Sequential "${this.name}": the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; ` +
-              'try a lower learning rate, gradient clipping, or check the data',
+              'the weights were left as they were before this batch. Try a lower learning rate, ' +
+              'gradient clipping (clipnorm), or check the data',
           );
         }
         lossMean.update(loss, end - start);
@@ -355,8 +362,8 @@ export class Sequential {
   private totalLoss(dataLoss: Tensor): Tensor {
     let total = dataLoss;
     for (const layer of this._layers) {
-      for (const r of layer.regularizationLosses()) total = add(total, r.reshape([]));
-      for (const a of layer.activityLosses) total = add(total, a.reshape([]));
+      for (const r of layer.regularizationLosses()) total = add(total, reshape(r, []));
+      for (const a of layer.activityLosses) total = add(total, reshape(a, []));
       layer.activityLosses.length = 0;
     }
     return total;

@@ -1,18 +1,103 @@
-import { SGD, SGDArgs } from './sgd';
 import { Optimizer } from './optimizer';
-import { unknownId } from '../errors';
+import { SGD, SGDArgs } from './sgd';
+import { Adam, AdamArgs } from './adam';
+import { AdamW, AdamWArgs } from './adamw';
+import { Adagrad, AdagradArgs } from './adagrad';
+import { RMSprop, RMSpropArgs } from './rmsprop';
+import { Adamax, AdamaxArgs } from './adamax';
+import { Nadam, NadamArgs } from './nadam';
+import { LearningRateSchedule } from './schedules/schedule';
+import { deserialize as deserializeSchedule, SerializedSchedule } from './schedules';
+import { ValueError, describe, unknownId } from '../errors';
 
-export { Optimizer, SGD };
-export type { SGDArgs };
-export type { Segment, OptimizerArgs } from './optimizer';
+export { Optimizer, SGD, Adam, AdamW, Adagrad, RMSprop, Adamax, Nadam };
+export type { SGDArgs, AdamArgs, AdamWArgs, AdagradArgs, RMSpropArgs, AdamaxArgs, NadamArgs };
+export type { Segment, OptimizerArgs, SlotSpec } from './optimizer';
+export { LearningRateSchedule };
+export * as schedules from './schedules';
 
 export const sgd = (args?: SGDArgs) => new SGD(args);
+export const adam = (args?: AdamArgs) => new Adam(args);
+export const adamw = (args?: AdamWArgs) => new AdamW(args);
+export const adagrad = (args?: AdagradArgs) => new Adagrad(args);
+export const rmsprop = (args?: RMSpropArgs) => new RMSprop(args);
+export const adamax = (args?: AdamaxArgs) => new Adamax(args);
+export const nadam = (args?: NadamArgs) => new Nadam(args);
 
-export type OptimizerId = 'sgd' | 'SGD';
+/** Optimizer ids: Keras's short names and class names. */
+export type OptimizerId =
+  | 'sgd' | 'SGD'
+  | 'adam' | 'Adam'
+  | 'adamw' | 'AdamW'
+  | 'adagrad' | 'Adagrad'
+  | 'rmsprop' | 'RMSprop'
+  | 'adamax' | 'Adamax'
+  | 'nadam' | 'Nadam';
 
-/** Resolve 'sgd' (Keras defaults) or pass an Optimizer through. */
+const FACTORIES: Record<string, (args: Record<string, unknown>) => Optimizer> = {
+  sgd: (a) => new SGD(a),
+  adam: (a) => new Adam(a),
+  adamw: (a) => new AdamW(a),
+  adagrad: (a) => new Adagrad(a),
+  rmsprop: (a) => new RMSprop(a),
+  adamax: (a) => new Adamax(a),
+  nadam: (a) => new Nadam(a),
+};
+
+/** Resolve an id ('adam', 'RMSprop', ...) to a new optimizer with Keras defaults, or pass one through. */
 export function getOptimizer(id: OptimizerId | Optimizer | string): Optimizer {
   if (id instanceof Optimizer) return id;
-  if (typeof id === 'string' && id.toLowerCase() === 'sgd') return new SGD();
-  return unknownId('optimizer', id, ['sgd']);
+  const make = typeof id === 'string' ? FACTORIES[id.toLowerCase()] : undefined;
+  if (make === undefined) return unknownId('optimizer', id, Object.keys(FACTORIES));
+  return make({});
+}
+
+/** Keras snake_case config keys and our option names. */
+const CONFIG_KEYS: Record<string, string> = {
+  name: 'name',
+  learning_rate: 'learningRate',
+  weight_decay: 'weightDecay',
+  clipnorm: 'clipnorm',
+  clipvalue: 'clipvalue',
+  global_clipnorm: 'globalClipnorm',
+  momentum: 'momentum',
+  nesterov: 'nesterov',
+  beta_1: 'beta1',
+  beta_2: 'beta2',
+  epsilon: 'epsilon',
+  amsgrad: 'amsgrad',
+  rho: 'rho',
+  centered: 'centered',
+  initial_accumulator_value: 'initialAccumulatorValue',
+};
+
+/** Keras options we do not implement, with their off values (ema_momentum only matters with use_ema). */
+const UNSUPPORTED_OFF: Record<string, unknown> = {
+  use_ema: false,
+  ema_momentum: 0.99,
+  ema_overwrite_frequency: null,
+  loss_scale_factor: null,
+  gradient_accumulation_steps: null,
+};
+
+/**
+ * Rebuild an optimizer from its class name and `getConfig()` (the inverse of getConfig). A schedule
+ * learning rate may be its { class_name, config } or an instance; Keras options we do not implement
+ * (use_ema, loss_scale_factor, ...) are accepted only at their off values.
+ */
+export function optimizerFromConfig(className: string, config: Record<string, unknown>): Optimizer {
+  const make = typeof className === 'string' ? FACTORIES[className.toLowerCase()] : undefined;
+  if (make === undefined) return unknownId('optimizer', className, Object.keys(FACTORIES));
+  const args: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config ?? {})) {
+    if (key in UNSUPPORTED_OFF && (value === UNSUPPORTED_OFF[key] || value === undefined || key === 'ema_momentum')) continue;
+    const option = CONFIG_KEYS[key];
+    if (option === undefined) {
+      throw new ValueError(`optimizerFromConfig(${describe(className)}): unsupported config key ${describe(key)} = ${describe(value)}`);
+    }
+    const isScheduleConfig =
+      key === 'learning_rate' && value !== null && typeof value === 'object' && !(value instanceof LearningRateSchedule);
+    args[option] = isScheduleConfig ? deserializeSchedule(value as SerializedSchedule) : value;
+  }
+  return make(args);
 }

@@ -1,9 +1,19 @@
 /**
- * The optimizer base owns what every optimizer shares: the step counter, the learning rate and
- * argument checks. A concrete optimizer declares its slots and one update step, which runs as a
- * single native call over the model's whole (contiguous) parameter buffer.
+ * The optimizer base owns what every optimizer shares (Keras 3's BaseOptimizer): the step counter
+ * `iterations`, the learning rate (a number or a LearningRateSchedule evaluated at `iterations`),
+ * gradient clipping (`clipvalue`, per-weight `clipnorm`, `globalClipnorm`: at most one), decoupled
+ * weight decay (`w -= w * weightDecay * lr` before the update, on every optimizer) and the slot
+ * buffers. A concrete optimizer declares its slots and one update step, which runs as a single
+ * native call over the model's whole (contiguous) parameter buffer.
+ *
+ * Slots are keyed by weight: the model passes `segments` ({ name, offset, size } per weight) with
+ * each step, and when they change (weights frozen or unfrozen, layers added), each weight whose name
+ * and size are unchanged keeps its slot state and new weights start from the slot's initial value,
+ * instead of state silently sliding onto the wrong weights.
  */
-import { ValueError, describe } from '../errors';
+import { ValueError, StateError, describe } from '../errors';
+import { native } from '../backend/native';
+import { LearningRateSchedule } from './schedules/schedule';
 
 /** One weight's place in the flat parameter buffer. */
 export interface Segment {
@@ -13,20 +23,84 @@ export interface Segment {
 }
 
 export interface OptimizerArgs {
-  learningRate?: number;
+  /** A non-negative number or a schedule of the step counter. */
+  learningRate?: number | LearningRateSchedule;
+  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none). */
+  weightDecay?: number | null;
+  /** Clip each weight's gradient to this L2 norm. */
+  clipnorm?: number | null;
+  /** Clip every gradient element to [-clipvalue, clipvalue]. */
+  clipvalue?: number | null;
+  /** Clip all gradients together to this global L2 norm. */
+  globalClipnorm?: number | null;
+  /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). */
+  name?: string;
 }
 
+/** A slot a concrete optimizer keeps per parameter, with its initial value. */
+export interface SlotSpec {
+  name: string;
+  init: number;
+}
+
+const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm', 'name'] as const;
+
 export abstract class Optimizer {
-  learningRate: number;
+  readonly name: string;
   /** Number of update steps applied so far (Keras's `iterations`). */
   iterations = 0;
+  readonly weightDecay: number | null;
+  readonly clipnorm: number | null;
+  readonly clipvalue: number | null;
+  readonly globalClipnorm: number | null;
 
-  constructor(args: OptimizerArgs, defaultLearningRate: number) {
-    const lr = args.learningRate ?? defaultLearningRate;
-    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
-      throw new ValueError(`${this.className}: learningRate must be a non-negative number, received ${describe(lr)}`);
+  private lrValue: number;
+  private lrSchedule: LearningRateSchedule | null;
+  private decayExcludes: readonly string[] = [];
+  private slotBuffers = new Map<string, Float32Array>();
+  private layout: Segment[] | null = null;
+  private layoutLength = -1;
+
+  /**
+   * `known` lists the subclass's own option names: any other key is rejected, as Keras rejects
+   * unrecognised arguments (a misspelt `beta_1` must not silently fall back to the default).
+   */
+  constructor(args: OptimizerArgs, defaults: { learningRate: number; name: string }, known: readonly string[] = []) {
+    if (args === null || typeof args !== 'object') {
+      throw new ValueError(`${this.className}: expected an options object, received ${describe(args)}`);
     }
-    this.learningRate = lr;
+    const allowed = new Set<string>([...BASE_KEYS, ...known]);
+    const unknown = Object.keys(args).filter((k) => !allowed.has(k));
+    if (unknown.length > 0) {
+      throw new ValueError(
+        `${this.className}: unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}. ` +
+          `Valid options: ${[...allowed].map((k) => `'${k}'`).join(', ')}`,
+      );
+    }
+    const lr = args.learningRate ?? defaults.learningRate;
+    if (lr instanceof LearningRateSchedule) {
+      this.lrSchedule = lr;
+      this.lrValue = Number.NaN;
+    } else {
+      this.lrSchedule = null;
+      this.lrValue = checkLearningRate(this.className, lr);
+    }
+    if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) {
+      throw new ValueError(`${this.className}: name must be a non-empty string, received ${describe(args.name)}`);
+    }
+    this.name = args.name ?? defaults.name;
+    this.weightDecay = optionalNumber(this.className, 'weightDecay', args.weightDecay, true);
+    this.clipnorm = optionalNumber(this.className, 'clipnorm', args.clipnorm, false);
+    this.clipvalue = optionalNumber(this.className, 'clipvalue', args.clipvalue, false);
+    this.globalClipnorm = optionalNumber(this.className, 'globalClipnorm', args.globalClipnorm, false);
+    const clips = [this.clipnorm, this.clipvalue, this.globalClipnorm].filter((c) => c !== null).length;
+    if (clips > 1) {
+      throw new ValueError(
+        `${this.className}: only one of clipnorm, clipvalue and globalClipnorm can be set, received ` +
+          `clipnorm=${describe(this.clipnorm)}, clipvalue=${describe(this.clipvalue)}, ` +
+          `globalClipnorm=${describe(this.globalClipnorm)}`,
+      );
+    }
   }
 
   /** Keras class name ('SGD', 'Adam', ...); subclasses override it. */
@@ -35,35 +109,263 @@ export abstract class Optimizer {
   }
 
   /**
-   * Apply one step to the flat parameter buffer `params` using `grads` (same length). `segments`
-   * tells where each weight lies (for per-weight rules); slots are (re)created when the size changes.
+   * The learning rate the next step will use. Setting a number replaces a constant learning rate
+   * (callbacks such as ReduceLROnPlateau do this); it is an error when a schedule drives the rate.
    */
-  apply(params: Float32Array, grads: Float32Array, segments: readonly Segment[]): void {
-    if (params.length !== grads.length) {
-      throw new ValueError(`${this.className}: ${params.length} parameters but ${grads.length} gradients`);
+  get learningRate(): number {
+    return this.currentLearningRate();
+  }
+
+  set learningRate(lr: number) {
+    if (this.lrSchedule !== null) {
+      throw new StateError(
+        `${this.className}: the learning rate is set by a ${this.lrSchedule.className} schedule and cannot be ` +
+          `assigned (received ${describe(lr)}); create the optimizer with a number learningRate to change it`,
+      );
     }
-    this.update(params, grads, this.learningRate, segments);
-    this.iterations++;
+    this.lrValue = checkLearningRate(this.className, lr);
+  }
+
+  /** The schedule driving the learning rate, or null for a constant one. */
+  get learningRateSchedule(): LearningRateSchedule | null {
+    return this.lrSchedule;
   }
 
   /** The learning rate the next step will use (a schedule's value at the current step). */
   currentLearningRate(): number {
-    return this.learningRate;
+    if (this.lrSchedule === null) return this.lrValue;
+    const lr = this.lrSchedule.call(this.iterations);
+    if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+      throw new ValueError(
+        `${this.className}: ${this.lrSchedule.className} returned learning rate ${describe(lr)} at step ` +
+          `${this.iterations}; expected a non-negative finite number`,
+      );
+    }
+    return lr;
   }
 
-  protected abstract update(params: Float32Array, grads: Float32Array, lr: number, segments: readonly Segment[]): void;
+  /**
+   * Exclude weights from weight decay: any weight whose name contains one of `varNames` (e.g.
+   * ['bias', 'gamma', 'beta']). Keras matches these as regular expressions; we match substrings.
+   */
+  excludeFromWeightDecay(args: { varNames: readonly string[] }): void {
+    const names = args?.varNames;
+    if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === '')) {
+      throw new ValueError(
+        `${this.className}: excludeFromWeightDecay expects { varNames: non-empty strings[] }, received ${describe(names)}`,
+      );
+    }
+    this.decayExcludes = [...names];
+  }
 
-  /** Forget slot state (e.g. when the set of trained weights changes). */
-  abstract reset(): void;
+  /**
+   * Apply one step to the flat parameter buffer `params` using `grads` (same length; clipped in
+   * place when clipping is set). `segments` tells where each weight lies; they must tile the buffer
+   * in order (an empty list means one unnamed weight).
+   */
+  apply(params: Float32Array, grads: Float32Array, segments: readonly Segment[]): void {
+    if (!(params instanceof Float32Array) || !(grads instanceof Float32Array)) {
+      throw new ValueError(
+        `${this.className}: apply() expects Float32Array params and grads, received ${describe(params)} and ${describe(grads)}`,
+      );
+    }
+    if (params.length !== grads.length) {
+      throw new ValueError(`${this.className}: ${params.length} parameters but ${grads.length} gradients`);
+    }
+    const lr = this.currentLearningRate();
+    const segs = this.ensureSlots(params.length, segments);
+    this.clipGradients(grads, segs);
+    let decay = 0;
+    if (this.weightDecay !== null && this.weightDecay > 0 && lr > 0) {
+      decay = this.weightDecay * lr;
+      if (this.decayExcludes.length > 0) {
+        // Per weight, so the fused kernel below does no decay.
+        for (const s of segs) {
+          if (this.decayExcludes.some((x) => s.name.includes(x))) continue;
+          native.scale(1 - decay, params.subarray(s.offset, s.offset + s.size));
+        }
+        decay = 0;
+      }
+    }
+    this.update(params, grads, lr, decay);
+    this.iterations++;
+  }
 
+  /** The slots this optimizer keeps, given its current options. */
+  protected abstract slotSpecs(): readonly SlotSpec[];
+
+  /**
+   * One update step over the whole buffer. `decay` (= weightDecay * lr, or 0) is to be applied
+   * first, as `w -= w * decay`; `this.iterations` is the number of earlier steps.
+   */
+  protected abstract update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void;
+
+  /** A slot buffer (full length of the parameter buffer) declared by slotSpecs(). */
+  protected slot(name: string): Float32Array {
+    const s = this.slotBuffers.get(name);
+    if (s === undefined) throw new StateError(`${this.className}: slot '${name}' used before apply() created it`);
+    return s;
+  }
+
+  /** Slot names and their buffers (for inspection and tests). */
+  get slots(): ReadonlyMap<string, Float32Array> {
+    return this.slotBuffers;
+  }
+
+  /** Forget slot state (the step counter and learning rate are kept). */
+  reset(): void {
+    this.slotBuffers = new Map();
+    this.layout = null;
+    this.layoutLength = -1;
+  }
+
+  /** Keras-style config with snake_case keys. */
   getConfig(): Record<string, unknown> {
-    return { name: this.className, learning_rate: this.learningRate };
+    return {
+      name: this.name,
+      learning_rate: this.lrSchedule
+        ? { class_name: this.lrSchedule.className, config: this.lrSchedule.getConfig() }
+        : this.lrValue,
+      weight_decay: this.weightDecay,
+      clipnorm: this.clipnorm,
+      global_clipnorm: this.globalClipnorm,
+      clipvalue: this.clipvalue,
+    };
   }
+
+  private clipGradients(grads: Float32Array, segs: readonly Segment[]): void {
+    if (this.clipnorm !== null) {
+      for (const s of segs) native.clipByNorm(grads.subarray(s.offset, s.offset + s.size), this.clipnorm);
+    } else if (this.globalClipnorm !== null) {
+      // Keras's clip_by_global_norm: scale = c * min(1 / norm, 1 / c); a NaN/Inf norm gives NaN.
+      const norm = Math.sqrt(native.sumSquares(grads));
+      if (!Number.isFinite(norm)) grads.fill(Number.NaN);
+      else if (norm > this.globalClipnorm) native.scale(this.globalClipnorm / norm, grads);
+    } else if (this.clipvalue !== null) {
+      native.clipByValue(grads, this.clipvalue);
+    }
+  }
+
+  /**
+   * Makes sure every declared slot exists for this layout. On a new layout, a weight whose name and
+   * size match the previous layout keeps its state; every other weight starts at the slot's init.
+   */
+  private ensureSlots(n: number, segments: readonly Segment[]): readonly Segment[] {
+    const specs = this.slotSpecs();
+    const sameLayout = this.layout !== null && this.layoutLength === n && sameSegments(this.layout, segments, n);
+    const segs = sameLayout ? this.layout! : checkSegments(this.className, n, segments);
+    if (sameLayout && specs.every((s) => this.slotBuffers.has(s.name))) return segs;
+
+    const old = this.layout ?? [];
+    const byName = new Map<string, Segment[]>();
+    for (const s of old) {
+      const list = byName.get(s.name);
+      if (list) list.push(s);
+      else byName.set(s.name, [s]);
+    }
+    // Previous segment for each new one (same name, in order of appearance, and same size), or null.
+    const used = new Map<string, number>();
+    const sources = segs.map((s) => {
+      const k = used.get(s.name) ?? 0;
+      used.set(s.name, k + 1);
+      const prev = byName.get(s.name)?.[k];
+      return prev !== undefined && prev.size === s.size ? prev : null;
+    });
+
+    const next = new Map<string, Float32Array>();
+    for (const spec of specs) {
+      const before = this.slotBuffers.get(spec.name);
+      if (sameLayout && before) {
+        next.set(spec.name, before);
+        continue;
+      }
+      const buf = new Float32Array(n);
+      if (spec.init !== 0) buf.fill(spec.init);
+      if (before) {
+        segs.forEach((s, i) => {
+          const src = sources[i];
+          if (src) buf.set(before.subarray(src.offset, src.offset + src.size), s.offset);
+        });
+      }
+      next.set(spec.name, buf);
+    }
+    this.slotBuffers = next;
+    this.layout = segs.map((s) => ({ name: s.name, offset: s.offset, size: s.size }));
+    this.layoutLength = n;
+    return this.layout;
+  }
+}
+
+function checkLearningRate(owner: string, lr: unknown): number {
+  if (typeof lr !== 'number' || !Number.isFinite(lr) || lr < 0) {
+    throw new ValueError(
+      `${owner}: learningRate must be a non-negative number or a LearningRateSchedule, received ${describe(lr)}`,
+    );
+  }
+  return lr;
+}
+
+function optionalNumber(owner: string, option: string, v: unknown, zeroOk: boolean): number | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (!zeroOk && v === 0)) {
+    throw new ValueError(
+      `${owner}: ${option} must be ${zeroOk ? 'a non-negative' : 'a positive'} number or null, received ${describe(v)}`,
+    );
+  }
+  return v;
+}
+
+function sameSegments(a: readonly Segment[], b: readonly Segment[], n: number): boolean {
+  if (b.length === 0) return a.length === 1 && a[0]!.name === '' && a[0]!.offset === 0 && a[0]!.size === n;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!, y = b[i]!;
+    if (x.name !== y.name || x.offset !== y.offset || x.size !== y.size) return false;
+  }
+  return true;
+}
+
+/** Segments must tile [0, n) in order; an empty list stands for one unnamed weight. */
+function checkSegments(owner: string, n: number, segments: readonly Segment[]): Segment[] {
+  if (!Array.isArray(segments)) {
+    throw new ValueError(`${owner}: segments must be an array of { name, offset, size }, received ${describe(segments)}`);
+  }
+  if (segments.length === 0) return [{ name: '', offset: 0, size: n }];
+  let end = 0;
+  for (const s of segments) {
+    if (
+      s === null || typeof s !== 'object' || typeof s.name !== 'string' ||
+      !Number.isInteger(s.offset) || !Number.isInteger(s.size) || s.size < 0 || s.offset !== end
+    ) {
+      throw new ValueError(
+        `${owner}: segments must tile the ${n} parameters in order; segment ${describe(s?.name)} has ` +
+          `offset ${describe(s?.offset)} and size ${describe(s?.size)}, expected offset ${end}`,
+      );
+    }
+    end += s.size;
+  }
+  if (end !== n) {
+    throw new ValueError(`${owner}: segments cover ${end} parameters, but the buffer has ${n}`);
+  }
+  return segments.map((s) => ({ name: s.name, offset: s.offset, size: s.size }));
 }
 
 export function checkRange(owner: string, option: string, v: unknown, lo: number, hi: number, hiOpen = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || (hiOpen ? v >= hi : v > hi)) {
     throw new ValueError(`${owner}: ${option} must be in [${lo}, ${hi}${hiOpen ? ')' : ']'}, received ${describe(v)}`);
   }
+  return v;
+}
+
+export function checkPositive(owner: string, option: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new ValueError(`${owner}: ${option} must be a positive number, received ${describe(v)}`);
+  }
+  return v;
+}
+
+export function checkBoolean(owner: string, option: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new ValueError(`${owner}: ${option} must be a boolean, received ${describe(v)}`);
   return v;
 }

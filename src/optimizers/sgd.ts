@@ -1,9 +1,9 @@
-import { Optimizer, OptimizerArgs, Segment, checkRange } from './optimizer';
+import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkRange } from './optimizer';
 import { native } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
 export interface SGDArgs extends OptimizerArgs {
-  /** Default 0 (plain SGD). */
+  /** In [0, 1]; default 0 (plain SGD). */
   momentum?: number;
   /** Nesterov momentum (default false). */
   nesterov?: boolean;
@@ -14,34 +14,44 @@ export interface SGDArgs extends OptimizerArgs {
  *   v = momentum * v - lr * g;  w += v              (momentum)
  *   w += momentum * v - lr * g                      (Nesterov, with the v just computed)
  *   w -= lr * g                                     (momentum == 0)
+ * A learning-rate schedule whose `momentumAt(step)` returns a number (1cycle) sets the momentum of
+ * that step instead of `momentum`.
  */
 export class SGD extends Optimizer {
   readonly momentum: number;
   readonly nesterov: boolean;
-  private velocity: Float32Array | null = null;
 
   constructor(args: SGDArgs = {}) {
-    super(args, 0.01);
+    super(args, { learningRate: 0.01, name: 'SGD' }, ['momentum', 'nesterov']);
     this.momentum = checkRange('SGD', 'momentum', args.momentum ?? 0, 0, 1);
-    if (args.nesterov !== undefined && typeof args.nesterov !== 'boolean') {
-      throw new ValueError(`SGD: nesterov must be a boolean, received ${describe(args.nesterov)}`);
-    }
-    this.nesterov = args.nesterov ?? false;
+    this.nesterov = checkBoolean('SGD', 'nesterov', args.nesterov, false);
   }
 
   override get className(): string {
     return 'SGD';
   }
 
-  protected update(params: Float32Array, grads: Float32Array, lr: number, _segments: readonly Segment[]): void {
-    if (this.momentum !== 0 && (this.velocity === null || this.velocity.length !== params.length)) {
-      this.velocity = new Float32Array(params.length);
+  /** The momentum the next step uses: the schedule's when it cycles momentum, else `momentum`. */
+  currentMomentum(): number {
+    const m = this.learningRateSchedule?.momentumAt(this.iterations);
+    if (m === undefined) return this.momentum;
+    if (typeof m !== 'number' || !Number.isFinite(m) || m < 0 || m > 1) {
+      throw new ValueError(
+        `SGD: ${this.learningRateSchedule!.className}.momentumAt(${this.iterations}) returned ${describe(m)}, expected a number in [0, 1]`,
+      );
     }
-    native.sgdStep(params, grads, this.momentum !== 0 ? this.velocity : null, lr, this.momentum, this.nesterov);
+    return m;
   }
 
-  reset(): void {
-    this.velocity = null;
+  protected slotSpecs(): readonly SlotSpec[] {
+    const cycles = this.learningRateSchedule?.momentumAt(0) !== undefined;
+    return this.momentum !== 0 || cycles ? [{ name: 'momentum', init: 0 }] : [];
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    const momentum = this.currentMomentum();
+    const velocity = this.slots.get('momentum') ?? null;
+    native.sgdUpdate(params, grads, velocity, lr, momentum, this.nesterov, decay);
   }
 
   override getConfig(): Record<string, unknown> {

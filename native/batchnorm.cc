@@ -1,0 +1,224 @@
+#include "batchnorm.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "gemm.h"
+
+namespace deepnode {
+namespace {
+
+// Below this many elements a thread team costs more than the reductions it would share.
+constexpr int64_t kParallelMinElements = int64_t{1} << 20;
+// Features of an [N, C] batch (inner == 1) are read a row segment at a time: give each thread at
+// least a cache line's worth of them, and work on a tile at a time with its accumulators on the stack.
+constexpr int64_t kMinFeaturesPerThread = 16;
+constexpr int64_t kTile = 256;
+
+// Calls fn(c0, c1) over [0, C), split over threads when the work is large enough.
+template <typename F>
+void for_features(int64_t outer, int64_t C, int64_t inner, F fn) {
+  if (C <= 0) return;
+  int chunks = 1;
+  const int64_t total = outer * C * inner;
+  if (total >= kParallelMinElements && !omp_in_parallel()) {
+    const int64_t per = inner == 1 ? kMinFeaturesPerThread : 1;
+    chunks = static_cast<int>(std::min<int64_t>(get_num_threads(), C / per));
+  }
+  if (chunks <= 1) {
+    fn(int64_t{0}, C);
+    return;
+  }
+#pragma omp parallel for num_threads(chunks) schedule(static)
+  for (int i = 0; i < chunks; ++i) fn(C * i / chunks, C * (i + 1) / chunks);
+}
+
+inline float inv_std(float var, float eps) { return 1.0f / std::sqrt(var + eps); }
+
+// --- Forward ---------------------------------------------------------------------------------
+
+// Batch mean and biased variance of features [c0, c1) of an [M, C] matrix (inner == 1).
+void moments_rows(const float* x, int64_t M, int64_t C, int64_t c0, int64_t c1, float* mean, float* var) {
+  for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
+    const int64_t w = std::min(kTile, c1 - t0);
+    double acc[kTile];
+    double mu[kTile];
+    for (int64_t j = 0; j < w; ++j) acc[j] = 0.0;
+    for (int64_t r = 0; r < M; ++r) {
+      const float* row = x + r * C + t0;
+      for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      mu[j] = M > 0 ? acc[j] / static_cast<double>(M) : 0.0;
+      acc[j] = 0.0;
+    }
+    for (int64_t r = 0; r < M; ++r) {
+      const float* row = x + r * C + t0;
+      for (int64_t j = 0; j < w; ++j) {
+        const double d = row[j] - mu[j];
+        acc[j] += d * d;
+      }
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      mean[t0 + j] = static_cast<float>(mu[j]);
+      var[t0 + j] = M > 0 ? static_cast<float>(acc[j] / static_cast<double>(M)) : 0.0f;
+    }
+  }
+}
+
+// Same for one feature c of an [outer, C, inner] tensor (inner > 1).
+void moments_feature(const float* x, int64_t outer, int64_t C, int64_t inner, int64_t c, float* mean, float* var) {
+  const int64_t M = outer * inner;
+  double s = 0.0;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* seg = x + (o * C + c) * inner;
+    for (int64_t i = 0; i < inner; ++i) s += seg[i];
+  }
+  const double mu = M > 0 ? s / static_cast<double>(M) : 0.0;
+  double q = 0.0;
+  for (int64_t o = 0; o < outer; ++o) {
+    const float* seg = x + (o * C + c) * inner;
+    for (int64_t i = 0; i < inner; ++i) {
+      const double d = seg[i] - mu;
+      q += d * d;
+    }
+  }
+  mean[c] = static_cast<float>(mu);
+  var[c] = M > 0 ? static_cast<float>(q / static_cast<double>(M)) : 0.0f;
+}
+
+// y = (x - mean) * k + beta per feature, with k = gamma * istd. (Folding mean into the offset,
+// x * k + (beta - mean * k), would cancel catastrophically when |mean| >> std.)
+void normalize(const float* x, float* y, int64_t outer, int64_t C, int64_t inner, int64_t c0, int64_t c1,
+               const float* gamma, const float* beta, const float* mean, const float* var, float eps) {
+  for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
+    const int64_t w = std::min(kTile, c1 - t0);
+    float k[kTile];
+    float b[kTile];
+    float mu[kTile];
+    for (int64_t j = 0; j < w; ++j) {
+      const int64_t c = t0 + j;
+      k[j] = inv_std(var[c], eps) * (gamma ? gamma[c] : 1.0f);
+      b[j] = beta ? beta[c] : 0.0f;
+      mu[j] = mean[c];
+    }
+    if (inner == 1) {
+      for (int64_t r = 0; r < outer; ++r) {
+        const float* xr = x + r * C + t0;
+        float* yr = y + r * C + t0;
+        for (int64_t j = 0; j < w; ++j) yr[j] = (xr[j] - mu[j]) * k[j] + b[j];
+      }
+    } else {
+      for (int64_t o = 0; o < outer; ++o) {
+        for (int64_t j = 0; j < w; ++j) {
+          const int64_t base = (o * C + t0 + j) * inner;
+          const float kj = k[j], bj = b[j], mj = mu[j];
+          for (int64_t i = 0; i < inner; ++i) y[base + i] = (x[base + i] - mj) * kj + bj;
+        }
+      }
+    }
+  }
+}
+
+// --- Backward --------------------------------------------------------------------------------
+
+// Per-feature sums of dy and dy * xhat over [c0, c0 + w) into sdy, sdyx.
+void grad_sums(const float* x, const float* dy, int64_t outer, int64_t C, int64_t inner, int64_t t0, int64_t w,
+               const float* mean, const float* istd, double* sdy, double* sdyx) {
+  for (int64_t j = 0; j < w; ++j) sdy[j] = sdyx[j] = 0.0;
+  if (inner == 1) {
+    for (int64_t r = 0; r < outer; ++r) {
+      const float* xr = x + r * C + t0;
+      const float* gr = dy + r * C + t0;
+      for (int64_t j = 0; j < w; ++j) {
+        sdy[j] += gr[j];
+        sdyx[j] += gr[j] * ((xr[j] - mean[t0 + j]) * istd[j]);
+      }
+    }
+    return;
+  }
+  for (int64_t j = 0; j < w; ++j) {
+    const float mu = mean[t0 + j], is = istd[j];
+    double a = 0.0, b = 0.0;
+    for (int64_t o = 0; o < outer; ++o) {
+      const int64_t base = (o * C + t0 + j) * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        const float g = dy[base + i];
+        a += g;
+        b += g * ((x[base + i] - mu) * is);
+      }
+    }
+    sdy[j] = a;
+    sdyx[j] = b;
+  }
+}
+
+}  // namespace
+
+void batchnorm_forward(const float* x, float* y, int64_t outer, int64_t C, int64_t inner,
+                       const float* gamma, const float* beta, float* mean, float* var, float eps,
+                       bool training) {
+  for_features(outer, C, inner, [&](int64_t c0, int64_t c1) {
+    if (training) {
+      if (inner == 1) {
+        moments_rows(x, outer, C, c0, c1, mean, var);
+      } else {
+        for (int64_t c = c0; c < c1; ++c) moments_feature(x, outer, C, inner, c, mean, var);
+      }
+    }
+    normalize(x, y, outer, C, inner, c0, c1, gamma, beta, mean, var, eps);
+  });
+}
+
+void batchnorm_backward(const float* x, const float* dy, int64_t outer, int64_t C, int64_t inner,
+                        const float* mean, const float* var, const float* gamma, float eps,
+                        bool training, float* dx, float* dgamma, float* dbeta) {
+  const int64_t M = outer * inner;
+  if (M == 0) return;
+  for_features(outer, C, inner, [&](int64_t c0, int64_t c1) {
+    for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
+      const int64_t w = std::min(kTile, c1 - t0);
+      float istd[kTile];
+      for (int64_t j = 0; j < w; ++j) istd[j] = inv_std(var[t0 + j], eps);
+      double sdy[kTile];
+      double sdyx[kTile];
+      const bool need_sums = dgamma || dbeta || (dx && training);
+      if (need_sums) grad_sums(x, dy, outer, C, inner, t0, w, mean, istd, sdy, sdyx);
+      for (int64_t j = 0; j < w; ++j) {
+        if (dbeta) dbeta[t0 + j] += static_cast<float>(sdy[j]);
+        if (dgamma) dgamma[t0 + j] += static_cast<float>(sdyx[j]);
+      }
+      if (!dx) continue;
+      // dx = k * dy + a * xhat + b  (a = b = 0 at inference), with xhat = (x - mean) * istd.
+      float k[kTile];
+      float a[kTile];
+      float b[kTile];
+      const float invM = 1.0f / static_cast<float>(M);
+      for (int64_t j = 0; j < w; ++j) {
+        k[j] = (gamma ? gamma[t0 + j] : 1.0f) * istd[j];
+        a[j] = training ? -k[j] * static_cast<float>(sdyx[j]) * invM : 0.0f;
+        b[j] = training ? -k[j] * static_cast<float>(sdy[j]) * invM : 0.0f;
+      }
+      if (inner == 1) {
+        for (int64_t r = 0; r < outer; ++r) {
+          const float* xr = x + r * C + t0;
+          const float* gr = dy + r * C + t0;
+          float* dr = dx + r * C + t0;
+          for (int64_t j = 0; j < w; ++j) dr[j] += k[j] * gr[j] + a[j] * ((xr[j] - mean[t0 + j]) * istd[j]) + b[j];
+        }
+      } else {
+        for (int64_t o = 0; o < outer; ++o) {
+          for (int64_t j = 0; j < w; ++j) {
+            const int64_t base = (o * C + t0 + j) * inner;
+            const float kj = k[j], aj = a[j], bj = b[j], mu = mean[t0 + j], is = istd[j];
+            for (int64_t i = 0; i < inner; ++i) dx[base + i] += kj * dy[base + i] + aj * ((x[base + i] - mu) * is) + bj;
+          }
+        }
+      }
+    }
+  });
+}
+
+}  // namespace deepnode

@@ -1,0 +1,46 @@
+import { Optimizer, OptimizerArgs, SlotSpec, checkPositive } from './optimizer';
+import { native } from '../backend/native';
+import { ValueError, describe } from '../errors';
+
+export interface AdagradArgs extends OptimizerArgs {
+  /** Starting value of the accumulators, >= 0 (default 0.1). */
+  initialAccumulatorValue?: number;
+  /** > 0, added inside the square root (default 1e-7). */
+  epsilon?: number;
+}
+
+/**
+ * Adagrad (Duchi et al., 2011), Keras 3's update (learning rate default 0.001):
+ *   acc += g^2;  w -= lr * g / sqrt(acc + epsilon)
+ * PyTorch differs: accumulators start at 0 and epsilon is added outside the root.
+ */
+export class Adagrad extends Optimizer {
+  readonly initialAccumulatorValue: number;
+  readonly epsilon: number;
+
+  constructor(args: AdagradArgs = {}) {
+    super(args, { learningRate: 0.001, name: 'adagrad' }, ['initialAccumulatorValue', 'epsilon']);
+    const init = args.initialAccumulatorValue ?? 0.1;
+    if (typeof init !== 'number' || !Number.isFinite(init) || init < 0) {
+      throw new ValueError(`Adagrad: initialAccumulatorValue must be a non-negative number, received ${describe(init)}`);
+    }
+    this.initialAccumulatorValue = init;
+    this.epsilon = checkPositive('Adagrad', 'epsilon', args.epsilon ?? 1e-7);
+  }
+
+  override get className(): string {
+    return 'Adagrad';
+  }
+
+  protected slotSpecs(): readonly SlotSpec[] {
+    return [{ name: 'accumulator', init: this.initialAccumulatorValue }];
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    native.adagradUpdate(params, grads, this.slot('accumulator'), lr, this.epsilon, decay);
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), initial_accumulator_value: this.initialAccumulatorValue, epsilon: this.epsilon };
+  }
+}

@@ -1,0 +1,57 @@
+import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
+import { native } from '../backend/native';
+
+export interface AdamArgs extends OptimizerArgs {
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  beta1?: number;
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
+  beta2?: number;
+  /** > 0, Kingma & Ba's "epsilon hat" (default 1e-7). */
+  epsilon?: number;
+  /** AMSGrad variant (Reddi et al., 2018): divide by the running maximum of v (default false). */
+  amsgrad?: boolean;
+}
+
+/**
+ * Adam (Kingma & Ba, 2014), Keras 3's update (learning rate default 0.001), step t = iterations + 1:
+ *   m += (g - m)(1 - beta1);  v += (g^2 - v)(1 - beta2);  (amsgrad: v' = vhat = max(vhat, v))
+ *   w -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v') + epsilon)
+ * Epsilon is added to the uncorrected sqrt(v) ("epsilon hat"); PyTorch adds it to sqrt(v / (1 - beta2^t)).
+ */
+export class Adam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  readonly amsgrad: boolean;
+
+  constructor(args: AdamArgs = {}, defaults = { learningRate: 0.001, name: 'adam' }) {
+    super(args, defaults, ['beta1', 'beta2', 'epsilon', 'amsgrad']);
+    this.beta1 = checkRange(this.className, 'beta1', args.beta1 ?? 0.9, 0, 1, true);
+    this.beta2 = checkRange(this.className, 'beta2', args.beta2 ?? 0.999, 0, 1, true);
+    this.epsilon = checkPositive(this.className, 'epsilon', args.epsilon ?? 1e-7);
+    this.amsgrad = checkBoolean(this.className, 'amsgrad', args.amsgrad, false);
+  }
+
+  override get className(): string {
+    return 'Adam';
+  }
+
+  protected slotSpecs(): readonly SlotSpec[] {
+    const specs: SlotSpec[] = [{ name: 'momentum', init: 0 }, { name: 'velocity', init: 0 }];
+    if (this.amsgrad) specs.push({ name: 'velocity_hat', init: 0 });
+    return specs;
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    const t = this.iterations + 1;
+    const alpha = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    native.adamUpdate(
+      params, grads, this.slot('momentum'), this.slot('velocity'), this.amsgrad ? this.slot('velocity_hat') : null,
+      alpha, this.beta1, this.beta2, this.epsilon, decay,
+    );
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon, amsgrad: this.amsgrad };
+  }
+}

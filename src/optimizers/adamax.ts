@@ -1,0 +1,48 @@
+import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
+import { native } from '../backend/native';
+
+export interface AdamaxArgs extends OptimizerArgs {
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  beta1?: number;
+  /** Decay of the infinity norm, in [0, 1) (default 0.999). */
+  beta2?: number;
+  /** > 0 (default 1e-7). */
+  epsilon?: number;
+}
+
+/**
+ * Adamax (Kingma & Ba, 2014, section 7.1), Keras 3's update (learning rate default 0.001):
+ *   m += (g - m)(1 - beta1);  u = max(beta2 u, |g|);  w -= lr / (1 - beta1^t) * m / (u + epsilon)
+ * PyTorch instead folds epsilon into the norm: u = max(beta2 u, |g| + epsilon).
+ */
+export class Adamax extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+
+  constructor(args: AdamaxArgs = {}) {
+    super(args, { learningRate: 0.001, name: 'adamax' }, ['beta1', 'beta2', 'epsilon']);
+    this.beta1 = checkRange('Adamax', 'beta1', args.beta1 ?? 0.9, 0, 1, true);
+    this.beta2 = checkRange('Adamax', 'beta2', args.beta2 ?? 0.999, 0, 1, true);
+    this.epsilon = checkPositive('Adamax', 'epsilon', args.epsilon ?? 1e-7);
+  }
+
+  override get className(): string {
+    return 'Adamax';
+  }
+
+  protected slotSpecs(): readonly SlotSpec[] {
+    return [{ name: 'momentum', init: 0 }, { name: 'norm', init: 0 }];
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    const lrHat = lr / (1 - this.beta1 ** (this.iterations + 1));
+    native.adamaxUpdate(
+      params, grads, this.slot('momentum'), this.slot('norm'), lrHat, this.beta1, this.beta2, this.epsilon, decay,
+    );
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon };
+  }
+}

@@ -1,0 +1,75 @@
+import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
+import { native } from '../backend/native';
+
+export interface NadamArgs extends OptimizerArgs {
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  beta1?: number;
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
+  beta2?: number;
+  /** > 0 (default 1e-7). */
+  epsilon?: number;
+}
+
+/** Keras's fixed momentum-cache decay: u_t = beta1 * (1 - 0.5 * 0.96^t). */
+const MOMENTUM_CACHE_DECAY = 0.96;
+
+/**
+ * Nadam (Dozat, 2015): Adam with Nesterov momentum, Keras 3's update (learning rate default 0.001),
+ * step t = iterations + 1, u_t = beta1 (1 - 0.5 * 0.96^t), P_t = u_1 ... u_t:
+ *   m, v as Adam;  m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t)
+ *   w -= lr * m_hat / (sqrt(v / (1 - beta2^t)) + epsilon)
+ * PyTorch's NAdam uses 0.96^(0.004 t) by default (its momentum_decay).
+ */
+export class Nadam extends Optimizer {
+  readonly beta1: number;
+  readonly beta2: number;
+  readonly epsilon: number;
+  /** P_k = u_1 ... u_k for k = uProductStep (Keras's `_u_product`). */
+  private uProduct = 1;
+  private uProductStep = 0;
+
+  constructor(args: NadamArgs = {}) {
+    super(args, { learningRate: 0.001, name: 'nadam' }, ['beta1', 'beta2', 'epsilon']);
+    this.beta1 = checkRange('Nadam', 'beta1', args.beta1 ?? 0.9, 0, 1, true);
+    this.beta2 = checkRange('Nadam', 'beta2', args.beta2 ?? 0.999, 0, 1, true);
+    this.epsilon = checkPositive('Nadam', 'epsilon', args.epsilon ?? 1e-7);
+  }
+
+  override get className(): string {
+    return 'Nadam';
+  }
+
+  protected slotSpecs(): readonly SlotSpec[] {
+    return [{ name: 'momentum', init: 0 }, { name: 'velocity', init: 0 }];
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    const t = this.iterations + 1;
+    const ut = this.beta1 * (1 - 0.5 * MOMENTUM_CACHE_DECAY ** t);
+    const ut1 = this.beta1 * (1 - 0.5 * MOMENTUM_CACHE_DECAY ** (t + 1));
+    // P_t from P_{t-1}; recomputed when the step counter was changed from outside (restored state).
+    if (this.uProductStep !== t - 1) {
+      this.uProduct = momentumCacheProduct(this.beta1, t - 1);
+    }
+    this.uProduct *= ut;
+    this.uProductStep = t;
+    const cm = ut1 / (1 - this.uProduct * ut1);
+    const cg = (1 - ut) / (1 - this.uProduct);
+    const cv = 1 / (1 - this.beta2 ** t);
+    native.nadamUpdate(
+      params, grads, this.slot('momentum'), this.slot('velocity'),
+      lr, this.beta1, this.beta2, this.epsilon, cm, cg, cv, decay,
+    );
+  }
+
+  override getConfig(): Record<string, unknown> {
+    return { ...super.getConfig(), beta_1: this.beta1, beta_2: this.beta2, epsilon: this.epsilon };
+  }
+}
+
+/** u_1 * ... * u_t with u_i = beta1 (1 - 0.5 * 0.96^i). */
+function momentumCacheProduct(beta1: number, t: number): number {
+  let p = 1;
+  for (let i = 1; i <= t; i++) p *= beta1 * (1 - 0.5 * MOMENTUM_CACHE_DECAY ** i);
+  return p;
+}

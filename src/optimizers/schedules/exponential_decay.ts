@@ -1,0 +1,53 @@
+import { LearningRateSchedule } from './schedule';
+import { bool, checkStep, finiteNumber, optionsObject, scheduleName } from './validate';
+
+export interface ExponentialDecayArgs {
+  initialLearningRate: number;
+  /** Steps over which the rate is multiplied by `decayRate` once (> 0). */
+  decaySteps: number;
+  /** Factor per `decaySteps` steps (> 0; below 1 decays). */
+  decayRate: number;
+  /** Decay in whole multiples of `decaySteps` (a staircase) instead of smoothly. Default false. */
+  staircase?: boolean;
+  /** Default 'ExponentialDecay'. */
+  name?: string;
+}
+
+/**
+ * Keras's ExponentialDecay: lr(step) = initialLearningRate * decayRate ^ (step / decaySteps), with
+ * floor(step / decaySteps) when `staircase` is set. Géron's "exponential scheduling".
+ */
+export class ExponentialDecay extends LearningRateSchedule {
+  readonly initialLearningRate: number;
+  readonly decaySteps: number;
+  readonly decayRate: number;
+  readonly staircase: boolean;
+  readonly name: string;
+
+  constructor(args: ExponentialDecayArgs) {
+    super();
+    const o = 'ExponentialDecay';
+    optionsObject(o, args, '{ initialLearningRate, decaySteps, decayRate, staircase? }');
+    this.initialLearningRate = finiteNumber(o, 'initialLearningRate', args.initialLearningRate, 0);
+    this.decaySteps = finiteNumber(o, 'decaySteps', args.decaySteps, 0, true);
+    this.decayRate = finiteNumber(o, 'decayRate', args.decayRate, 0, true);
+    this.staircase = bool(o, 'staircase', args.staircase ?? false);
+    this.name = scheduleName(o, args.name ?? 'ExponentialDecay');
+  }
+
+  call(step: number): number {
+    let p = checkStep(this.className, step) / this.decaySteps;
+    if (this.staircase) p = Math.floor(p);
+    return this.initialLearningRate * Math.pow(this.decayRate, p);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      initial_learning_rate: this.initialLearningRate,
+      decay_steps: this.decaySteps,
+      decay_rate: this.decayRate,
+      staircase: this.staircase,
+      name: this.name,
+    };
+  }
+}

@@ -1,0 +1,54 @@
+import { LearningRateSchedule } from './schedule';
+import { bool, checkStep, finiteNumber, optionsObject, scheduleName } from './validate';
+
+export interface InverseTimeDecayArgs {
+  initialLearningRate: number;
+  /** Steps per unit of decay (> 0). */
+  decaySteps: number;
+  /** How fast the rate falls (>= 0; 0 keeps it constant). */
+  decayRate: number;
+  /** Use floor(step / decaySteps), so the rate changes every `decaySteps` steps. Default false. */
+  staircase?: boolean;
+  /** Default 'InverseTimeDecay'. */
+  name?: string;
+}
+
+/**
+ * Keras's InverseTimeDecay, Géron's "power scheduling" with c = 1:
+ * lr(step) = initialLearningRate / (1 + decayRate * step / decaySteps), with floor(step / decaySteps)
+ * when `staircase` is set.
+ */
+export class InverseTimeDecay extends LearningRateSchedule {
+  readonly initialLearningRate: number;
+  readonly decaySteps: number;
+  readonly decayRate: number;
+  readonly staircase: boolean;
+  readonly name: string;
+
+  constructor(args: InverseTimeDecayArgs) {
+    super();
+    const o = 'InverseTimeDecay';
+    optionsObject(o, args, '{ initialLearningRate, decaySteps, decayRate, staircase? }');
+    this.initialLearningRate = finiteNumber(o, 'initialLearningRate', args.initialLearningRate, 0);
+    this.decaySteps = finiteNumber(o, 'decaySteps', args.decaySteps, 0, true);
+    this.decayRate = finiteNumber(o, 'decayRate', args.decayRate, 0);
+    this.staircase = bool(o, 'staircase', args.staircase ?? false);
+    this.name = scheduleName(o, args.name ?? 'InverseTimeDecay');
+  }
+
+  call(step: number): number {
+    let p = checkStep(this.className, step) / this.decaySteps;
+    if (this.staircase) p = Math.floor(p);
+    return this.initialLearningRate / (1 + this.decayRate * p);
+  }
+
+  getConfig(): Record<string, unknown> {
+    return {
+      initial_learning_rate: this.initialLearningRate,
+      decay_steps: this.decaySteps,
+      decay_rate: this.decayRate,
+      staircase: this.staircase,
+      name: this.name,
+    };
+  }
+}

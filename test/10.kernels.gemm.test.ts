@@ -1,0 +1,182 @@
+/**
+ * native.gemm against a float64 reference: odd shapes, all four transposes, alpha/beta, bias,
+ * strided and offset (subarray) operands, 1 and 2 threads, a product above the threading threshold,
+ * and the generic and AVX2 micro-kernels (each in its own child process, since DEEPNODE_ISA is
+ * read once at load).
+ */
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { native } from '../src/backend/native';
+
+type Case = {
+  ta: boolean; tb: boolean; m: number; n: number; k: number; alpha: number; beta: number;
+  withBias: boolean; extraLd: number; nanC: boolean; rowStep?: number;
+};
+interface GemmRef {
+  rng(seed: number): () => number;
+  checkCase(n: typeof native, r: () => number, c: Case): string | null;
+  randomCases(seed: number, count: number): Case[];
+  referenceGemm(
+    ta: boolean, tb: boolean, m: number, n: number, k: number, alpha: number, A: Float32Array, lda: number,
+    B: Float32Array, ldb: number, beta: number, C: Float32Array, ldc: number, bias: Float32Array | null, rowStep?: number,
+  ): { out: Float64Array; bound: Float64Array };
+  matrix(r: () => number, rows: number, ld: number, pad: number): Float32Array;
+}
+const requireCjs = createRequire(import.meta.url);
+const REF_PATH = path.join(__dirname, 'support', 'gemm_reference.cjs');
+const ref = requireCjs(REF_PATH) as GemmRef;
+
+let savedThreads = 1;
+beforeAll(() => {
+  savedThreads = native.getNumThreads();
+});
+afterAll(() => {
+  native.setNumThreads(savedThreads);
+});
+
+const SEED = 20240611;
+
+describe.each([1, 2])('gemm with %i thread(s)', (threads) => {
+  beforeAll(() => native.setNumThreads(threads));
+
+  it(`matches the float64 reference on 120 random cases (seed ${SEED + threads})`, () => {
+    expect(native.getNumThreads()).toBe(threads);
+    const r = ref.rng(SEED + threads);
+    const failures: string[] = [];
+    for (const c of ref.randomCases(SEED + threads, 120)) {
+      const f = ref.checkCase(native, r, c);
+      if (f) failures.push(f);
+    }
+    expect(failures.slice(0, 5)).toEqual([]);
+  });
+
+  it('covers every transpose x bias x size combination of 1, 7, 33, 257', () => {
+    const r = ref.rng(7 + threads);
+    const failures: string[] = [];
+    const shapes: [number, number, number][] = [
+      [1, 1, 1], [7, 7, 7], [33, 33, 33], [1, 257, 7], [257, 1, 33], [7, 33, 257], [33, 257, 1], [257, 7, 1], [2, 3, 257],
+    ];
+    for (const [m, n, k] of shapes) {
+      for (const ta of [false, true]) {
+        for (const tb of [false, true]) {
+          for (const withBias of [false, true]) {
+            const c = { ta, tb, m, n, k, alpha: 1, beta: 0, withBias, extraLd: 0, nanC: false };
+            const f = ref.checkCase(native, r, c);
+            if (f) failures.push(f);
+          }
+        }
+      }
+    }
+    expect(failures.slice(0, 5)).toEqual([]);
+  });
+
+  it('crosses the threading threshold: 256 x 300 x 784 with bias and beta (every 5th row checked)', () => {
+    const r = ref.rng(31 + threads);
+    const failures: string[] = [];
+    // All four transposes on 2 threads; the plain and the doubly transposed product on 1.
+    const combos = threads === 2 ? [[false, false], [true, false], [false, true], [true, true]] : [[false, false], [true, true]];
+    for (const [ta, tb] of combos as [boolean, boolean][]) {
+      const f = ref.checkCase(native, r, {
+        ta, tb, m: 256, n: 300, k: 784, alpha: 0.5, beta: ta ? 1 : 0, withBias: true, extraLd: tb ? 2 : 0, nanC: !ta, rowStep: 5,
+      });
+      if (f) failures.push(f);
+    }
+    expect(failures).toEqual([]);
+  });
+});
+
+describe('gemm semantics', () => {
+  it('beta = 0 ignores C even when it holds NaN and Inf', () => {
+    const A = Float32Array.from([1, 2, 3, 4, 5, 6]); // 2x3
+    const B = Float32Array.from([1, 0, 0, 1, 1, 1]); // 3x2
+    const C = Float32Array.from([NaN, Infinity, -Infinity, NaN]);
+    native.gemm(false, false, 2, 2, 3, 1, A, 3, B, 2, 0, C, 2, null);
+    // Worked by hand: [1,2,3]·cols = [1+3, 2+3], [4+6, 5+6].
+    expect(Array.from(C)).toEqual([4, 5, 10, 11]);
+  });
+
+  it('computes alpha op(A) op(B) + beta C + bias, hand-worked 2x2', () => {
+    const A = Float32Array.from([1, 2, 3, 4]);
+    const B = Float32Array.from([5, 6, 7, 8]);
+    const C = Float32Array.from([1, 1, 1, 1]);
+    const bias = Float32Array.from([10, 20]);
+    // A^T B = [[1,3],[2,4]] [[5,6],[7,8]] = [[26, 30], [38, 44]]; 2*that - 1*C + bias.
+    native.gemm(true, false, 2, 2, 2, 2, A, 2, B, 2, -1, C, 2, bias);
+    expect(Array.from(C)).toEqual([2 * 26 - 1 + 10, 2 * 30 - 1 + 20, 2 * 38 - 1 + 10, 2 * 44 - 1 + 20]);
+    // A B^T = [[1,2],[3,4]] [[5,7],[6,8]] = [[17, 23], [39, 53]].
+    C.fill(0);
+    native.gemm(false, true, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2, null);
+    expect(Array.from(C)).toEqual([17, 23, 39, 53]);
+    // A^T B^T = (B A)^T; B A = [[23, 34], [31, 46]].
+    native.gemm(true, true, 2, 2, 2, 1, A, 2, B, 2, 0, C, 2, null);
+    expect(Array.from(C)).toEqual([23, 31, 34, 46]);
+  });
+
+  it('k = 0 gives beta C + bias; m = 0 or n = 0 writes nothing', () => {
+    const C = Float32Array.from([1, 2, 3, 4, 5, 6]);
+    native.gemm(false, false, 2, 3, 0, 1, new Float32Array(0), 1, new Float32Array(0), 3, 2, C, 3, Float32Array.from([1, 0, -1]));
+    expect(Array.from(C)).toEqual([3, 4, 5, 9, 10, 11]);
+    // k = 0 with beta = 0: C = bias, old NaNs ignored.
+    C.fill(NaN);
+    native.gemm(true, true, 2, 3, 0, 1, new Float32Array(0), 2, new Float32Array(0), 1, 0, C, 3, Float32Array.from([1, 0, -1]));
+    expect(Array.from(C)).toEqual([1, 0, -1, 1, 0, -1]);
+    const D = Float32Array.from([7, 7]);
+    native.gemm(false, false, 0, 2, 3, 1, new Float32Array(0), 3, new Float32Array(6), 2, 0, D, 2, null);
+    native.gemm(false, false, 1, 0, 3, 1, new Float32Array(3), 3, new Float32Array(0), 1, 0, D, 1, null);
+    expect(Array.from(D)).toEqual([7, 7]);
+  });
+
+  it('multiplies blocks of larger matrices through lda/ldb/ldc and subarray offsets', () => {
+    // A 10x12 matrix; take the 5x4 block at row 3, column 2 as A (lda 12), similarly for B and C.
+    const r = ref.rng(99);
+    const bigA = ref.matrix(r, 10, 12, 0), bigB = ref.matrix(r, 9, 11, 0), bigC = ref.matrix(r, 8, 13, 0);
+    const A = bigA.subarray(3 * 12 + 2), B = bigB.subarray(1 * 11 + 4), C = bigC.subarray(2 * 13 + 1);
+    const snapshot = Float32Array.from(bigC);
+    const want = ref.referenceGemm(false, false, 5, 6, 4, 1, A, 12, B, 11, 0.5, C, 13, null);
+    native.gemm(false, false, 5, 6, 4, 1, A, 12, B, 11, 0.5, C, 13, null);
+    for (let i = 0; i < 8; i++) {
+      for (let j = 0; j < 13; j++) {
+        const inBlock = i >= 2 && i < 7 && j >= 1 && j < 7;
+        const got = bigC[i * 13 + j]!;
+        if (inBlock) expect(got).toBeCloseTo(want.out[(i - 2) * 6 + (j - 1)]!, 5);
+        else expect(got, `outside the block at ${i},${j}`).toBe(snapshot[i * 13 + j]);
+      }
+    }
+  });
+
+  it('gives the same product on 1 and 2 threads for a large shape (within rounding)', () => {
+    const r = ref.rng(5);
+    const m = 200, n = 180, k = 400;
+    const A = ref.matrix(r, m, k, 0), B = ref.matrix(r, k, n, 0);
+    const C1 = new Float32Array(m * n), C2 = new Float32Array(m * n);
+    native.setNumThreads(1);
+    native.gemm(false, false, m, n, k, 1, A, k, B, n, 0, C1, n, null);
+    native.setNumThreads(2);
+    native.gemm(false, false, m, n, k, 1, A, k, B, n, 0, C2, n, null);
+    native.setNumThreads(savedThreads);
+    let maxDiff = 0;
+    for (let i = 0; i < C1.length; i++) maxDiff = Math.max(maxDiff, Math.abs(C1[i]! - C2[i]!));
+    expect(maxDiff).toBeLessThan(1e-3);
+  });
+});
+
+describe('gemm per ISA (child processes, DEEPNODE_ISA)', () => {
+  const rank: Record<string, number> = { generic: 0, avx2: 1, avx512: 2 };
+  const defaultIsa = native.info().isa;
+
+  it.each(['generic', 'avx2', 'avx512'])('DEEPNODE_ISA=%s selects that kernel (when supported) and it matches the reference', (isa) => {
+    const res = spawnSync(process.execPath, [REF_PATH], {
+      env: { ...process.env, DEEPNODE_ISA: isa },
+      encoding: 'utf8',
+      timeout: 60000,
+    });
+    expect(res.status, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { isa: string; failures: string[] };
+    // A forced ISA the CPU lacks falls back to the best supported one.
+    const expected = rank[isa]! <= rank[defaultIsa]! ? isa : defaultIsa;
+    expect(out.isa).toBe(expected);
+    expect(out.failures.slice(0, 5)).toEqual([]);
+  });
+});
