@@ -11,6 +11,7 @@ export { Tensor } from './tensor';
 export type { Shape } from './tensor';
 export { Sequential } from './models/sequential';
 export { mcPredict } from './models/mc_dropout';
+export { cloneModel } from './models/clone';
 export type { McPredictArgs, McPrediction } from './models/mc_dropout';
 export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './models/sequential';
 export { DeepnodeError, ShapeError, ValueError, StateError, IOError } from './errors';

@@ -68,13 +68,15 @@ export class Sequential {
   /** Set by a callback to stop training after the current batch. */
   stopTraining = false;
   private readonly _layers: Layer[] = [];
-  private inputShape: SymbolicShape | null = null;
+  private _inputShape: SymbolicShape | null = null;
   private outputShapes: SymbolicShape[] = [];
   private compiled: Compiled | null = null;
   // Flat parameter and gradient buffers that the trainable weights are views into.
   private params = new Float32Array(0);
   private grads = new Float32Array(0);
   private segments: Segment[] = [];
+  // The trainable weights in `params`, in order, as of the last packing.
+  private packedVars: Variable[] = [];
 
   constructor(layers: Layer[] = [], options: { name?: string } = {}) {
     this.name = options.name ?? uniqueName('sequential');
@@ -93,7 +95,7 @@ export class Sequential {
     }
     this._layers.push(layer);
     if (this._layers.length === 1 && layer.batchInputShape) this.build(layer.batchInputShape);
-    else if (this.inputShape) this.build(this.inputShape);
+    else if (this._inputShape) this.build(this._inputShape);
   }
 
   /** The compiled optimizer (callbacks such as reduceLROnPlateau adjust its learning rate). */
@@ -105,8 +107,18 @@ export class Sequential {
     return [...this._layers];
   }
 
+  /** The model's input shape (batch axis first, null when any), once built. */
+  get inputShape(): SymbolicShape | null {
+    return this._inputShape;
+  }
+
+  /** Output shape of the last layer (batch axis first), once built. */
+  get outputShape(): SymbolicShape | null {
+    return this.outputShapes[this.outputShapes.length - 1] ?? this._inputShape;
+  }
+
   get built(): boolean {
-    return this.inputShape !== null;
+    return this._inputShape !== null;
   }
 
   /** Create every layer's weights for inputs of this shape (batch axis included, may be null). */
@@ -118,7 +130,7 @@ export class Sequential {
       shape = layer.computeOutputShape(shape);
       shapes.push(shape);
     }
-    this.inputShape = [...inputShape];
+    this._inputShape = [...inputShape];
     this.outputShapes = shapes;
     if (this.compiled) this.packWeights();
   }
@@ -168,6 +180,22 @@ export class Sequential {
     this.params = params;
     this.grads = grads;
     this.segments = segments;
+    this.packedVars = vars;
+  }
+
+  /**
+   * Re-pack when the trainable set changed (a layer frozen or unfrozen) or when another model that
+   * shares layers with this one packed them into its own buffer (Keras semantics: shared layers
+   * are the same weights, so training either model changes both). The optimizer keeps the state
+   * of weights that stay, matched by name.
+   */
+  private ensurePacked(): void {
+    const vars = this.trainableWeights;
+    const packed = this.packedVars;
+    const same =
+      vars.length === packed.length &&
+      vars.every((v, i) => v === packed[i] && v.data.buffer === this.params.buffer);
+    if (!same) this.packWeights();
   }
 
   /** The forward pass over all layers; records gradients unless inside noGrad. */
@@ -179,7 +207,7 @@ export class Sequential {
   }
 
   private ensureBuilt(x: Tensor, where: string): void {
-    if (!this.inputShape) {
+    if (!this._inputShape) {
       if (x.rank < 1) throw new ShapeError(`Sequential "${this.name}": ${where}: input must have a batch axis, received shape []`);
       this.build([null, ...x.shape.slice(1)]);
       if (this.compiled) {
@@ -190,7 +218,7 @@ export class Sequential {
       }
       return;
     }
-    const expected = this.inputShape;
+    const expected = this._inputShape;
     const ok = x.rank === expected.length && expected.every((d, i) => i === 0 || d === null || d === x.shape[i]);
     if (!ok) {
       const first = this._layers[0];
@@ -253,6 +281,7 @@ export class Sequential {
     }
     let [xt, yt] = this.checkXY(x, y, 'fit');
     this.ensureBuilt(xt, 'fit');
+    this.ensurePacked();
     this.checkLabels(yt, compiled, 'fit');
 
     let val: [Tensor, Tensor] | null = null;
@@ -405,7 +434,7 @@ export class Sequential {
     assertFinite(xt, 'predict x');
     this.ensureBuilt(xt, 'predict');
     const n = xt.shape[0]!;
-    const outShape = this.outputShapes[this.outputShapes.length - 1] ?? this.inputShape!;
+    const outShape = this.outputShapes[this.outputShapes.length - 1] ?? this._inputShape!;
     const per = sizeOf(outShape.slice(1) as number[]);
     const out = new Float32Array(n * per);
     noGrad(() => {
