@@ -93,6 +93,13 @@ export class Sequential {
     if (this._layers.includes(layer)) {
       throw new ValueError(`Sequential "${this.name}": layer ${layer.describeSelf()} is already in the model`);
     }
+    // Weight names ('dense/kernel') key the optimizer state and saved files, so they must be unique.
+    if (this._layers.some((l) => l.name === layer.name)) {
+      throw new ValueError(
+        `Sequential "${this.name}": all layers must have unique names, and "${layer.name}" is already used; ` +
+          'pass { name } when creating the layer',
+      );
+    }
     this._layers.push(layer);
     if (this._layers.length === 1 && layer.batchInputShape) this.build(layer.batchInputShape);
     else if (this._inputShape) this.build(this._inputShape);
