@@ -15,6 +15,7 @@
 #include "activations_ext.h"
 #include "batchnorm.h"
 #include "dropout.h"
+#include "quantized.h"  // quantized inference block
 
 namespace {
 
@@ -827,6 +828,112 @@ Napi::Value ClipByNorm(const Napi::CallbackInfo& info) {
 }
 // ---- end optimizers ----
 
+// ---- quantized inference (quantized.h): float16 / int8 weights and their products ----
+// A typed array of the given type holding at least `need` elements.
+template <typename T>
+T* QTyped(const Napi::CallbackInfo& info, size_t i, napi_typedarray_type type, const char* typeName,
+          const char* fn, const char* name, int64_t need, int64_t* lenOut = nullptr) {
+  Napi::Value v = info[i];
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
+    Fail(info.Env(), "ERR_NATIVE_TYPE", std::string(fn) + ": " + name + " must be a " + typeName, true);
+  Napi::TypedArray t = v.As<Napi::TypedArray>();
+  T* p = reinterpret_cast<T*>(static_cast<uint8_t*>(t.ArrayBuffer().Data()) + t.ByteOffset());
+  int64_t len = static_cast<int64_t>(t.ElementLength());
+  if (t.ArrayBuffer().Data() == nullptr) len = 0;
+  if (len < need)
+    Fail(info.Env(), "ERR_NATIVE_SIZE",
+         std::string(fn) + ": " + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+  if (lenOut) *lenOut = len;
+  return p;
+}
+
+// Output bytes [out, out + outBytes) must not overlap input bytes [in, in + inBytes).
+void QNoOverlap(Napi::Env env, const char* fn, const void* out, int64_t outBytes, const void* in, int64_t inBytes,
+                const char* outName, const char* inName) {
+  if (!out || !in || outBytes == 0 || inBytes == 0) return;
+  const char* o = static_cast<const char*>(out);
+  const char* s = static_cast<const char*>(in);
+  if (o < s + inBytes && s < o + outBytes)
+    Fail(env, "ERR_NATIVE_OVERLAP", std::string(fn) + ": " + outName + " overlaps " + inName);
+}
+
+deepnode::QPath QPathArg(const Args& a, size_t i) {
+  const int64_t p = a.dim(i, "path");
+  if (p > 3) Fail(a.env(), "ERR_NATIVE_VALUE", "quantized path must be 0..3, received " + std::to_string(p));
+  return static_cast<deepnode::QPath>(p);
+}
+
+Napi::Value F32ToF16(const Napi::CallbackInfo& info) {
+  Args a(info, "f32ToF16", 2);
+  int64_t n = 0;
+  const float* x = a.f32any(0, "x", &n);
+  uint16_t* y = QTyped<uint16_t>(info, 1, napi_uint16_array, "Uint16Array", "f32ToF16", "y", n);
+  QNoOverlap(info.Env(), "f32ToF16", y, n * 2, x, n * 4, "y", "x");
+  deepnode::f32_to_f16(x, y, n);
+  return info.Env().Undefined();
+}
+
+Napi::Value F16ToF32(const Napi::CallbackInfo& info) {
+  Args a(info, "f16ToF32", 2);
+  int64_t n = 0;
+  const uint16_t* x = QTyped<uint16_t>(info, 0, napi_uint16_array, "Uint16Array", "f16ToF32", "x", 0, &n);
+  float* y = a.f32(1, "y", n);
+  QNoOverlap(info.Env(), "f16ToF32", y, n * 4, x, n * 2, "y", "x");
+  deepnode::f16_to_f32(x, y, n);
+  return info.Env().Undefined();
+}
+
+Napi::Value QuantizeInt8(const Napi::CallbackInfo& info) {
+  Args a(info, "quantizeInt8", 5);
+  const int64_t k = a.dim(1, "k"), n = a.dim(2, "n");
+  const float* W = a.f32(0, "W", k * n);
+  int8_t* q = QTyped<int8_t>(info, 3, napi_int8_array, "Int8Array", "quantizeInt8", "q", k * n);
+  float* scales = a.f32(4, "scales", n);
+  QNoOverlap(info.Env(), "quantizeInt8", q, k * n, W, k * n * 4, "q", "W");
+  QNoOverlap(info.Env(), "quantizeInt8", scales, n * 4, W, k * n * 4, "scales", "W");
+  QNoOverlap(info.Env(), "quantizeInt8", scales, n * 4, q, k * n, "scales", "q");
+  deepnode::quantize_int8(W, k, n, q, scales);
+  return info.Env().Undefined();
+}
+
+Napi::Value GemmF16(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmF16", 8);
+  const int64_t m = a.dim(0, "m"), n = a.dim(1, "n"), k = a.dim(2, "k");
+  const float* X = a.f32(3, "X", m * k);
+  const uint16_t* W = QTyped<uint16_t>(info, 4, napi_uint16_array, "Uint16Array", "gemmF16", "W", k * n);
+  const float* bias = a.f32opt(5, "bias", n);
+  float* Y = a.f32(6, "Y", m * n);
+  const deepnode::QPath path = QPathArg(a, 7);
+  a.noOverlap(Y, m * n, X, m * k, "Y", "X");
+  a.noOverlap(Y, m * n, bias, bias ? n : 0, "Y", "bias");
+  QNoOverlap(info.Env(), "gemmF16", Y, m * n * 4, W, k * n * 2, "Y", "W");
+  deepnode::gemm_f16(m, n, k, X, W, bias, Y, path);
+  return info.Env().Undefined();
+}
+
+Napi::Value GemmI8(const Napi::CallbackInfo& info) {
+  Args a(info, "gemmI8", 9);
+  const int64_t m = a.dim(0, "m"), n = a.dim(1, "n"), k = a.dim(2, "k");
+  const float* X = a.f32(3, "X", m * k);
+  const int8_t* q = QTyped<int8_t>(info, 4, napi_int8_array, "Int8Array", "gemmI8", "q", k * n);
+  const float* scales = a.f32(5, "scales", n);
+  const float* bias = a.f32opt(6, "bias", n);
+  float* Y = a.f32(7, "Y", m * n);
+  const deepnode::QPath path = QPathArg(a, 8);
+  a.noOverlap(Y, m * n, X, m * k, "Y", "X");
+  a.noOverlap(Y, m * n, bias, bias ? n : 0, "Y", "bias");
+  a.noOverlap(Y, m * n, scales, n, "Y", "scales");
+  QNoOverlap(info.Env(), "gemmI8", Y, m * n * 4, q, k * n, "Y", "q");
+  deepnode::gemm_i8(m, n, k, X, q, scales, bias, Y, path);
+  return info.Env().Undefined();
+}
+
+Napi::Value QuantizedIsa(const Napi::CallbackInfo& info) {
+  Args a(info, "quantizedIsa", 0);
+  return Napi::String::New(info.Env(), deepnode::quantized_isa());
+}
+// ---- end quantized inference ----
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("activationForward", Napi::Function::New(env, ActivationForward, "activationForward"));
@@ -882,6 +989,14 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mishBackward", Napi::Function::New(env, MishBackward, "mishBackward"));
   exports.Set("sumAbs", Napi::Function::New(env, SumAbs, "sumAbs"));
   // end activation layers
+  // quantized inference (quantized.h)
+  exports.Set("f32ToF16", Napi::Function::New(env, F32ToF16, "f32ToF16"));
+  exports.Set("f16ToF32", Napi::Function::New(env, F16ToF32, "f16ToF32"));
+  exports.Set("quantizeInt8", Napi::Function::New(env, QuantizeInt8, "quantizeInt8"));
+  exports.Set("gemmF16", Napi::Function::New(env, GemmF16, "gemmF16"));
+  exports.Set("gemmI8", Napi::Function::New(env, GemmI8, "gemmI8"));
+  exports.Set("quantizedIsa", Napi::Function::New(env, QuantizedIsa, "quantizedIsa"));
+  // end quantized inference
   return exports;
 }
 

@@ -12,10 +12,12 @@
       'native/activations_ext.cc',
       'native/batchnorm.cc',
       'native/dropout.cc',
+      'native/quantized.cc',
     ],
     # Compiled with -mavx2 -mfma -mf16c; reached only through extern "C" entry points after a CPU check.
     'deepnode_avx2_sources': [
       'native/gemm_avx2.cc',
+      'native/quantized_avx2.cc',
     ],
     # Compiled with AVX-512 F/VL/BW/DQ; same rule.
     'deepnode_avx512_sources': [

@@ -29,6 +29,10 @@ export * as activations from './activations';
 export * as callbacks from './callbacks';
 export * as datasets from './datasets';
 export * as ops from './ops';
+export * as inference from './inference';
+export { foldBatchNorm, quantize, prune, sparsity } from './inference';
+export * as saving from './saving';
+export { loadModel } from './saving';
 
 /** Threads used by the native kernels (default: OMP_NUM_THREADS, else the number of cores). */
 export function setNumThreads(n: number): void {

@@ -111,6 +111,19 @@ export interface NativeBinding {
   mishBackward(x: F32, dy: F32, dx: F32): void;
   sumAbs(x: F32): number;
   // end activation layers
+  // quantized inference (native/quantized.h): float16 bits / per-channel int8 weights, row-major [k, n]
+  /** y = binary16 bits of x, round to nearest even (y.length >= x.length). */
+  f32ToF16(x: F32, y: Uint16Array): void;
+  f16ToF32(x: Uint16Array, y: F32): void;
+  /** scales[j] = max|W[:, j]| / 127, q = round(W / scale) in [-127, 127] (W is [k, n]). */
+  quantizeInt8(W: F32, k: number, n: number, q: Int8Array, scales: F32): void;
+  /** Y[m, n] = X[m, k] W + bias; path 0 auto, 1 direct portable, 2 direct SIMD, 3 float32 panels + sgemm. */
+  gemmF16(m: number, n: number, k: number, X: F32, W: Uint16Array, bias: F32 | null, Y: F32, path: number): void;
+  /** Y[m, n] = X[m, k] (q * scales) + bias; path as gemmF16. */
+  gemmI8(m: number, n: number, k: number, X: F32, q: Int8Array, scales: F32, bias: F32 | null, Y: F32, path: number): void;
+  /** 'avx2' or 'generic': the kernels the quantized products use. */
+  quantizedIsa(): string;
+  // end quantized inference
 }
 
 /** The package root: the nearest folder above this file whose package.json is deepnode's. */

@@ -13,6 +13,8 @@ export type { EpochSchedule } from './learning_rate_scheduler';
 export { ReduceLROnPlateau } from './reduce_lr_on_plateau';
 export type { ReduceLROnPlateauArgs } from './reduce_lr_on_plateau';
 export type { MonitorMode } from './monitor';
+export { ModelCheckpoint, formatFilepath } from './model_checkpoint';
+export type { ModelCheckpointArgs } from './model_checkpoint';
 import { LambdaCallback } from './callback';
 import { EarlyStopping, EarlyStoppingArgs } from './early_stopping';
 import { TerminateOnNaN, TerminateOnNaNArgs } from './terminate_on_nan';
@@ -26,3 +28,5 @@ export const terminateOnNaN = (args?: TerminateOnNaNArgs) => new TerminateOnNaN(
 export const csvLogger = (filename: string, args?: CSVLoggerArgs) => new CSVLogger(filename, args);
 export const learningRateScheduler = (schedule: EpochSchedule, args?: { verbose?: 0 | 1 }) => new LearningRateScheduler(schedule, args);
 export const reduceLROnPlateau = (args?: ReduceLROnPlateauArgs) => new ReduceLROnPlateau(args);
+import { ModelCheckpoint, ModelCheckpointArgs } from './model_checkpoint';
+export const modelCheckpoint = (filepath: string, args?: ModelCheckpointArgs) => new ModelCheckpoint(filepath, args);

@@ -20,6 +20,8 @@ import { DeepnodeError, ShapeError, StateError, ValueError, describe } from '../
 import { add } from '../ops/arithmetic';
 import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
+import { saveModel, saveWeights, loadWeights } from '../saving/model_io';
+import type { SaveOptions, SaveResult } from '../saving/model_io';
 
 export interface CompileArgs {
   optimizer: Optimizer | OptimizerId;
@@ -45,6 +47,11 @@ export interface FitArgs {
   initialEpoch?: number;
   /** Where progress goes (default process.stdout). */
   stream?: Writable;
+  /**
+   * Cancels training between two batches: fit then rejects with an error named 'AbortError'
+   * (code 'ABORT_ERR'), and the model keeps the weights of the last completed batch.
+   */
+  signal?: AbortSignal;
 }
 
 export interface EvaluateArgs {
@@ -108,6 +115,11 @@ export class Sequential {
   /** The compiled optimizer (callbacks such as reduceLROnPlateau adjust its learning rate). */
   get optimizer(): Optimizer | null {
     return this.compiled?.optimizer ?? null;
+  }
+
+  /** The compiled loss and metrics (saved with the model so loadModel can compile it), or null. */
+  get compileConfig(): { loss: Loss; metrics: Metric[] } | null {
+    return this.compiled ? { loss: this.compiled.loss, metrics: [...this.compiled.metrics] } : null;
   }
 
   get layers(): Layer[] {
@@ -333,6 +345,7 @@ export class Sequential {
       await list.onEpochBegin(epoch, {});
       const logs: Logs = {};
       for (let step = 0; step < steps && !this.stopTraining; step++) {
+        if (args.signal?.aborted) throw abortError(args.signal, this.name, epoch, step);
         const start = step * batchSize;
         const end = Math.min(n, start + batchSize);
         const r0 = list.onBatchBegin(step, logs);
@@ -484,6 +497,24 @@ export class Sequential {
     printFn('_'.repeat(width));
   }
 
+  /**
+   * Save in the TensorFlow.js layers format (dir/model.json + a weights file), crash-safely; with
+   * the optimizer state unless includeOptimizer is false. See src/saving/model_io.ts.
+   */
+  async save(dir: string, options: SaveOptions = {}): Promise<SaveResult> {
+    return saveModel(this, dir, options);
+  }
+
+  /** Save only the weights (model.json without topology); read them back with loadWeights(). */
+  async saveWeights(dir: string): Promise<SaveResult> {
+    return saveWeights(this, dir);
+  }
+
+  /** Load weights by name from a directory written by save() or saveWeights() (or tfjs). */
+  async loadWeights(dir: string): Promise<void> {
+    return loadWeights(this, dir);
+  }
+
   getWeights(): Tensor[] {
     return this._layers.flatMap((l) => l.getWeights());
   }
@@ -500,6 +531,16 @@ export class Sequential {
       i += counts[j]!;
     });
   }
+}
+
+function abortError(signal: AbortSignal, model: string, epoch: number, step: number): Error {
+  const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
+  const err = new Error(`Sequential "${model}": fit aborted at epoch ${epoch + 1}, batch ${step + 1}${reason}`, {
+    cause: signal.reason,
+  });
+  err.name = 'AbortError';
+  (err as Error & { code: string }).code = 'ABORT_ERR';
+  return err;
 }
 
 function intOption(model: string, option: string, v: unknown, min: number): number {

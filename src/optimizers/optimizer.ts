@@ -14,6 +14,7 @@
 import { ValueError, StateError, describe } from '../errors';
 import { native } from '../backend/native';
 import { LearningRateSchedule } from './schedules/schedule';
+import { Tensor } from '../tensor';
 
 /** One weight's place in the flat parameter buffer. */
 export interface Segment {
@@ -35,6 +36,12 @@ export interface OptimizerArgs {
   globalClipnorm?: number | null;
   /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). */
   name?: string;
+}
+
+/** A named state tensor of an optimizer ('iter', 'dense/kernel/momentum', ...). */
+export interface NamedTensor {
+  name: string;
+  tensor: Tensor;
 }
 
 /** A slot a concrete optimizer keeps per parameter, with its initial value. */
@@ -210,6 +217,80 @@ export abstract class Optimizer {
   /** Slot names and their buffers (for inspection and tests). */
   get slots(): ReadonlyMap<string, Float32Array> {
     return this.slotBuffers;
+  }
+
+  /**
+   * The optimizer's state as named tensors in a stable order (tfjs-layers' and Keras's layout):
+   * 'iter' (the step counter, a scalar) first, then for each slot in declaration order one tensor
+   * per weight, in the model's order, named '<weight>/<slot>' (e.g. 'dense/kernel/momentum').
+   * Before the first step there are no slots, only 'iter'. Values are copies.
+   */
+  getWeights(): NamedTensor[] {
+    const out: NamedTensor[] = [{ name: 'iter', tensor: new Tensor(Float32Array.of(this.iterations), []) }];
+    const layout = this.layout;
+    if (layout === null) return out;
+    for (const spec of this.slotSpecs()) {
+      const buf = this.slotBuffers.get(spec.name);
+      if (buf === undefined) continue;
+      for (const s of layout) {
+        out.push({ name: `${s.name}/${spec.name}`, tensor: new Tensor(buf.slice(s.offset, s.offset + s.size), [s.size]) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Restore state written by getWeights(). The slots are keyed by weight name, so the next step
+   * carries each weight's state over to wherever that weight lies in the model's buffer (a weight
+   * missing from `values` starts fresh). Throws, changing nothing, on a malformed list.
+   */
+  setWeights(values: readonly NamedTensor[]): void {
+    const bad = (why: string): never => {
+      throw new ValueError(`${this.className} "${this.name}": setWeights: ${why}`);
+    };
+    if (!Array.isArray(values) || values.length === 0) bad(`expected a list of { name, tensor } starting with 'iter', received ${describe(values)}`);
+    const iter = values[0]!;
+    const it = iter?.tensor?.data?.[0];
+    if (iter?.name !== 'iter' || iter.tensor.size !== 1 || !Number.isInteger(it) || it! < 0) {
+      bad(`the first entry must be 'iter', a non-negative integer scalar, received ${describe(iter?.name)} = ${describe(it)}`);
+    }
+    const specs = this.slotSpecs();
+    const perSlot = new Map<string, NamedTensor[]>(specs.map((s) => [s.name, []]));
+    for (const v of values.slice(1)) {
+      const cut = typeof v?.name === 'string' ? v.name.lastIndexOf('/') : -1;
+      const list = cut >= 0 ? perSlot.get(v.name.slice(cut + 1)) : undefined;
+      if (list === undefined || !(v.tensor?.data instanceof Float32Array)) {
+        bad(`${describe(v?.name)} is not '<weight>/<slot>' with a slot of ${specs.map((s) => `'${s.name}'`).join(', ') || 'none'}`);
+      }
+      list!.push(v);
+    }
+    const lists = [...perSlot.values()];
+    const first = lists[0] ?? [];
+    const weightOf = (v: NamedTensor) => v.name.slice(0, v.name.lastIndexOf('/'));
+    for (const [slot, list] of perSlot) {
+      const same = list.length === first.length && list.every((v, i) => weightOf(v) === weightOf(first[i]!) && v.tensor.size === first[i]!.tensor.size);
+      if (!same) bad(`slot '${slot}' has ${list.length} weights but '${specs[0]!.name}' has ${first.length}, or their names or sizes differ`);
+    }
+    this.iterations = it!;
+    if (first.length === 0) {
+      this.reset();
+      return;
+    }
+    let offset = 0;
+    const layout = first.map((v) => {
+      const s = { name: weightOf(v), offset, size: v.tensor.size };
+      offset += s.size;
+      return s;
+    });
+    const buffers = new Map<string, Float32Array>();
+    for (const [slot, list] of perSlot) {
+      const buf = new Float32Array(offset);
+      list.forEach((v, i) => buf.set(v.tensor.data, layout[i]!.offset));
+      buffers.set(slot, buf);
+    }
+    this.slotBuffers = buffers;
+    this.layout = layout;
+    this.layoutLength = offset;
   }
 
   /** Forget slot state (the step counter and learning rate are kept). */

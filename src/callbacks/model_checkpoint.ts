@@ -1,0 +1,197 @@
+/**
+ * Keras's ModelCheckpoint (keras/src/callbacks/model_checkpoint.py) on top of the crash-safe save:
+ * save the model (or only its weights) every epoch or every `saveFreq` batches, or only when the
+ * monitored quantity improves. A crash mid-save leaves the previous checkpoint loadable.
+ *
+ * `filepath` names a directory (our save format is a directory: model.json + weights file) and may
+ * hold Python-format placeholders as in Keras: `{epoch}` / `{epoch:02d}` (1-based), `{batch}` with
+ * saveFreq in batches, and any logged quantity, e.g. 'ckpt/{epoch:02d}-{val_loss:.4f}'.
+ * With saveWeightsOnly the directory holds the weights only (model.json without topology): restore
+ * them with `model.loadWeights(dir)`. Otherwise `loadModel(dir)` rebuilds the compiled model with
+ * its optimizer state.
+ */
+import { Callback, Logs } from './callback';
+import { Sequential } from '../models/sequential';
+import { saveModel, saveWeights } from '../saving/model_io';
+import { StateError, ValueError, describe } from '../errors';
+import { MonitorMode, checkBool, checkInt, checkMode, checkMonitor, checkNumber, checkVerbose, inferDirection, optionsOf, requireModel, say } from './monitor';
+
+export interface ModelCheckpointArgs {
+  /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. */
+  monitor?: string;
+  /** 0 silent, 1 says when it saves. Default 0. */
+  verbose?: 0 | 1;
+  /** Save only when the monitored quantity improves on the best seen. Default false. */
+  saveBestOnly?: boolean;
+  /** Save only the weights (restore with model.loadWeights). Default false. */
+  saveWeightsOnly?: boolean;
+  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
+  mode?: MonitorMode;
+  /** 'epoch' (default) or a number of batches between saves. */
+  saveFreq?: 'epoch' | number;
+  /** With saveBestOnly, save only once the quantity beats this value. */
+  initialValueThreshold?: number | null;
+}
+
+export class ModelCheckpoint extends Callback {
+  readonly filepath: string;
+  readonly monitor: string;
+  readonly verbose: 0 | 1;
+  readonly saveBestOnly: boolean;
+  readonly saveWeightsOnly: boolean;
+  readonly mode: MonitorMode;
+  readonly saveFreq: 'epoch' | number;
+  /** Best monitored value saved so far. */
+  best: number;
+  /** Directories written, in order. */
+  readonly saved: string[] = [];
+  private readonly better: (current: number, best: number) => boolean;
+  private readonly initialBest: number;
+  private batchesSinceSave = 0;
+  private currentEpoch = 0;
+
+  constructor(filepath: string, args?: ModelCheckpointArgs) {
+    super();
+    const o = 'ModelCheckpoint';
+    if (typeof filepath !== 'string' || filepath === '') {
+      throw new ValueError(`${o}: filepath must be a non-empty path string, received ${describe(filepath)}`);
+    }
+    const a = optionsOf(o, args);
+    this.filepath = filepath;
+    this.monitor = checkMonitor(o, a.monitor ?? 'val_loss');
+    this.verbose = checkVerbose(o, a.verbose ?? 0);
+    this.saveBestOnly = checkBool(o, 'saveBestOnly', a.saveBestOnly ?? false);
+    this.saveWeightsOnly = checkBool(o, 'saveWeightsOnly', a.saveWeightsOnly ?? false);
+    this.mode = checkMode(o, a.mode ?? 'auto');
+    const freq = a.saveFreq ?? 'epoch';
+    this.saveFreq = freq === 'epoch' ? 'epoch' : checkInt(o, 'saveFreq', freq, 1);
+    const direction = this.mode === 'auto' ? inferDirection(this.monitor) : this.mode;
+    if (direction === null) {
+      throw new ValueError(
+        `${o}: cannot tell whether monitor=${JSON.stringify(this.monitor)} should be minimized or maximized; pass mode: 'min' or mode: 'max'`,
+      );
+    }
+    this.better = direction === 'min' ? (c, b) => c < b : (c, b) => c > b;
+    const threshold = a.initialValueThreshold;
+    this.initialBest = threshold == null ? (direction === 'min' ? Infinity : -Infinity) : checkNumber(o, 'initialValueThreshold', threshold);
+    this.best = this.initialBest;
+    // Fail now, not after the first epoch, on a malformed placeholder.
+    parsePlaceholders(filepath);
+  }
+
+  override onTrainBegin(): void {
+    const model = requireModel('ModelCheckpoint', this.model);
+    if (!(model instanceof Sequential)) {
+      throw new StateError(`ModelCheckpoint: can only save a Sequential model, received ${describe(model)}`);
+    }
+    this.batchesSinceSave = 0;
+  }
+
+  override onEpochBegin(epoch: number): void {
+    this.currentEpoch = epoch;
+  }
+
+  override async onBatchEnd(batch: number, logs: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') return;
+    this.batchesSinceSave++;
+    if (this.batchesSinceSave < this.saveFreq) return;
+    this.batchesSinceSave = 0;
+    await this.save(this.currentEpoch, batch, logs);
+  }
+
+  override async onEpochEnd(epoch: number, logs: Logs): Promise<void> {
+    if (this.saveFreq === 'epoch') await this.save(epoch, null, logs);
+  }
+
+  private async save(epoch: number, batch: number | null, logs: Logs): Promise<void> {
+    const model = this.model as Sequential;
+    const dir = formatFilepath(this.filepath, { epoch: epoch + 1, ...(batch !== null ? { batch: batch + 1 } : {}), ...logs });
+    if (this.saveBestOnly) {
+      const current = logs[this.monitor];
+      if (typeof current !== 'number' || Number.isNaN(current)) {
+        // Keras warns and skips when the quantity is not logged (e.g. no validation data).
+        say(`ModelCheckpoint: can save best model only with ${this.monitor} available, skipping (logged: ${Object.keys(logs).join(', ') || 'nothing'})`);
+        return;
+      }
+      if (!this.better(current, this.best)) {
+        if (this.verbose) say(`\nEpoch ${epoch + 1}: ${this.monitor} did not improve from ${fmt(this.best)}`);
+        return;
+      }
+      if (this.verbose) say(`\nEpoch ${epoch + 1}: ${this.monitor} improved from ${fmt(this.best)} to ${fmt(current)}, saving model to ${dir}`);
+      this.best = current;
+    } else if (this.verbose) {
+      say(`\nEpoch ${epoch + 1}: saving model to ${dir}`);
+    }
+    if (this.saveWeightsOnly) await saveWeights(model, dir);
+    else await saveModel(model, dir);
+    this.saved.push(dir);
+  }
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? v.toFixed(5) : String(v);
+}
+
+const PLACEHOLDER = /\{([^{}:]*)(?::([^{}]*))?\}/g;
+const SPEC = /^(0)?(\d+)?(?:\.(\d+))?([dfeg%])?$/;
+
+function parsePlaceholders(filepath: string): { key: string; spec: string }[] {
+  const out: { key: string; spec: string }[] = [];
+  for (const m of filepath.matchAll(PLACEHOLDER)) {
+    const key = m[1]!;
+    const spec = m[2] ?? '';
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key) || !SPEC.test(spec)) {
+      throw new ValueError(
+        `ModelCheckpoint: filepath placeholder ${describe(m[0])} is not of the form {name} or {name:format} ` +
+          `(format like 02d, .4f, .3e); received filepath=${describe(filepath)}`,
+      );
+    }
+    out.push({ key, spec });
+  }
+  return out;
+}
+
+/** Python str.format for the placeholders Keras users write: {epoch:02d}, {val_loss:.4f}, {loss:.2e}. */
+export function formatFilepath(filepath: string, values: Record<string, number>): string {
+  parsePlaceholders(filepath);
+  return filepath.replace(PLACEHOLDER, (whole, key: string, spec: string | undefined) => {
+    const v = values[key];
+    if (v === undefined) {
+      throw new ValueError(
+        `ModelCheckpoint: filepath ${describe(filepath)} uses {${key}}, which is not logged; available: ${Object.keys(values).join(', ')}`,
+      );
+    }
+    return formatNumber(v, spec ?? '');
+  });
+}
+
+function formatNumber(v: number, spec: string): string {
+  const [, zero, width, precision, type] = SPEC.exec(spec)!;
+  const p = precision === undefined ? 6 : Number(precision);
+  let s: string;
+  switch (type) {
+    case 'd':
+      s = String(Math.trunc(v));
+      break;
+    case 'f':
+      s = v.toFixed(p);
+      break;
+    case '%':
+      s = `${(v * 100).toFixed(p)}%`;
+      break;
+    case 'e': {
+      // Python writes at least two exponent digits: 1.5e-05.
+      s = v.toExponential(p).replace(/e([+-])(\d)$/, 'e$10$2');
+      break;
+    }
+    case 'g':
+      s = String(Number(v.toPrecision(precision === undefined ? 6 : Math.max(1, p))));
+      break;
+    default:
+      s = precision === undefined ? String(v) : String(Number(v.toPrecision(Math.max(1, p))));
+  }
+  const w = width === undefined ? 0 : Number(width);
+  if (s.length >= w) return s;
+  if (zero) return s.startsWith('-') ? `-${s.slice(1).padStart(w - 1, '0')}` : s.padStart(w, '0');
+  return s.padStart(w, ' ');
+}
