@@ -67,3 +67,53 @@ export function unknownId(kind: string, received: unknown, valid: readonly strin
     'ERR_UNKNOWN_ID',
   );
 }
+
+/**
+ * Reject option names the callee does not know, as Keras rejects unrecognised keyword arguments: a
+ * typo (`{ unit: 10 }`, `{ learningrate: 0.1 }`) must not silently fall back to the default.
+ * `undefined` options are accepted (nothing to check); anything else that is not a plain options
+ * object is an error.
+ */
+export function checkOptions(where: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new ValueError(`${where}: expected an options object, received ${describe(options)}`);
+  }
+  const unknown = Object.keys(options).filter((k) => !known.includes(k));
+  if (unknown.length === 0) return;
+  const record = options as Record<string, unknown>;
+  const parts = unknown.map((k) => {
+    const near = closestName(k, known);
+    return `'${k}' (received ${k}=${describe(record[k])}${near ? `; did you mean '${near}'?` : ''})`;
+  });
+  throw new ValueError(
+    `${where}: unknown option(s) ${parts.join(', ')}. Valid options: ${known.map((k) => `'${k}'`).join(', ')}`,
+  );
+}
+
+/** The known name nearest to `name` (case-insensitive edit distance <= 2 or a case/underscore variant), if any. */
+function closestName(name: string, known: readonly string[]): string | null {
+  const norm = (s: string) => s.toLowerCase().replace(/_/g, '');
+  let best: string | null = null;
+  let bestDistance = 3;
+  for (const k of known) {
+    const d = norm(k) === norm(name) ? 0 : editDistance(norm(name), norm(k));
+    if (d < bestDistance) {
+      best = k;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}

@@ -30,6 +30,7 @@ export class Tensor {
     if (!(data instanceof Float32Array)) {
       throw new ValueError(`Tensor: expected data to be a Float32Array, received ${describe(data)}`, 'ERR_DTYPE');
     }
+    if (!Array.isArray(shape)) throw new ShapeError(`Tensor: shape must be an array of dimensions, received ${describe(shape)}`);
     for (const d of shape) {
       if (!Number.isInteger(d) || d < 0) throw new ShapeError(`Tensor: invalid shape ${describe(shape)}`);
     }

@@ -347,6 +347,19 @@ describe('errors name the file and the problem', () => {
     expect((await rejection(loadModel(dir))).message).toContain(`dtype "complex64"`);
   });
 
+  it('a hostile topology (Dense with 1e9 units) is refused before its weights are allocated', async () => {
+    const { dir, json } = await saved();
+    const dense = json.modelTopology.config.layers.find((l: { class_name: string }) => l.class_name === 'Dense');
+    dense.config.units = 1e9;
+    writeJson(dir, json);
+    const before = process.memoryUsage().arrayBuffers;
+    const e = await rejection(loadModel(dir));
+    expect(e.code).toBe('ERR_SHAPE');
+    expect(e.message).toContain(path.join(dir, 'model.json'));
+    expect(e.message).toMatch(/would create weight "kernel" of shape \[\d+,1000000000\].*more than the \d+ floats left in the weights file/);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
   it('weights that do not fit the topology: missing, extra, wrong shape', async () => {
     const { dir, json } = await saved();
     const renamed = structuredClone(json);

@@ -6,7 +6,7 @@ import { Tensor } from '../tensor';
 import { ActId } from '../backend/native';
 import { activation as activationOp, softmax as softmaxOp, sigmoid as sigmoidOp } from '../ops/activation';
 import { mish as mishOp } from '../ops/activations_ext';
-import { unknownId } from '../errors';
+import { ValueError, checkOptions, describe, unknownId } from '../errors';
 
 export interface ActivationSpec {
   /** Keras's serialised name. */
@@ -67,6 +67,10 @@ export function getActivation(
 
 /** GELU, exact x * Phi(x) by default as in Keras 3; `approximate: true` gives the tanh form. */
 export function gelu(options: { approximate?: boolean } = {}): ActivationSpec {
+  checkOptions('gelu', options, ['approximate']);
+  if (options.approximate !== undefined && typeof options.approximate !== 'boolean') {
+    throw new ValueError(`gelu: approximate must be a boolean, received approximate=${describe(options.approximate)}`);
+  }
   return options.approximate ? SPECS.geluapproximate! : SPECS.gelu!;
 }
 

@@ -4,6 +4,7 @@
  */
 import type { Tensor } from '../tensor';
 import type { LearningRateSchedule } from '../optimizers/schedules/schedule';
+import { ValueError, checkOptions, describe } from '../errors';
 
 export type Logs = Record<string, number>;
 
@@ -104,6 +105,15 @@ export class CallbackList {
 export class LambdaCallback extends Callback {
   constructor(hooks: Partial<Pick<Callback, 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd'>>) {
     super();
+    const names = ['onTrainBegin', 'onTrainEnd', 'onEpochBegin', 'onEpochEnd', 'onBatchBegin', 'onBatchEnd'] as const;
+    // A misspelt hook ('onEpochEnds') would never run: reject it, and hooks that are not functions.
+    checkOptions('LambdaCallback', hooks, names);
+    for (const name of names) {
+      const hook = (hooks as Record<string, unknown> | undefined)?.[name];
+      if (hook !== undefined && typeof hook !== 'function') {
+        throw new ValueError(`LambdaCallback: ${name} must be a function, received ${name}=${describe(hook)}`);
+      }
+    }
     Object.assign(this, hooks);
   }
 }

@@ -32,7 +32,7 @@ export class CSVLogger extends Callback {
     if (typeof filename !== 'string' || filename.length === 0) {
       throw new ValueError(`${o}: filename must be a non-empty path, received ${describe(filename)}`);
     }
-    const a = optionsOf(o, args);
+    const a = optionsOf(o, args, ['separator', 'append']);
     const sep = a.separator ?? ',';
     if (typeof sep !== 'string' || sep.length !== 1 || sep === '"' || sep === '\n' || sep === '\r') {
       throw new ValueError(`${o}: separator must be one character other than a quote or a newline, received separator=${describe(sep)}`);

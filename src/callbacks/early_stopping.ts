@@ -52,7 +52,7 @@ export class EarlyStopping extends Callback {
   constructor(args?: EarlyStoppingArgs) {
     super();
     const o = 'EarlyStopping';
-    const a = optionsOf(o, args);
+    const a = optionsOf(o, args, ['monitor', 'minDelta', 'patience', 'verbose', 'mode', 'baseline', 'restoreBestWeights', 'startFromEpoch']);
     this.monitor = checkMonitor(o, a.monitor ?? 'val_loss');
     this.minDelta = Math.abs(checkNumber(o, 'minDelta', a.minDelta ?? 0));
     this.patience = checkInt(o, 'patience', a.patience ?? 0, 0);

@@ -30,3 +30,7 @@ export const learningRateScheduler = (schedule: EpochSchedule, args?: { verbose?
 export const reduceLROnPlateau = (args?: ReduceLROnPlateauArgs) => new ReduceLROnPlateau(args);
 import { ModelCheckpoint, ModelCheckpointArgs } from './model_checkpoint';
 export const modelCheckpoint = (filepath: string, args?: ModelCheckpointArgs) => new ModelCheckpoint(filepath, args);
+export { GradientStats } from './gradient_stats';
+export type { GradientStatsArgs, LayerStats, GradientStatsInfo } from './gradient_stats';
+import { GradientStats, GradientStatsArgs } from './gradient_stats';
+export const gradientStats = (args?: GradientStatsArgs) => new GradientStats(args);

@@ -21,7 +21,7 @@ export class LearningRateScheduler extends Callback {
     if (typeof schedule !== 'function') {
       throw new ValueError(`LearningRateScheduler: schedule must be a function (epoch, learningRate) => learningRate, received ${describe(schedule)}`);
     }
-    this.verbose = checkVerbose('LearningRateScheduler', optionsOf('LearningRateScheduler', args).verbose ?? 0);
+    this.verbose = checkVerbose('LearningRateScheduler', optionsOf('LearningRateScheduler', args, ['verbose']).verbose ?? 0);
   }
 
   override onTrainBegin(): void {

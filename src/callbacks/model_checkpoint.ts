@@ -56,7 +56,7 @@ export class ModelCheckpoint extends Callback {
     if (typeof filepath !== 'string' || filepath === '') {
       throw new ValueError(`${o}: filepath must be a non-empty path string, received ${describe(filepath)}`);
     }
-    const a = optionsOf(o, args);
+    const a = optionsOf(o, args, ['monitor', 'verbose', 'saveBestOnly', 'saveWeightsOnly', 'mode', 'saveFreq', 'initialValueThreshold']);
     this.filepath = filepath;
     this.monitor = checkMonitor(o, a.monitor ?? 'val_loss');
     this.verbose = checkVerbose(o, a.verbose ?? 0);

@@ -1,5 +1,5 @@
 /** What the monitoring callbacks share: option checks, the direction of a monitored quantity, the optimizer. */
-import { StateError, ValueError, describe, unknownId } from '../errors';
+import { StateError, ValueError, checkOptions, describe, unknownId } from '../errors';
 import type { TrainingModel, TrainingOptimizer } from './callback';
 
 export type MonitorMode = 'auto' | 'min' | 'max';
@@ -52,10 +52,10 @@ export function checkVerbose(owner: string, v: unknown): 0 | 1 {
   return v;
 }
 
-/** The options argument: undefined (all defaults) or a plain object. */
-export function optionsOf<T extends object>(owner: string, v: T | undefined): Partial<T> {
+/** The options argument: undefined (all defaults) or a plain object whose keys are all in `known`. */
+export function optionsOf<T extends object>(owner: string, v: T | undefined, known: readonly (keyof T & string)[]): Partial<T> {
   if (v === undefined) return {};
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new ValueError(`${owner}: expected an options object, received ${describe(v)}`);
+  checkOptions(owner, v, known);
   return v;
 }
 

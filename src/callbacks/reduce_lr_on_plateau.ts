@@ -45,7 +45,7 @@ export class ReduceLROnPlateau extends Callback {
   constructor(args?: ReduceLROnPlateauArgs) {
     super();
     const o = 'ReduceLROnPlateau';
-    const a = optionsOf(o, args);
+    const a = optionsOf(o, args, ['monitor', 'factor', 'patience', 'verbose', 'mode', 'minDelta', 'cooldown', 'minLr']);
     this.monitor = checkMonitor(o, a.monitor ?? 'val_loss');
     const factor = a.factor ?? 0.1;
     if (typeof factor !== 'number' || !(factor > 0 && factor < 1)) {

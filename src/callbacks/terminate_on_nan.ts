@@ -16,7 +16,7 @@ export class TerminateOnNaN extends Callback {
 
   constructor(args?: TerminateOnNaNArgs) {
     super();
-    this.raiseError = checkBool('TerminateOnNaN', 'raiseError', optionsOf('TerminateOnNaN', args).raiseError ?? false);
+    this.raiseError = checkBool('TerminateOnNaN', 'raiseError', optionsOf('TerminateOnNaN', args, ['raiseError']).raiseError ?? false);
   }
 
   override onBatchEnd(batch: number, logs: Logs): void {

@@ -9,7 +9,7 @@
  *   NonNeg:     max(w, 0)
  */
 import { Tensor } from '../tensor';
-import { ShapeError, ValueError, describe, unknownId } from '../errors';
+import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../errors';
 import type { Constraint } from './constraint';
 import type { SerializedObject } from '../regularizers';
 
@@ -86,6 +86,7 @@ export class MaxNorm implements Constraint {
   readonly axis: Axis;
   /** Keras defaults: maxValue 2, axis 0. */
   constructor(options: { maxValue?: number; axis?: Axis } = {}) {
+    checkOptions('MaxNorm', options, ['maxValue', 'axis']);
     this.maxValue = checkNumber('MaxNorm', 'maxValue', options.maxValue ?? 2);
     this.axis = checkAxis('MaxNorm', options.axis ?? 0);
   }
@@ -114,6 +115,7 @@ export class UnitNorm implements Constraint {
   readonly axis: Axis;
   /** Keras default: axis 0. */
   constructor(options: { axis?: Axis } = {}) {
+    checkOptions('UnitNorm', options, ['axis']);
     this.axis = checkAxis('UnitNorm', options.axis ?? 0);
   }
   apply(w: Tensor): void {
@@ -132,6 +134,7 @@ export class MinMaxNorm implements Constraint {
   readonly axis: Axis;
   /** Keras defaults: minValue 0, maxValue 1, rate 1 (strict), axis 0. */
   constructor(options: { minValue?: number; maxValue?: number; rate?: number; axis?: Axis } = {}) {
+    checkOptions('MinMaxNorm', options, ['minValue', 'maxValue', 'rate', 'axis']);
     this.minValue = checkNumber('MinMaxNorm', 'minValue', options.minValue ?? 0);
     this.maxValue = checkNumber('MinMaxNorm', 'maxValue', options.maxValue ?? 1);
     if (this.maxValue < this.minValue) {

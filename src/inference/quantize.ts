@@ -21,7 +21,7 @@ import { ActivationId, ActivationSpec, getActivation, apply } from '../activatio
 import { getInitializer } from '../initializers';
 import { native, ActId } from '../backend/native';
 import { output } from '../autograd/engine';
-import { ShapeError, StateError, ValueError, describe, unknownId } from '../errors';
+import { ShapeError, StateError, ValueError, checkOptions, describe, unknownId } from '../errors';
 
 export type QuantizeDtype = 'float16' | 'int8';
 
@@ -70,7 +70,7 @@ export class QuantizedDense extends Layer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`QuantizedDense: expected an options object like { units: 10, dtype: 'int8' }, received ${describe(args)}`);
     }
-    super({ ...args, trainable: false });
+    super({ ...args, trainable: false }, ['units', 'dtype', 'activation', 'useBias']);
     if (!Number.isInteger(args.units) || args.units <= 0) {
       throw new ValueError(`${this.describeSelf()}: units must be a positive integer, received units=${describe(args.units)}`);
     }
@@ -256,6 +256,7 @@ export function quantize(model: Sequential, options: QuantizeOptions): Quantized
   if (options === null || typeof options !== 'object') {
     throw new ValueError(`quantize: expected options like { dtype: 'int8' }, received ${describe(options)}`);
   }
+  checkOptions('quantize', options, ['dtype']);
   const dtype = checkDtype(options.dtype, 'quantize');
   const inputShape = model.inputShape;
   if (!inputShape) {

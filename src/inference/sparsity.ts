@@ -8,7 +8,7 @@
 import { Layer } from '../layers/layer';
 import { Sequential } from '../models/sequential';
 import { QuantizedDense } from './quantize';
-import { ValueError, describe } from '../errors';
+import { ValueError, checkOptions, describe } from '../errors';
 
 export interface LayerSparsity {
   /** Layer name. */
@@ -107,6 +107,7 @@ export function prune(model: Sequential, options: PruneOptions): SparsityReport 
   if (options === null || typeof options !== 'object') {
     throw new ValueError(`prune: expected { threshold } or { fraction }, received ${describe(options)}`);
   }
+  checkOptions('prune', options, ['threshold', 'fraction']);
   const { threshold, fraction } = options as { threshold?: unknown; fraction?: unknown };
   if ((threshold === undefined) === (fraction === undefined)) {
     throw new ValueError(

@@ -4,7 +4,7 @@
  */
 import { Shape, sizeOf } from '../tensor';
 import { Random, rngFor } from '../random';
-import { ValueError, describe, unknownId } from '../errors';
+import { ValueError, checkOptions, describe, unknownId } from '../errors';
 
 export interface Initializer {
   /** Keras class name, used in configs and summaries. */
@@ -76,6 +76,7 @@ export class VarianceScaling implements Initializer {
   readonly seed: number | undefined;
 
   constructor(options: VarianceScalingOptions = {}) {
+    checkOptions('VarianceScaling', options, ['scale', 'mode', 'distribution', 'seed']);
     const { scale = 1, mode = 'fanIn', distribution = 'truncatedNormal', seed } = options;
     checkPositive('VarianceScaling', 'scale', scale);
     const m = MODES[String(mode).replace(/_/g, '').toLowerCase()];
@@ -124,6 +125,8 @@ function preset(className: string, scale: number, mode: FanMode, distribution: D
   return class extends VarianceScaling {
     override readonly className = className;
     constructor(options: { seed?: number } = {}) {
+      checkOptions(className, options, ['seed']);
+      if (options.seed !== undefined) checkFinite(className, 'seed', options.seed);
       super({ scale, mode, distribution, seed: options.seed });
     }
     override getConfig(): Record<string, unknown> {
@@ -179,6 +182,7 @@ export class RandomNormal implements Initializer {
   readonly seed: number | undefined;
   /** Keras defaults: mean 0, stddev 0.05. */
   constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
+    checkOptions(this.className, options, ['mean', 'stddev', 'seed']);
     const { mean = 0, stddev = 0.05, seed } = options;
     checkFinite(this.className, 'mean', mean);
     checkPositive(this.className, 'stddev', stddev);
@@ -205,6 +209,7 @@ export class TruncatedNormal implements Initializer {
   readonly seed: number | undefined;
   /** Keras defaults: mean 0, stddev 0.05; values beyond 2 stddev are redrawn. */
   constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
+    checkOptions(this.className, options, ['mean', 'stddev', 'seed']);
     const { mean = 0, stddev = 0.05, seed } = options;
     checkFinite(this.className, 'mean', mean);
     checkPositive(this.className, 'stddev', stddev);
@@ -231,6 +236,7 @@ export class RandomUniform implements Initializer {
   readonly seed: number | undefined;
   /** Keras defaults: minval -0.05, maxval 0.05. */
   constructor(options: { minval?: number; maxval?: number; seed?: number } = {}) {
+    checkOptions(this.className, options, ['minval', 'maxval', 'seed']);
     const { minval = -0.05, maxval = 0.05, seed } = options;
     checkFinite(this.className, 'minval', minval);
     checkFinite(this.className, 'maxval', maxval);
@@ -268,6 +274,7 @@ export class Orthogonal implements Initializer {
   readonly seed: number | undefined;
   /** Keras defaults: gain 1. */
   constructor(options: { gain?: number; seed?: number } = {}) {
+    checkOptions('Orthogonal', options, ['gain', 'seed']);
     const { gain = 1, seed } = options;
     checkFinite('Orthogonal', 'gain', gain);
     if (seed !== undefined) checkFinite('Orthogonal', 'seed', seed);
@@ -323,6 +330,7 @@ export class Identity implements Initializer {
   readonly className: string = 'Identity';
   readonly gain: number;
   constructor(options: { gain?: number } = {}) {
+    checkOptions('Identity', options, ['gain']);
     const { gain = 1 } = options;
     checkFinite('Identity', 'gain', gain);
     this.gain = gain;
@@ -351,7 +359,11 @@ export const lecunNormal = (o?: { seed?: number }) => new LecunNormal(o);
 export const varianceScaling = (o?: VarianceScalingOptions) => new VarianceScaling(o);
 export const zeros = () => new Zeros();
 export const ones = () => new Ones();
-export const constant = (o: { value: number }) => new Constant(o.value);
+export const constant = (o: { value: number }): Constant => {
+  if (o === undefined) throw new ValueError('constant: expected an options object like { value: 0.1 }, received undefined');
+  checkOptions('Constant', o, ['value']);
+  return new Constant(o.value);
+};
 export const randomNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new RandomNormal(o);
 export const randomUniform = (o?: { minval?: number; maxval?: number; seed?: number }) => new RandomUniform(o);
 export const truncatedNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new TruncatedNormal(o);

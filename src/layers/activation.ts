@@ -15,7 +15,7 @@ export class Activation extends Layer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`Activation: expected an options object like { activation: 'relu' }, received ${describe(args)}`);
     }
-    super(args);
+    super(args, ['activation']);
     this.activation = getActivation(args.activation, `${this.describeSelf()} activation`);
   }
 

@@ -53,7 +53,7 @@ export class LeakyReLU extends ActivationLayer {
   constructor(args?: LeakyReLUArgs) {
     const o = optionsOf('LeakyReLU', args);
     const { negativeSlope, alpha, ...base } = o;
-    super(base);
+    super(base, ['negativeSlope', 'alpha']);
     if (negativeSlope !== undefined && alpha !== undefined) {
       throw new ValueError(
         `${this.describeSelf()}: give negativeSlope or its old name alpha, not both; ` +
@@ -106,7 +106,7 @@ export class PReLU extends ActivationLayer {
   constructor(args?: PReLUArgs) {
     const o = optionsOf('PReLU', args);
     const { alphaInitializer, alphaRegularizer, alphaConstraint, sharedAxes, ...base } = o;
-    super(base);
+    super(base, ['alphaInitializer', 'alphaRegularizer', 'alphaConstraint', 'sharedAxes']);
     this.alphaInitializer = getInitializer(alphaInitializer ?? 'zeros', `${this.describeSelf()} alphaInitializer`);
     this.alphaRegularizer = getRegularizer(alphaRegularizer, `${this.describeSelf()} alphaRegularizer`);
     this.alphaConstraint = getConstraint(alphaConstraint, `${this.describeSelf()} alphaConstraint`);
@@ -226,7 +226,7 @@ export class RReLU extends ActivationLayer {
   constructor(args?: RReLUArgs) {
     const o = optionsOf('RReLU', args);
     const { lower, upper, seed, ...base } = o;
-    super(base);
+    super(base, ['lower', 'upper', 'seed']);
     this.lower = checkNumber(this, 'lower', lower ?? 1 / 8);
     this.upper = checkNumber(this, 'upper', upper ?? 1 / 3);
     if (this.lower > this.upper) {
@@ -270,7 +270,7 @@ export class ELU extends ActivationLayer {
   constructor(args?: ELUArgs) {
     const o = optionsOf('ELU', args);
     const { alpha, ...base } = o;
-    super(base);
+    super(base, ['alpha']);
     this.alpha = checkNumber(this, 'alpha', alpha ?? 1);
   }
 
@@ -308,7 +308,7 @@ export class ReLU extends ActivationLayer {
   constructor(args?: ReLUArgs) {
     const o = optionsOf('ReLU', args);
     const { maxValue, negativeSlope, threshold, ...base } = o;
-    super(base);
+    super(base, ['maxValue', 'negativeSlope', 'threshold']);
     this.maxValue = maxValue === undefined || maxValue === null ? null : checkNumber(this, 'maxValue', maxValue, 0);
     this.negativeSlope = checkNumber(this, 'negativeSlope', negativeSlope ?? 0, 0);
     this.threshold = checkNumber(this, 'threshold', threshold ?? 0, 0);
@@ -348,7 +348,7 @@ export class Softmax extends ActivationLayer {
   constructor(args?: SoftmaxArgs) {
     const o = optionsOf('Softmax', args);
     const { axis, ...base } = o;
-    super(base);
+    super(base, ['axis']);
     const a = axis ?? -1;
     const ok = Number.isInteger(a) || (Array.isArray(a) && a.length > 0 && a.every((v) => Number.isInteger(v)));
     if (!ok) {

@@ -37,6 +37,12 @@ export interface DenseArgs extends LayerArgs {
   inputDim?: number;
 }
 
+/** Dense's own option names (inputDim is taken out before the base class checks the rest). */
+const DENSE_OPTIONS = [
+  'units', 'activation', 'useBias', 'kernelInitializer', 'biasInitializer', 'kernelRegularizer', 'biasRegularizer',
+  'activityRegularizer', 'kernelConstraint', 'biasConstraint', 'inputDim',
+];
+
 /**
  * Densely-connected layer: output = activation(input · kernel + bias), kernel of shape
  * [inputDim, units]. Element-wise activations run inside the same native pass; softmax follows it.
@@ -63,9 +69,12 @@ export class Dense extends Layer {
     if (inputDim !== undefined && (!Number.isInteger(inputDim) || inputDim <= 0)) {
       throw new ValueError(`Dense: inputDim must be a positive integer, received ${describe(inputDim)}`);
     }
-    super(inputDim !== undefined && rest.inputShape === undefined ? { ...rest, inputShape: [inputDim] } : rest);
+    super(inputDim !== undefined && rest.inputShape === undefined ? { ...rest, inputShape: [inputDim] } : rest, DENSE_OPTIONS);
     if (!Number.isInteger(args.units) || args.units <= 0) {
       throw new ValueError(`${this.describeSelf()}: units must be a positive integer, received units=${describe(args.units)}`);
+    }
+    if (args.useBias !== undefined && typeof args.useBias !== 'boolean') {
+      throw new ValueError(`${this.describeSelf()}: useBias must be a boolean, received useBias=${describe(args.useBias)}`);
     }
     this.units = args.units;
     this.activation = getActivation(args.activation, `${this.describeSelf()} activation`);

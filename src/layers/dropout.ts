@@ -35,8 +35,8 @@ export abstract class NoiseLayer extends Layer {
   /** The layer's own generator when seeded (Keras's SeedGenerator), else the global one. */
   protected readonly rng: Random;
 
-  constructor(args: LayerArgs & { seed?: number }) {
-    super(args);
+  constructor(args: LayerArgs & { seed?: number }, known: readonly string[] = []) {
+    super(args, ['seed', ...known]);
     if (args.seed !== undefined && (typeof args.seed !== 'number' || !Number.isFinite(args.seed))) {
       throw new ValueError(`${this.describeSelf()}: seed must be a finite number, received seed=${describe(args.seed)}`);
     }
@@ -137,7 +137,7 @@ export class Dropout extends NoiseLayer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`Dropout: expected an options object like { rate: 0.5 }, received ${describe(args)}`);
     }
-    super(args);
+    super(args, ['rate', 'noiseShape']);
     this.rate = checkRate(this, args.rate);
     this.noiseShape = checkNoiseShape(this, args.noiseShape);
   }
@@ -206,7 +206,7 @@ export class GaussianDropout extends NoiseLayer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`GaussianDropout: expected an options object like { rate: 0.2 }, received ${describe(args)}`);
     }
-    super(args);
+    super(args, ['rate']);
     this.rate = checkRate(this, args.rate);
   }
 
@@ -241,7 +241,7 @@ export class GaussianNoise extends NoiseLayer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`GaussianNoise: expected an options object like { stddev: 0.1 }, received ${describe(args)}`);
     }
-    super(args);
+    super(args, ['stddev']);
     const s = args.stddev;
     if (typeof s !== 'number' || !(s >= 0 && s <= 1)) {
       throw new ValueError(`${this.describeSelf()}: stddev must be a number in [0, 1], received stddev=${describe(s)}`);

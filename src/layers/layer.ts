@@ -7,7 +7,7 @@ import { Tensor, Shape } from '../tensor';
 import { Initializer } from '../initializers';
 import type { Regularizer } from '../regularizers/regularizer';
 import type { Constraint } from '../constraints/constraint';
-import { ShapeError, StateError, ValueError, describe } from '../errors';
+import { ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
 
 /** A shape whose first (batch) dimension may be unknown. */
 export type SymbolicShape = readonly (number | null)[];
@@ -47,6 +47,9 @@ export interface AddWeightOptions {
   constraint?: Constraint | null;
 }
 
+/** The option names every layer accepts (LayerArgs). */
+export const LAYER_OPTIONS: readonly string[] = ['name', 'inputShape', 'batchInputShape', 'trainable'];
+
 const nameCounts = new Map<string, number>();
 
 function snakeCase(s: string): string {
@@ -75,7 +78,16 @@ export abstract class Layer {
    */
   readonly activityLosses: Tensor[] = [];
 
-  constructor(args: LayerArgs = {}) {
+  /**
+   * `known` lists the subclass's own option names (those it passes on to here); any key that is
+   * neither one of them nor a LayerArgs key is rejected, as Keras rejects unknown keyword arguments.
+   */
+  constructor(args: LayerArgs = {}, known: readonly string[] = []) {
+    checkOptions(
+      typeof args?.name === 'string' && args.name !== '' ? `${this.className} "${args.name}"` : this.className,
+      args,
+      [...LAYER_OPTIONS, ...known],
+    );
     if (args.name !== undefined && (typeof args.name !== 'string' || args.name === '')) {
       throw new ValueError(`${this.className}: name must be a non-empty string, received ${describe(args.name)}`);
     }
@@ -87,10 +99,19 @@ export abstract class Layer {
       checkShapeArg(this, 'inputShape', args.inputShape);
       this.batchInputShape = [null, ...args.inputShape];
     } else if (args.batchInputShape !== undefined) {
-      checkShapeArg(this, 'batchInputShape', args.batchInputShape.slice(1) as number[]);
+      const b = args.batchInputShape as unknown;
+      if (!Array.isArray(b) || b.length < 2 || (b[0] !== null && !(Number.isInteger(b[0]) && b[0] > 0))) {
+        throw new ValueError(
+          `${this.className}: batchInputShape must be [batch or null, ...positive integers], received ${describe(b)}`,
+        );
+      }
+      checkShapeArg(this, 'batchInputShape', b.slice(1) as number[]);
       this.batchInputShape = [...args.batchInputShape];
     } else {
       this.batchInputShape = null;
+    }
+    if (args.trainable !== undefined && typeof args.trainable !== 'boolean') {
+      throw new ValueError(`${this.describeSelf()}: trainable must be a boolean, received trainable=${describe(args.trainable)}`);
     }
     this._trainable = args.trainable ?? true;
   }
@@ -124,6 +145,9 @@ export abstract class Layer {
   }
 
   set trainable(value: boolean) {
+    if (typeof value !== 'boolean') {
+      throw new ValueError(`${this.describeSelf()}: trainable must be a boolean, received trainable=${describe(value)}`);
+    }
     this._trainable = value;
     for (const w of this._weights) w.requiresGrad = value && w.trainable;
   }
@@ -173,6 +197,7 @@ export abstract class Layer {
   }
 
   protected addWeight(name: string, shape: Shape, initializer: Initializer, options: AddWeightOptions = {}): Variable {
+    chargeWeightBudget(this, name, shape);
     const trainable = options.trainable ?? true;
     const v = new Variable(initializer.generate(shape), shape, `${this.name}/${name}`, trainable);
     v.requiresGrad = trainable && this._trainable;
@@ -210,4 +235,31 @@ function checkShapeArg(layer: Layer, option: string, dims: readonly unknown[]): 
 export function formatShape(shape: SymbolicShape): string {
   const parts = shape.map((d) => (d === null ? 'None' : String(d)));
   return `(${parts.join(', ')}${parts.length === 1 ? ',' : ''})`;
+}
+
+// While a model is rebuilt from a file, weights may only be created up to the number of floats the
+// file holds: a hostile topology (Dense with units: 1e9) fails before allocating anything.
+let weightBudget: { floats: number; where: string } | null = null;
+
+function chargeWeightBudget(layer: Layer, name: string, shape: Shape): void {
+  if (weightBudget === null) return;
+  const n = shape.reduce((a, b) => a * b, 1);
+  if (!(n <= weightBudget.floats)) {
+    throw new ShapeError(
+      `${weightBudget.where}: ${layer.describeSelf()} would create weight "${name}" of shape [${shape}] ` +
+        `(${n} floats), more than the ${weightBudget.floats} floats left in the weights file`,
+    );
+  }
+  weightBudget.floats -= n;
+}
+
+/** Run fn (which builds layers) allowing at most `floats` weight elements in total. */
+export function withWeightBudget<T>(floats: number, where: string, fn: () => T): T {
+  const saved = weightBudget;
+  weightBudget = { floats, where };
+  try {
+    return fn();
+  } finally {
+    weightBudget = saved;
+  }
 }

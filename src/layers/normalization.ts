@@ -86,7 +86,10 @@ export class BatchNormalization extends Layer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`BatchNormalization: expected an options object, received ${describe(args)}`);
     }
-    super(args);
+    super(args, [
+      'axis', 'momentum', 'epsilon', 'center', 'scale', 'betaInitializer', 'gammaInitializer', 'movingMeanInitializer',
+      'movingVarianceInitializer', 'betaRegularizer', 'gammaRegularizer', 'betaConstraint', 'gammaConstraint',
+    ]);
     const axis = args.axis ?? -1;
     const axes = typeof axis === 'number' ? [axis] : axis;
     if (!Array.isArray(axes) || axes.length === 0 || axes.some((a) => !Number.isInteger(a))) {

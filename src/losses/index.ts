@@ -7,7 +7,7 @@
 import { Tensor } from '../tensor';
 import { native } from '../backend/native';
 import { output, needsGrad, record, gradOf } from '../autograd/engine';
-import { ShapeError, ValueError, describe, unknownId } from '../errors';
+import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../errors';
 
 const EPSILON = 1e-7; // keras.config.epsilon()
 
@@ -50,7 +50,11 @@ function checkSame(name: string, pred: Tensor, target: Tensor): void {
 
 export class SparseCategoricalCrossentropy implements Loss {
   readonly name = 'sparse_categorical_crossentropy';
-  constructor(readonly fromLogits = false) {}
+  constructor(readonly fromLogits = false) {
+    if (typeof fromLogits !== 'boolean') {
+      throw new ValueError(`SparseCategoricalCrossentropy: fromLogits must be a boolean, received fromLogits=${describe(fromLogits)}`);
+    }
+  }
 
   compute(pred: Tensor, target: Tensor): Tensor {
     const cols = lastDim(pred);
@@ -88,7 +92,11 @@ export class SparseCategoricalCrossentropy implements Loss {
 
 export class CategoricalCrossentropy implements Loss {
   readonly name = 'categorical_crossentropy';
-  constructor(readonly fromLogits = false) {}
+  constructor(readonly fromLogits = false) {
+    if (typeof fromLogits !== 'boolean') {
+      throw new ValueError(`CategoricalCrossentropy: fromLogits must be a boolean, received fromLogits=${describe(fromLogits)}`);
+    }
+  }
 
   compute(pred: Tensor, target: Tensor): Tensor {
     checkSame('categoricalCrossentropy', pred, target);
@@ -109,7 +117,11 @@ export class CategoricalCrossentropy implements Loss {
 
 export class BinaryCrossentropy implements Loss {
   readonly name = 'binary_crossentropy';
-  constructor(readonly fromLogits = false) {}
+  constructor(readonly fromLogits = false) {
+    if (typeof fromLogits !== 'boolean') {
+      throw new ValueError(`BinaryCrossentropy: fromLogits must be a boolean, received fromLogits=${describe(fromLogits)}`);
+    }
+  }
 
   compute(pred: Tensor, target: Tensor): Tensor {
     checkSame('binaryCrossentropy', pred, target);
@@ -162,9 +174,11 @@ export function getLoss(id: LossId | Loss | string): Loss {
   return make();
 }
 
-export const sparseCategoricalCrossentropy = (o: { fromLogits?: boolean } = {}) => new SparseCategoricalCrossentropy(o.fromLogits);
-export const categoricalCrossentropy = (o: { fromLogits?: boolean } = {}) => new CategoricalCrossentropy(o.fromLogits);
-export const binaryCrossentropy = (o: { fromLogits?: boolean } = {}) => new BinaryCrossentropy(o.fromLogits);
+const lossOptions = (cls: string, o: { fromLogits?: boolean }) => (checkOptions(cls, o, ['fromLogits']), o.fromLogits ?? false);
+export const sparseCategoricalCrossentropy = (o: { fromLogits?: boolean } = {}) =>
+  new SparseCategoricalCrossentropy(lossOptions('SparseCategoricalCrossentropy', o));
+export const categoricalCrossentropy = (o: { fromLogits?: boolean } = {}) => new CategoricalCrossentropy(lossOptions('CategoricalCrossentropy', o));
+export const binaryCrossentropy = (o: { fromLogits?: boolean } = {}) => new BinaryCrossentropy(lossOptions('BinaryCrossentropy', o));
 export const meanSquaredError = () => new MeanSquaredError();
 
 void describe;

@@ -12,7 +12,7 @@ import { Tensor, sizeOf } from '../tensor';
 import type { Sequential } from './sequential';
 import { NoiseLayer } from '../layers/dropout';
 import { noGrad, scope } from '../autograd/engine';
-import { ShapeError, ValueError, describe } from '../errors';
+import { ShapeError, ValueError, checkOptions, describe } from '../errors';
 import { TensorLike, assertFinite, sliceRows, toTensor } from './data';
 
 export interface McPredictArgs {
@@ -31,6 +31,7 @@ export interface McPrediction {
 
 /** Mean and standard deviation of `samples` predictions with the noise layers active. */
 export function mcPredict(model: Sequential, x: TensorLike, args: McPredictArgs = {}): McPrediction {
+  checkOptions('mcPredict', args, ['samples', 'batchSize']);
   const samples = args.samples ?? 100;
   const batchSize = args.batchSize ?? 32;
   for (const [option, v] of [['samples', samples], ['batchSize', batchSize]] as const) {

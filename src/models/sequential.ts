@@ -16,7 +16,8 @@ import { History } from '../callbacks/history';
 import { ProgbarLogger, Writable } from '../callbacks/progbar';
 import { scope, backward, noGrad } from '../autograd/engine';
 import { globalRandom } from '../random';
-import { DeepnodeError, ShapeError, StateError, ValueError, describe } from '../errors';
+import { DeepnodeError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
+import { native } from '../backend/native';
 import { add } from '../ops/arithmetic';
 import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
@@ -58,6 +59,19 @@ export interface EvaluateArgs {
   batchSize?: number;
 }
 
+/**
+ * One layer as seen by `Sequential.probeLayers`: its output on the probed batch, the gradient of the
+ * loss with respect to that output, and the gradients of its trainable weights. The arrays are
+ * pooled buffers, valid only inside the visit function.
+ */
+export interface LayerProbe {
+  layer: Layer;
+  output: Tensor;
+  /** dLoss/dOutput, or null when nothing trainable lies before or in this layer. */
+  outputGrad: Float32Array | null;
+  weightGrads: { name: string; grad: Float32Array }[];
+}
+
 export interface PredictArgs {
   batchSize?: number;
   /** Run layers in training mode (e.g. MC Dropout), default false. */
@@ -84,6 +98,18 @@ export class Sequential {
   private segments: Segment[] = [];
   // The trainable weights in `params`, in order, as of the last packing.
   private packedVars: Variable[] = [];
+  // Weights that a training-mode forward pass updates (BatchNormalization's moving statistics: the
+  // non-trainable weights of trainable layers), saved before each step so that a step whose loss
+  // is not finite can put them back, and the buffer they are saved in.
+  private stateVars: Variable[] = [];
+  private stateSaved = new Float32Array(0);
+  // Each layer's output in the current training step (valid inside the step's scope).
+  private readonly stepOutputs: Tensor[] = [];
+  // Why the last training step's loss was not finite (set only on that path).
+  private nonFiniteCause = '';
+  // The batch being trained on, for callbacks that inspect it (callbacks.gradientStats).
+  private batchX: Tensor | null = null;
+  private batchY: Tensor | null = null;
 
   constructor(layers: Layer[] = [], options: { name?: string } = {}) {
     this.name = options.name ?? uniqueName('sequential');
@@ -170,6 +196,7 @@ export class Sequential {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`Sequential "${this.name}": compile() expects { optimizer, loss, metrics }, received ${describe(args)}`);
     }
+    checkOptions(`Sequential "${this.name}": compile`, args, ['optimizer', 'loss', 'metrics']);
     if (args.optimizer === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs an optimizer`);
     if (args.loss === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs a loss`);
     const optimizer = getOptimizer(args.optimizer);
@@ -200,6 +227,8 @@ export class Sequential {
     this.grads = grads;
     this.segments = segments;
     this.packedVars = vars;
+    this.stateVars = this._layers.filter((l) => l.trainable).flatMap((l) => l.nonTrainableWeights);
+    this.stateSaved = new Float32Array(this.stateVars.reduce((n, v) => n + v.size, 0));
   }
 
   /**
@@ -255,7 +284,8 @@ export class Sequential {
     return this.compiled;
   }
 
-  private checkXY(x: unknown, y: unknown, what: string): [Tensor, Tensor] {
+  /** Validates x and y; `finite: false` leaves the NaN/Inf scan to the caller (fit does it in slices). */
+  private checkXY(x: unknown, y: unknown, what: string, finite = true): [Tensor, Tensor] {
     const xt = toTensor(x, `${what} x`);
     const yt = toTensor(y, `${what} y`);
     if (xt.rank < 1 || xt.shape[0] === 0) throw new ValueError(`Sequential "${this.name}": ${what}: x is empty (shape [${xt.shape}])`);
@@ -263,9 +293,23 @@ export class Sequential {
     if (yt.rank < 1 || yt.shape[0] !== n) {
       throw new ShapeError(`Sequential "${this.name}": ${what}: x has ${n} samples (shape [${xt.shape}]) but y has shape [${yt.shape}]`);
     }
-    assertFinite(xt, `${what} x`);
-    assertFinite(yt, `${what} y`);
+    if (finite) {
+      assertFinite(xt, `${what} x`);
+      assertFinite(yt, `${what} y`);
+    }
     return [xt, yt];
+  }
+
+  /**
+   * assertFinite over a large dataset a slice at a time, letting the event loop run between slices
+   * (a 55,000-image set is 43M floats: ~40 ms in one piece).
+   */
+  private async assertFiniteYielding(t: Tensor, what: string): Promise<void> {
+    const slice = 1 << 22;
+    for (let at = 0; at < t.size; at += slice) {
+      if (native.firstNonFinite(t.data.subarray(at, at + slice)) >= 0) assertFinite(t, what);
+      if (at + slice < t.size) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
   }
 
   /** Check labels against the loss before any work: class ids in range for sparse cross-entropy. */
@@ -286,6 +330,7 @@ export class Sequential {
   }
 
   async fit(x: TensorLike, y: TensorLike, args: FitArgs = {}): Promise<History> {
+    checkOptions(`Sequential "${this.name}": fit`, args, FIT_OPTIONS);
     const compiled = this.requireCompiled('fit');
     const epochs = intOption(this.name, 'epochs', args.epochs ?? 1, 0);
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
@@ -298,7 +343,9 @@ export class Sequential {
     if (typeof split !== 'number' || !(split >= 0 && split < 1)) {
       throw new ValueError(`Sequential "${this.name}": validationSplit must be in [0, 1), received ${describe(split)}`);
     }
-    let [xt, yt] = this.checkXY(x, y, 'fit');
+    let [xt, yt] = this.checkXY(x, y, 'fit', false);
+    await this.assertFiniteYielding(xt, 'fit x');
+    await this.assertFiniteYielding(yt, 'fit y');
     this.ensureBuilt(xt, 'fit');
     this.ensurePacked();
     this.checkLabels(yt, compiled, 'fit');
@@ -308,7 +355,9 @@ export class Sequential {
       if (!Array.isArray(args.validationData) || args.validationData.length !== 2) {
         throw new ValueError(`Sequential "${this.name}": validationData must be [x, y], received ${describe(args.validationData)}`);
       }
-      val = this.checkXY(args.validationData[0], args.validationData[1], 'validationData');
+      val = this.checkXY(args.validationData[0], args.validationData[1], 'validationData', false);
+      await this.assertFiniteYielding(val[0], 'validationData x');
+      await this.assertFiniteYielding(val[1], 'validationData y');
       this.ensureBuilt(val[0], 'validationData');
       this.checkLabels(val[1], compiled, 'validationData');
     } else if (split > 0) {
@@ -350,7 +399,9 @@ export class Sequential {
         const end = Math.min(n, start + batchSize);
         const r0 = list.onBatchBegin(step, logs);
         if (r0) await r0;
-        const loss = this.trainStep(xb.gather(order, start, end), yb.gather(order, start, end), compiled);
+        this.batchX = xb.gather(order, start, end);
+        this.batchY = yb.gather(order, start, end);
+        const loss = this.trainStep(this.batchX, this.batchY, compiled);
         if (!Number.isFinite(loss)) {
           // The weights were not updated with this batch. Callbacks see the bad loss first, so
           // terminateOnNaN can stop training quietly; otherwise training fails loudly.
@@ -358,11 +409,12 @@ export class Sequential {
           const r = list.onBatchEnd(step, logs);
           if (r) await r;
           if (this.stopTraining) break;
+          this.batchX = this.batchY = null;
           throw new DeepnodeError(
             'ERR_NON_FINITE',
             `Sequential "${this.name}": the loss became ${loss} at epoch ${epoch + 1}, batch ${step + 1}; ` +
-              'the weights were left as they were before this batch. Try a lower learning rate, ' +
-              'gradient clipping (clipnorm), or check the data',
+              `${this.nonFiniteCause}. The weights were left as they were before this batch. ` +
+              'Try a lower learning rate, gradient clipping (clipnorm), or check the data',
           );
         }
         lossMean.update(loss, end - start);
@@ -379,29 +431,139 @@ export class Sequential {
       }
       const epochLogs: Logs = { ...logs, learning_rate: compiled.optimizer.currentLearningRate() };
       if (val) {
-        const v = this.evaluate(val[0], val[1], { batchSize });
+        const v = await this.evaluateYielding(val[0], val[1], batchSize, compiled);
         for (const [k, value] of Object.entries(v)) epochLogs[`val_${k}`] = value;
       }
       await list.onEpochEnd(epoch, epochLogs);
     }
     await list.onTrainEnd({});
+    this.batchX = this.batchY = null;
     return history;
   }
 
   private trainStep(x: Tensor, y: Tensor, compiled: Compiled): number {
     return scope(() => {
-      const pred = this.call(x, true);
-      const lossTensor = this.totalLoss(compiled.loss.compute(pred, y));
+      const outs = this.stepOutputs;
+      const state = this.stateVars;
+      for (let i = 0, o = 0; i < state.length; o += state[i]!.size, i++) this.stateSaved.set(state[i]!.data, o);
+      let pred = x;
+      for (let i = 0; i < this._layers.length; i++) outs[i] = pred = this._layers[i]!.call(pred, { training: true });
+      const dataLoss = compiled.loss.compute(pred, y);
+      const lossTensor = this.totalLoss(dataLoss);
       const loss = lossTensor.data[0]!;
-      if (Number.isFinite(loss) && lossTensor.requiresGrad) {
-        this.grads.fill(0);
-        backward(lossTensor);
-        compiled.optimizer.apply(this.params, this.grads, this.segments);
-        for (const layer of this._layers) layer.applyConstraints();
+      if (Number.isFinite(loss)) {
+        if (lossTensor.requiresGrad) {
+          this.grads.fill(0);
+          backward(lossTensor);
+          compiled.optimizer.apply(this.params, this.grads, this.segments);
+          for (const layer of this._layers) layer.applyConstraints();
+        }
+      } else {
+        this.nonFiniteCause = this.diagnoseNonFinite(x, outs, dataLoss, lossTensor);
+        for (let i = 0, o = 0; i < state.length; o += state[i]!.size, i++) {
+          state[i]!.data.set(this.stateSaved.subarray(o, o + state[i]!.size));
+        }
       }
       for (const m of compiled.metrics) m.update(pred, y);
+      outs.length = 0;
       return loss;
     });
+  }
+
+  /**
+   * Where a non-finite loss came from, found on the failure path only: the first layer whose output
+   * holds a NaN or Inf in this step's forward pass; else, after a backward pass (whose gradients
+   * are discarded), the layer whose gradient first went non-finite walking back from the loss.
+   */
+  private diagnoseNonFinite(x: Tensor, outs: readonly Tensor[], dataLoss: Tensor, total: Tensor): string {
+    const n = this._layers.length;
+    const where = (i: number) => `${this._layers[i]!.describeSelf()} (layer ${i + 1} of ${n})`;
+    const badWeight = (vars: readonly Variable[]) => {
+      for (const v of vars) {
+        const at = native.firstNonFinite(v.data);
+        if (at >= 0) return `${v.name}[${at}] = ${v.data[at]}`;
+      }
+      return null;
+    };
+    for (let i = 0; i < n; i++) {
+      const out = outs[i]!;
+      const at = native.firstNonFinite(out.data);
+      if (at < 0) continue;
+      const w = badWeight(this._layers[i]!.weights);
+      return (
+        `the first non-finite value appeared in the output of ${where(i)}: ${out.data[at]} at flat index ${at}` +
+        (w
+          ? `; its weights were already non-finite (${w}), so an earlier update overflowed`
+          : `; its input and weights were finite (max |input| ${fmt(maxAbs([(i === 0 ? x : outs[i - 1]!).data]))}, ` +
+            `max |weight| ${fmt(maxAbs(this._layers[i]!.weights.map((v) => v.data)))})`)
+      );
+    }
+    if (Number.isFinite(dataLoss.data[0]!)) {
+      return 'every layer output and the data loss were finite; the weight or activity penalties were not';
+    }
+    if (!total.requiresGrad) return 'every layer output was finite; the loss computation itself overflowed';
+    // Forward was finite: follow the gradient from the loss back to the input, layer by layer.
+    this.grads.fill(0);
+    backward(total);
+    const bad = (g: Float32Array | null | undefined) => g !== null && g !== undefined && native.firstNonFinite(g) >= 0;
+    let cause = 'every layer output and gradient was finite; the loss computation itself overflowed';
+    for (let i = n - 1; i >= 0; i--) {
+      if (i === n - 1 && bad(outs[i]!.grad)) {
+        cause = `the first non-finite value appeared in the gradient of the loss with respect to the output of ${where(i)}`;
+        break;
+      }
+      const w = this._layers[i]!.trainableWeights.find((v) => bad(v.grad));
+      if (w) {
+        cause = `the first non-finite value appeared in the gradient of ${where(i)} for its weight "${w.name}"`;
+        break;
+      }
+      if (i > 0 && bad(outs[i - 1]!.grad)) {
+        cause = `the first non-finite value appeared in the gradient that ${where(i)} passes to its input`;
+        break;
+      }
+    }
+    this.grads.fill(0);
+    return cause;
+  }
+
+  /** The batch `fit` is training on right now (for callbacks such as gradientStats), else null. */
+  get currentBatch(): [Tensor, Tensor] | null {
+    return this.batchX && this.batchY ? [this.batchX, this.batchY] : null;
+  }
+
+  /**
+   * Diagnostics hook (callbacks.gradientStats uses it): one forward and backward pass over (x, y)
+   * in inference mode (Dropout off, BatchNormalization on its moving statistics), handing `visit`
+   * each layer's output and gradients. It changes no weight, optimizer slot or random stream, and
+   * leaves the gradient buffer as it found it; the probes are valid only inside `visit`.
+   */
+  probeLayers<T>(x: TensorLike, y: TensorLike, visit: (probes: LayerProbe[]) => T): T {
+    const compiled = this.requireCompiled('probeLayers');
+    const [xt, yt] = this.checkXY(x, y, 'probeLayers');
+    this.ensureBuilt(xt, 'probeLayers');
+    this.checkLabels(yt, compiled, 'probeLayers');
+    this.ensurePacked();
+    const savedGrads = this.grads.slice();
+    try {
+      return scope(() => {
+        const outs: Tensor[] = [];
+        let pred = xt;
+        for (const layer of this._layers) outs.push((pred = layer.call(pred, { training: false })));
+        const loss = this.totalLoss(compiled.loss.compute(pred, yt));
+        this.grads.fill(0);
+        if (loss.requiresGrad) backward(loss);
+        return visit(
+          this._layers.map((layer, i) => ({
+            layer,
+            output: outs[i]!,
+            outputGrad: outs[i]!.grad,
+            weightGrads: layer.trainableWeights.map((v) => ({ name: v.name, grad: v.grad ?? new Float32Array(v.size) })),
+          })),
+        );
+      });
+    } finally {
+      this.grads.set(savedGrads);
+    }
   }
 
   /**
@@ -420,6 +582,7 @@ export class Sequential {
 
   /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
   evaluate(x: TensorLike, y: TensorLike, args: EvaluateArgs = {}): Record<string, number> {
+    checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize']);
     const compiled = this.requireCompiled('evaluate');
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
     const [xt, yt] = this.checkXY(x, y, 'evaluate');
@@ -427,27 +590,51 @@ export class Sequential {
     this.checkLabels(yt, compiled, 'evaluate');
     const n = xt.shape[0]!;
     const lossMean = new Mean('loss');
-    const metrics = compiled.metrics;
-    for (const m of metrics) m.reset();
-    noGrad(() => {
-      for (let start = 0; start < n; start += batchSize) {
-        const end = Math.min(n, start + batchSize);
-        scope(() => {
-          const yb = sliceRows(yt, start, end);
-          const pred = this.call(sliceRows(xt, start, end), false);
-          lossMean.update(this.totalLoss(compiled.loss.compute(pred, yb)).data[0]!, end - start);
-          for (const m of metrics) m.update(pred, yb);
-        });
+    for (const m of compiled.metrics) m.reset();
+    for (let start = 0; start < n; start += batchSize) this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean);
+    return this.evaluateResult(compiled, lossMean);
+  }
+
+  /** evaluate() for fit's validation data (already checked), yielding to the event loop as fit does. */
+  private async evaluateYielding(xt: Tensor, yt: Tensor, batchSize: number, compiled: Compiled): Promise<Record<string, number>> {
+    const n = xt.shape[0]!;
+    const lossMean = new Mean('loss');
+    for (const m of compiled.metrics) m.reset();
+    let lastYield = performance.now();
+    for (let start = 0; start < n; start += batchSize) {
+      this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean);
+      if (performance.now() - lastYield > 10) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
       }
-    });
+    }
+    return this.evaluateResult(compiled, lossMean);
+  }
+
+  private evaluateBatch(xt: Tensor, yt: Tensor, start: number, end: number, compiled: Compiled, lossMean: Mean): void {
+    noGrad(() =>
+      scope(() => {
+        const yb = sliceRows(yt, start, end);
+        const pred = this.call(sliceRows(xt, start, end), false);
+        lossMean.update(this.totalLoss(compiled.loss.compute(pred, yb)).data[0]!, end - start);
+        for (const m of compiled.metrics) m.update(pred, yb);
+      }),
+    );
+  }
+
+  private evaluateResult(compiled: Compiled, lossMean: Mean): Record<string, number> {
     const out: Record<string, number> = { loss: lossMean.result() };
-    for (const m of metrics) out[m.name] = m.result();
-    for (const m of metrics) m.reset();
+    for (const m of compiled.metrics) out[m.name] = m.result();
+    for (const m of compiled.metrics) m.reset();
     return out;
   }
 
   /** Outputs for x, computed in batches; a new tensor the caller owns. */
   predict(x: TensorLike, args: PredictArgs = {}): Tensor {
+    checkOptions(`Sequential "${this.name}": predict`, args, ['batchSize', 'training']);
+    if (args.training !== undefined && typeof args.training !== 'boolean') {
+      throw new ValueError(`Sequential "${this.name}": predict: training must be a boolean, received ${describe(args.training)}`);
+    }
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
     const xt = toTensor(x, 'predict x');
     if (xt.rank < 1) throw new ShapeError(`Sequential "${this.name}": predict: x must have a batch axis, received shape []`);
@@ -533,6 +720,14 @@ export class Sequential {
   }
 }
 
+function maxAbs(arrays: readonly Float32Array[]): number {
+  let m = 0;
+  for (const a of arrays) for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+}
+
+const fmt = (v: number) => v.toPrecision(3);
+
 function abortError(signal: AbortSignal, model: string, epoch: number, step: number): Error {
   const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';
   const err = new Error(`Sequential "${model}": fit aborted at epoch ${epoch + 1}, batch ${step + 1}${reason}`, {
@@ -542,6 +737,10 @@ function abortError(signal: AbortSignal, model: string, epoch: number, step: num
   (err as Error & { code: string }).code = 'ABORT_ERR';
   return err;
 }
+
+const FIT_OPTIONS: readonly (keyof FitArgs)[] = [
+  'epochs', 'batchSize', 'shuffle', 'validationData', 'validationSplit', 'callbacks', 'verbose', 'initialEpoch', 'stream', 'signal',
+];
 
 function intOption(model: string, option: string, v: unknown, min: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {

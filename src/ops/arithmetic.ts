@@ -1,5 +1,5 @@
 import { Tensor } from '../tensor';
-import { ShapeError } from '../errors';
+import { ShapeError, ValueError, describe } from '../errors';
 import { native } from '../backend/native';
 import { output, needsGrad, record, gradOf } from '../autograd/engine';
 
@@ -24,6 +24,9 @@ export function add(a: Tensor, b: Tensor): Tensor {
 
 /** a * s for a scalar number s. */
 export function mulScalar(a: Tensor, s: number): Tensor {
+  if (typeof s !== 'number' || !Number.isFinite(s)) {
+    throw new ValueError(`mulScalar: the scalar must be a finite number, received ${describe(s)}`, 'ERR_NON_FINITE');
+  }
   const y = output(a.shape);
   y.data.set(a.data);
   native.scale(s, y.data);

@@ -11,7 +11,7 @@
  * and size are unchanged keeps its slot state and new weights start from the slot's initial value,
  * instead of state silently sliding onto the wrong weights.
  */
-import { ValueError, StateError, describe } from '../errors';
+import { ValueError, StateError, checkOptions, describe } from '../errors';
 import { native } from '../backend/native';
 import { LearningRateSchedule } from './schedules/schedule';
 import { Tensor } from '../tensor';
@@ -76,14 +76,7 @@ export abstract class Optimizer {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`${this.className}: expected an options object, received ${describe(args)}`);
     }
-    const allowed = new Set<string>([...BASE_KEYS, ...known]);
-    const unknown = Object.keys(args).filter((k) => !allowed.has(k));
-    if (unknown.length > 0) {
-      throw new ValueError(
-        `${this.className}: unknown option(s) ${unknown.map((k) => `'${k}'`).join(', ')}. ` +
-          `Valid options: ${[...allowed].map((k) => `'${k}'`).join(', ')}`,
-      );
-    }
+    checkOptions(this.className, args, [...new Set<string>([...BASE_KEYS, ...known])]);
     const lr = args.learningRate ?? defaults.learningRate;
     if (lr instanceof LearningRateSchedule) {
       this.lrSchedule = lr;

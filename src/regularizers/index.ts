@@ -9,7 +9,7 @@
 import { Tensor } from '../tensor';
 import { add, mulScalar } from '../ops/arithmetic';
 import { sumAbs, sumSquares } from '../ops/reductions';
-import { ValueError, describe, unknownId } from '../errors';
+import { ValueError, checkOptions, describe, unknownId } from '../errors';
 import type { Regularizer } from './regularizer';
 
 export type { Regularizer } from './regularizer';
@@ -60,6 +60,7 @@ export class L1L2 implements Regularizer {
   readonly l1: number;
   readonly l2: number;
   constructor(options: { l1?: number; l2?: number } = {}) {
+    checkOptions('L1L2', options, ['l1', 'l2']);
     this.l1 = checkFactor('L1L2', 'l1', options.l1 ?? 0);
     this.l2 = checkFactor('L1L2', 'l2', options.l2 ?? 0);
   }

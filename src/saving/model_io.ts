@@ -22,12 +22,13 @@ import { Tensor } from '../tensor';
 import { Layer, SymbolicShape } from '../layers/layer';
 import '../layers'; // every layer class registers itself for layerFromConfig
 import { layerFromConfig, serializeLayer, SerializedLayer } from '../layers/serialization';
+import { withWeightBudget } from '../layers/layer';
 import { Loss, getLoss } from '../losses';
 import { getMetric } from '../metrics';
 import { optimizerFromConfig } from '../optimizers';
 import type { NamedTensor } from '../optimizers/optimizer';
 import { packageRoot } from '../backend/native';
-import { DeepnodeError, IOError, ShapeError, StateError, ValueError, describe } from '../errors';
+import { DeepnodeError, IOError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
 import {
   DEEPNODE_FORMAT_VERSION, LAYERS_MODEL_FORMAT, MAX_MODEL_JSON_BYTES, ModelJSON, TrainingConfig, WeightSpec,
   parseModelJSON, specBytes,
@@ -77,6 +78,7 @@ function version(): string {
 export async function saveModel(model: Sequential, dir: string, options: SaveOptions = {}): Promise<SaveResult> {
   const owner = checkModel(model, 'save');
   if (options === null || typeof options !== 'object') throw new ValueError(`${owner}: save() options must be an object, received ${describe(options)}`);
+  checkOptions(`${owner}: save()`, options, ['includeOptimizer']);
   const include = options.includeOptimizer ?? true;
   if (typeof include !== 'boolean') throw new ValueError(`${owner}: includeOptimizer must be a boolean, received ${describe(include)}`);
   if (!model.built) {
@@ -256,6 +258,10 @@ interface LoadedWeights {
  * optimizer state when the file holds deepnode's training config.
  */
 export async function loadModel(location: string, options: LoadOptions = {}): Promise<Sequential> {
+  checkOptions('loadModel', options, ['compile']);
+  if (options.compile !== undefined && typeof options.compile !== 'boolean') {
+    throw new ValueError(`loadModel: compile must be a boolean, received compile=${describe(options.compile)}`);
+  }
   const loaded = await readModelDir(location);
   const { json, file } = loaded;
   if (json.modelTopology === null) {
@@ -264,8 +270,14 @@ export async function loadModel(location: string, options: LoadOptions = {}): Pr
         'build the model in code and call model.loadWeights() instead',
     );
   }
-  const model = modelFromTopology(json.modelTopology, file);
-  assignWeights(model, loaded);
+  // The file's weights bound what the topology may allocate (checked before each allocation).
+  let budget = 0;
+  for (const { data } of loaded.model.values()) budget += data.length;
+  const model = withWeightBudget(budget, file, () => {
+    const m = modelFromTopology(json.modelTopology!, file);
+    assignWeights(m, loaded);
+    return m;
+  });
   const training = json.deepnode?.trainingConfig;
   if ((options.compile ?? true) && training) {
     compileFrom(model, training, loaded.optimizer, file);

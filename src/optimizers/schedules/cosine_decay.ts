@@ -34,7 +34,7 @@ export class CosineDecay extends LearningRateSchedule {
   constructor(args: CosineDecayArgs) {
     super();
     const o = 'CosineDecay';
-    optionsObject(o, args, '{ initialLearningRate, decaySteps, alpha?, warmupTarget?, warmupSteps? }');
+    optionsObject(o, args, '{ initialLearningRate, decaySteps, alpha?, warmupTarget?, warmupSteps? }', ['initialLearningRate', 'decaySteps', 'alpha', 'warmupTarget', 'warmupSteps', 'name']);
     this.initialLearningRate = finiteNumber(o, 'initialLearningRate', args.initialLearningRate, 0);
     this.decaySteps = finiteNumber(o, 'decaySteps', args.decaySteps, 0, true);
     this.alpha = inRange(o, 'alpha', args.alpha ?? 0, 0, 1);

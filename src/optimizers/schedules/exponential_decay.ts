@@ -27,7 +27,7 @@ export class ExponentialDecay extends LearningRateSchedule {
   constructor(args: ExponentialDecayArgs) {
     super();
     const o = 'ExponentialDecay';
-    optionsObject(o, args, '{ initialLearningRate, decaySteps, decayRate, staircase? }');
+    optionsObject(o, args, '{ initialLearningRate, decaySteps, decayRate, staircase? }', ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase', 'name']);
     this.initialLearningRate = finiteNumber(o, 'initialLearningRate', args.initialLearningRate, 0);
     this.decaySteps = finiteNumber(o, 'decaySteps', args.decaySteps, 0, true);
     this.decayRate = finiteNumber(o, 'decayRate', args.decayRate, 0, true);

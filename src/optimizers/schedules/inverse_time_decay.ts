@@ -28,7 +28,7 @@ export class InverseTimeDecay extends LearningRateSchedule {
   constructor(args: InverseTimeDecayArgs) {
     super();
     const o = 'InverseTimeDecay';
-    optionsObject(o, args, '{ initialLearningRate, decaySteps, decayRate, staircase? }');
+    optionsObject(o, args, '{ initialLearningRate, decaySteps, decayRate, staircase? }', ['initialLearningRate', 'decaySteps', 'decayRate', 'staircase', 'name']);
     this.initialLearningRate = finiteNumber(o, 'initialLearningRate', args.initialLearningRate, 0);
     this.decaySteps = finiteNumber(o, 'decaySteps', args.decaySteps, 0, true);
     this.decayRate = finiteNumber(o, 'decayRate', args.decayRate, 0);

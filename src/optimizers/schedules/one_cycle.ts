@@ -52,7 +52,7 @@ export class OneCycle extends LearningRateSchedule {
   constructor(args: OneCycleArgs) {
     super();
     const o = 'OneCycle';
-    optionsObject(o, args, '{ maxLearningRate, totalSteps, startLearningRate?, endLearningRate?, phasePct? }');
+    optionsObject(o, args, '{ maxLearningRate, totalSteps, startLearningRate?, endLearningRate?, phasePct? }', ['maxLearningRate', 'totalSteps', 'startLearningRate', 'endLearningRate', 'phasePct', 'cycleMomentum', 'maxMomentum', 'minMomentum', 'name']);
     this.maxLearningRate = finiteNumber(o, 'maxLearningRate', args.maxLearningRate, 0, true);
     this.totalSteps = integer(o, 'totalSteps', args.totalSteps, 2);
     this.startLearningRate = inRange(o, 'startLearningRate', args.startLearningRate ?? this.maxLearningRate / 10, 0, this.maxLearningRate);

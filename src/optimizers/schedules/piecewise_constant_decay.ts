@@ -24,7 +24,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
   constructor(args: PiecewiseConstantDecayArgs) {
     super();
     const o = 'PiecewiseConstantDecay';
-    optionsObject(o, args, '{ boundaries, values }');
+    optionsObject(o, args, '{ boundaries, values }', ['boundaries', 'values', 'name']);
     const { boundaries, values } = args;
     if (!Array.isArray(boundaries) || boundaries.length === 0 || boundaries.some((b) => typeof b !== 'number' || !Number.isFinite(b))) {
       throw new ValueError(`${o}: boundaries must be a non-empty array of finite numbers, received boundaries=${describe(boundaries)}`);

@@ -31,7 +31,7 @@ export class PolynomialDecay extends LearningRateSchedule {
   constructor(args: PolynomialDecayArgs) {
     super();
     const o = 'PolynomialDecay';
-    optionsObject(o, args, '{ initialLearningRate, decaySteps, endLearningRate?, power?, cycle? }');
+    optionsObject(o, args, '{ initialLearningRate, decaySteps, endLearningRate?, power?, cycle? }', ['initialLearningRate', 'decaySteps', 'endLearningRate', 'power', 'cycle', 'name']);
     this.initialLearningRate = finiteNumber(o, 'initialLearningRate', args.initialLearningRate, 0);
     this.decaySteps = finiteNumber(o, 'decaySteps', args.decaySteps, 0, true);
     this.endLearningRate = finiteNumber(o, 'endLearningRate', args.endLearningRate ?? 1e-4, 0);

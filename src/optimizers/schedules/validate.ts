@@ -1,5 +1,5 @@
 /** Argument checks shared by the schedules; every message names the schedule, the option and the value. */
-import { ValueError, describe } from '../../errors';
+import { ValueError, checkOptions, describe } from '../../errors';
 
 export function finiteNumber(owner: string, option: string, v: unknown, min: number, minOpen = false): number {
   if (typeof v !== 'number' || !Number.isFinite(v) || (minOpen ? v <= min : v < min)) {
@@ -32,11 +32,15 @@ export function scheduleName(owner: string, v: unknown): string {
   return v;
 }
 
-/** The options object itself: a plain object, not undefined or a number passed positionally. */
-export function optionsObject<T>(owner: string, v: T | undefined, example: string): T {
+/**
+ * The options object itself: a plain object, not undefined or a number passed positionally, whose
+ * keys are all in `known` (a misspelt option must not fall back to its default).
+ */
+export function optionsObject<T>(owner: string, v: T | undefined, example: string, known: readonly string[]): T {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
     throw new ValueError(`${owner}: expected an options object ${example}, received ${describe(v)}`);
   }
+  checkOptions(owner, v, known);
   return v;
 }
 
