@@ -39,12 +39,15 @@ function checkNumber(cls: string, name: string, v: unknown, min = 0): number {
  * The L2 norm of each slice over `axis`, and for every element the index of its slice. Sums are
  * accumulated in double.
  */
-function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; norms: Float64Array } {
-  const rank = w.rank;
-  const axes = (typeof axis === 'number' ? [axis] : [...axis]).map((a) => (a < 0 ? a + rank : a));
-  if (rank === 0 || axes.some((a) => a < 0 || a >= rank)) {
-    throw new ShapeError(`${cls}: axis=${describe(axis)} is out of range for a weight of shape [${w.shape}]`);
-  }
+// Group (slice) index of every element, for a shape and reduced axes. Constraints run after every
+// optimizer step on the same weights, so the index is computed once per (shape, axes) and cached.
+const groupCache = new Map<string, { group: Int32Array; groups: number }>();
+
+function groupIndex(shape: readonly number[], axes: readonly number[]): { group: Int32Array; groups: number } {
+  const key = `${shape.join(',')}|${[...axes].sort().join(',')}`;
+  const hit = groupCache.get(key);
+  if (hit) return hit;
+  const rank = shape.length;
   const reduced = new Set(axes);
   // Row-major strides of the weight and of the array of groups (the kept axes).
   const strides: number[] = new Array(rank);
@@ -52,22 +55,35 @@ function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; no
   let s = 1, gs = 1;
   for (let d = rank - 1; d >= 0; d--) {
     strides[d] = s;
-    s *= w.shape[d]!;
+    s *= shape[d]!;
     if (!reduced.has(d)) {
       gstrides[d] = gs;
-      gs *= w.shape[d]!;
+      gs *= shape[d]!;
     }
   }
-  const group = new Int32Array(w.size);
-  const sq = new Float64Array(gs);
-  const data = w.data;
-  for (let i = 0; i < data.length; i++) {
+  const group = new Int32Array(s);
+  for (let i = 0; i < s; i++) {
     let g = 0;
-    for (let d = 0; d < rank; d++) if (gstrides[d] !== 0) g += (Math.floor(i / strides[d]!) % w.shape[d]!) * gstrides[d]!;
+    for (let d = 0; d < rank; d++) if (gstrides[d] !== 0) g += (Math.floor(i / strides[d]!) % shape[d]!) * gstrides[d]!;
     group[i] = g;
-    sq[g] += data[i]! * data[i]!;
   }
-  for (let g = 0; g < gs; g++) sq[g] = Math.sqrt(sq[g]!);
+  if (groupCache.size >= 64) groupCache.clear();
+  const entry = { group, groups: gs };
+  groupCache.set(key, entry);
+  return entry;
+}
+
+function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; norms: Float64Array } {
+  const rank = w.rank;
+  const axes = (typeof axis === 'number' ? [axis] : [...axis]).map((a) => (a < 0 ? a + rank : a));
+  if (rank === 0 || axes.some((a) => a < 0 || a >= rank)) {
+    throw new ShapeError(`${cls}: axis=${describe(axis)} is out of range for a weight of shape [${w.shape}]`);
+  }
+  const { group, groups } = groupIndex(w.shape, axes);
+  const sq = new Float64Array(groups);
+  const data = w.data;
+  for (let i = 0; i < data.length; i++) sq[group[i]!] += data[i]! * data[i]!;
+  for (let g = 0; g < groups; g++) sq[g] = Math.sqrt(sq[g]!);
   return { group, norms: sq };
 }
 

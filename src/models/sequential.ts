@@ -660,7 +660,10 @@ export class Sequential {
         `Sequential "${this.name}": summary() needs a built model; give the first layer an inputShape or call build() / fit() first`,
       );
     }
-    const cols = [33, 26, 12];
+    // Columns grow to fit the longest entry, with two spaces between them (Keras's widths otherwise).
+    const names = this._layers.map((l) => `${l.name} (${l.className})`);
+    const shapes = this.outputShapes.map((sh) => formatShape(sh));
+    const cols = [Math.max(33, ...names.map((n) => n.length + 2)), Math.max(26, ...shapes.map((t) => t.length + 2)), 12];
     const row = (a: string, b: string, c: string) => ` ${a.padEnd(cols[0]!)}${b.padEnd(cols[1]!)}${c}`;
     const width = cols[0]! + cols[1]! + cols[2]! + 1;
     printFn(`Model: "${this.name}"`);
