@@ -32,6 +32,7 @@ inline float uniform01(uint64_t seed, int64_t i) {
 
 void prelu_forward(const float* x, const float* alpha, const int32_t* alpha_index, float* y,
                    int64_t batch, int64_t sample) {
+  if (sample == 0) return;  // else up to 2^31 empty samples would be looped over
   for (int64_t b = 0; b < batch; ++b) {
     const float* xr = x + b * sample;
     float* yr = y + b * sample;
@@ -45,6 +46,7 @@ void prelu_forward(const float* x, const float* alpha, const int32_t* alpha_inde
 
 void prelu_backward(const float* x, const float* alpha, const int32_t* alpha_index, const float* dy,
                     float* dx, float* dalpha, int64_t batch, int64_t sample, int64_t alpha_size) {
+  if (sample == 0) return;
   if (dx) {
     for (int64_t b = 0; b < batch; ++b) {
       const float* xr = x + b * sample;
@@ -117,7 +119,8 @@ void relu_general_backward(const float* x, const float* dy, float* dx, int64_t n
 }
 
 void softmax_axis(const float* x, float* y, int64_t outer, int64_t axis, int64_t inner) {
-  if (axis == 0 || inner == 0) return;
+  // outer == 0 too: nothing to do, and inner may then be huge (its scratch must not be allocated).
+  if (outer == 0 || axis == 0 || inner == 0) return;
   // Column-wise over [axis, inner] blocks: running max and sum per inner position keep every read
   // contiguous.
   std::vector<float> mx(static_cast<size_t>(inner));
@@ -142,7 +145,7 @@ void softmax_axis(const float* x, float* y, int64_t outer, int64_t axis, int64_t
 
 void softmax_axis_backward(const float* y, const float* dy, float* dx, int64_t outer, int64_t axis,
                            int64_t inner) {
-  if (axis == 0 || inner == 0) return;
+  if (outer == 0 || axis == 0 || inner == 0) return;
   std::vector<double> dot(static_cast<size_t>(inner));
   for (int64_t o = 0; o < outer; ++o) {
     const int64_t base = o * axis * inner;

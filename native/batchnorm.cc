@@ -160,6 +160,11 @@ void grad_sums(const float* x, const float* dy, int64_t outer, int64_t C, int64_
 void batchnorm_forward(const float* x, float* y, int64_t outer, int64_t C, int64_t inner,
                        const float* gamma, const float* beta, float* mean, float* var, float eps,
                        bool training) {
+  if (outer == 0 || inner == 0) {  // M == 0: nothing to normalise (outer or inner may still be 2^31 - 1)
+    if (training)
+      for (int64_t c = 0; c < C; ++c) mean[c] = var[c] = 0.0f;
+    return;
+  }
   for_features(outer, C, inner, [&](int64_t c0, int64_t c1) {
     if (training) {
       if (inner == 1) {

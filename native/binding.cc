@@ -557,6 +557,17 @@ const int32_t* ActExtIndex(const Args& a, const Napi::CallbackInfo& info, size_t
   return p;
 }
 
+// An output of n floats must not share bytes with the alphaIndex Int32Array (a view of the same
+// ArrayBuffer): the kernels read the validated indices again after writing the output.
+void ActExtNoIndexOverlap(const Args& a, const char* fn, const float* out, int64_t n, const char* outName,
+                          const int32_t* idx, int64_t idxLen) {
+  if (!out || !idx || n == 0 || idxLen == 0) return;
+  const char* o = reinterpret_cast<const char*>(out);
+  const char* s = reinterpret_cast<const char*>(idx);
+  if (o < s + idxLen * 4 && s < o + n * 4)
+    Fail(a.env(), "ERR_NATIVE_OVERLAP", std::string(fn) + ": " + outName + " overlaps alphaIndex");
+}
+
 // preluForward(x, alpha, alphaIndex | null, y, batch, sample)
 Napi::Value PreluForward(const Napi::CallbackInfo& info) {
   Args a(info, "preluForward", 6);
@@ -571,6 +582,8 @@ Napi::Value PreluForward(const Napi::CallbackInfo& info) {
   float* y = a.f32(3, "y", n);
   a.noPartialOverlap(y, x, n, "y", "x");
   a.noOverlap(y, n, alpha, alphaLen, "y", "alpha");
+  // The kernel re-reads alphaIndex for every sample: y written over it would redirect later reads.
+  ActExtNoIndexOverlap(a, "preluForward", y, n, "y", idx, sample);
   deepnode::prelu_forward(x, alpha, idx, y, batch, sample);
   return info.Env().Undefined();
 }
@@ -596,6 +609,8 @@ Napi::Value PreluBackward(const Napi::CallbackInfo& info) {
   a.noOverlap(dalpha, dalpha ? alphaLen : 0, dy, n, "dalpha", "dy");
   a.noOverlap(dalpha, dalpha ? alphaLen : 0, alpha, alphaLen, "dalpha", "alpha");
   a.noOverlap(dalpha, dalpha ? alphaLen : 0, dx, dx ? n : 0, "dalpha", "dx");
+  ActExtNoIndexOverlap(a, "preluBackward", dx, dx ? n : 0, "dx", idx, sample);
+  ActExtNoIndexOverlap(a, "preluBackward", dalpha, dalpha ? alphaLen : 0, "dalpha", idx, sample);
   deepnode::prelu_backward(x, alpha, idx, dy, dx, dalpha, batch, sample, alphaLen);
   return info.Env().Undefined();
 }
@@ -662,7 +677,7 @@ Napi::Value ReluGeneralBackward(const Napi::CallbackInfo& info) {
 Napi::Value SoftmaxAxis(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxAxis", 5);
   const int64_t outer = a.dim(2, "outer"), axis = a.dim(3, "axis"), inner = a.dim(4, "inner");
-  const int64_t n = outer * axis * inner;
+  const int64_t n = volume3(a, "softmaxAxis", outer, axis, inner);  // a plain product of three can overflow
   const float* x = a.f32(0, "x", n);
   float* y = a.f32(1, "y", n);
   a.noPartialOverlap(y, x, n, "y", "x");
@@ -674,7 +689,7 @@ Napi::Value SoftmaxAxis(const Napi::CallbackInfo& info) {
 Napi::Value SoftmaxAxisBackward(const Napi::CallbackInfo& info) {
   Args a(info, "softmaxAxisBackward", 6);
   const int64_t outer = a.dim(3, "outer"), axis = a.dim(4, "axis"), inner = a.dim(5, "inner");
-  const int64_t n = outer * axis * inner;
+  const int64_t n = volume3(a, "softmaxAxisBackward", outer, axis, inner);  // a plain product of three can overflow
   const float* y = a.f32(0, "y", n);
   const float* dy = a.f32(1, "dy", n);
   float* dx = a.f32(2, "dx", n);

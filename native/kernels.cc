@@ -160,6 +160,7 @@ void activation_backward(Act act, const float* x, const float* y, const float* d
 }
 
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
+  if (cols == 0) return;  // empty rows: without this, up to 2^31 of them would still be looped over
   for (int64_t r = 0; r < rows; ++r) {
     const float* xr = x + r * cols;
     float* yr = y + r * cols;
@@ -176,6 +177,7 @@ void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
 }
 
 void softmax_rows_backward(const float* y, const float* dy, float* dx, int64_t rows, int64_t cols) {
+  if (cols == 0) return;
   for (int64_t r = 0; r < rows; ++r) {
     const float* yr = y + r * cols;
     const float* gr = dy + r * cols;
@@ -208,6 +210,7 @@ inline float log_prob(float xj, RowLse lse) { return (xj - lse.max) - lse.log_su
 }  // namespace
 
 void log_softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
+  if (cols == 0) return;
   for (int64_t r = 0; r < rows; ++r) {
     const RowLse lse = row_logsumexp(x + r * cols, cols);
     for (int64_t j = 0; j < cols; ++j) y[r * cols + j] = log_prob(x[r * cols + j], lse);
@@ -243,6 +246,10 @@ double sparse_softmax_xent(const float* logits, const float* labels, int64_t row
 
 double softmax_xent(const float* logits, const float* targets, int64_t rows, int64_t cols,
                     float* grad, float grad_scale, float* row_loss) {
+  if (cols == 0) {  // every row's loss is an empty sum
+    if (row_loss) for (int64_t r = 0; r < rows; ++r) row_loss[r] = 0.0f;
+    return 0.0;
+  }
   double total = 0.0;
   for (int64_t r = 0; r < rows; ++r) {
     const float* zr = logits + r * cols;
@@ -291,6 +298,7 @@ double bce(const float* probs, const float* targets, int64_t n, float eps, float
 double categorical_xent(const float* probs, const float* targets, int64_t rows, int64_t cols, float eps,
                         float* grad, float grad_scale) {
   // Keras: p = p / sum(p); p = clip(p, eps, 1 - eps); loss = -sum(t log p).
+  if (cols == 0) return 0.0;
   double total = 0.0;
   for (int64_t r = 0; r < rows; ++r) {
     const float* pr = probs + r * cols;
@@ -331,6 +339,7 @@ double squared_error(const float* pred, const float* targets, int64_t n, float* 
 }
 
 void column_sum(const float* dy, int64_t rows, int64_t cols, float* db, bool accumulate) {
+  if (cols == 0) return;
   if (!accumulate) each(cols, [&](int64_t j) { db[j] = 0.0f; });
   for (int64_t r = 0; r < rows; ++r) {
     const float* row = dy + r * cols;

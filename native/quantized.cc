@@ -254,6 +254,7 @@ void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
 }
 
 void quantize_int8(const float* W, int64_t k, int64_t n, int8_t* q, float* scales) {
+  if (n == 0) return;  // no columns (k may still be 2^31 - 1)
   for (int64_t j = 0; j < n; ++j) {
     float amax = 0.0f;
     for (int64_t p = 0; p < k; ++p) amax = std::fmax(amax, std::fabs(W[p * n + j]));

@@ -33,6 +33,8 @@ export * as inference from './inference';
 export { foldBatchNorm, quantize, prune, sparsity } from './inference';
 export * as saving from './saving';
 export { loadModel } from './saving';
+export * as plot from './plot';
+export { plotHistory } from './plot';
 
 /** Threads used by the native kernels (default: OMP_NUM_THREADS, else the number of cores). */
 export function setNumThreads(n: number): void {

@@ -2,7 +2,8 @@
 // Every matrix ends right before a PROT_NONE page, so a read or write past the logical
 // matrix crashes the test; C's stride gaps hold a sentinel that must survive.
 //
-// Usage: test_gemm [expected-isa]   (run.sh runs it once per DEEPNODE_ISA value)
+// Usage: test_gemm [expected-isa] [--small]   (run.sh runs it once per DEEPNODE_ISA value;
+// --small trims the shape grid for valgrind, see scripts/native-sanitize.sh)
 #include "../gemm.h"
 
 #include <sys/mman.h>
@@ -143,9 +144,15 @@ void run_case(const Case& c) {
 
 int main(int argc, char** argv) {
   const char* isa = deepnode::gemm_isa();
-  std::printf("gemm_isa() = %s\n", isa);
-  if (argc > 1 && argv[1][0] && std::strcmp(argv[1], isa) != 0) {
-    std::printf("FAIL expected ISA %s, got %s\n", argv[1], isa);
+  bool small = false;
+  const char* expect = "";
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--small") == 0) small = true;
+    else expect = argv[i];
+  }
+  std::printf("gemm_isa() = %s%s\n", isa, small ? " (small sizes)" : "");
+  if (expect[0] && std::strcmp(expect, isa) != 0) {
+    std::printf("FAIL expected ISA %s, got %s\n", expect, isa);
     std::printf("0 passed, 1 failed\n");
     return 1;
   }
@@ -162,7 +169,7 @@ int main(int argc, char** argv) {
   const bool T[] = {false, true};
   const float alphas[] = {1.0f, -0.5f, 2.25f};
   const float betas[] = {0.0f, 1.0f, -1.5f, 0.3f};
-  const int64_t sizes[] = {0, 1, 7, 33, 257};
+  const std::vector<int64_t> sizes = small ? std::vector<int64_t>{0, 1, 7, 33} : std::vector<int64_t>{0, 1, 7, 33, 257};
   unsigned config = 0;
   // Every size triple and transpose pair, cycling alpha, beta, bias, padding and threads so
   // each appears with every shape class.
@@ -177,7 +184,8 @@ int main(int argc, char** argv) {
   // Full parameter grid on shapes that cross the block sizes (KC = 256; MC = 96/144/384;
   // NC = 2048/4096) and that are large enough to run on two threads.
   struct Shape { int64_t m, n, k; };
-  const Shape shapes[] = {{257, 257, 257}, {400, 70, 300}, {7, 4100, 33}, {32, 300, 784}, {785, 33, 20}, {13, 37, 530}};
+  const std::vector<Shape> shapes = small ? std::vector<Shape>{{7, 4100, 9}, {100, 33, 270}, {13, 37, 530}}
+                                           : std::vector<Shape>{{257, 257, 257}, {400, 70, 300}, {7, 4100, 33}, {32, 300, 784}, {785, 33, 20}, {13, 37, 530}};
   for (const Shape& s : shapes)
     for (bool ta : T)
       for (bool tb : T)

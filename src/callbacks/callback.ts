@@ -6,6 +6,7 @@ import type { Tensor } from '../tensor';
 import type { LearningRateSchedule } from '../optimizers/schedules/schedule';
 import { ValueError, checkOptions, describe } from '../errors';
 
+/** Running means of the loss and metrics, by name ('loss', 'accuracy', 'val_loss', 'learning_rate', ...). Keras: `logs`. */
 export type Logs = Record<string, number>;
 
 /** The part of an optimizer that learning-rate callbacks read and set. */
@@ -23,33 +24,50 @@ export interface TrainingModel {
   readonly optimizer?: TrainingOptimizer | null;
   /** Copies of the weights (earlyStopping with restoreBestWeights). */
   getWeights?(): Tensor[];
+  /** Restores weights taken with getWeights (earlyStopping with restoreBestWeights). */
   setWeights?(values: readonly Tensor[]): void;
 }
 
+/** What `fit` tells callbacks before training (Keras: `callback.params`). */
 export interface TrainingParams {
+  /** Epochs `fit` will run. */
   epochs: number;
   /** Batches per epoch. */
   steps: number;
+  /** Training samples per epoch. */
   samples: number;
+  /** Samples per batch. */
   batchSize: number;
+  /** `fit`'s verbosity: 0 silent, 1 progress bar, 2 one line per epoch. */
   verbose: 0 | 1 | 2;
 }
 
+/** Base class of callbacks: override the hooks you need. `fit` awaits a hook that returns a promise. Keras: `keras.callbacks.Callback`. */
 export abstract class Callback {
+  /** The model being trained (set by `fit`); set `model.stopTraining = true` to stop. Keras: `self.model`. */
   model: TrainingModel | null = null;
+  /** Training parameters (set by `fit`). Keras: `self.params`. */
   params: TrainingParams | null = null;
 
+  /** Called by `fit` before training. Keras: `set_model`. */
   setModel(model: TrainingModel): void {
     this.model = model;
   }
+  /** Called by `fit` before training. Keras: `set_params`. */
   setParams(params: TrainingParams): void {
     this.params = params;
   }
+  /** Called once when `fit` starts. Keras: `on_train_begin`. */
   onTrainBegin(_logs: Logs): void | Promise<void> {}
+  /** Called once when `fit` ends, with the last epoch's logs. Keras: `on_train_end`. */
   onTrainEnd(_logs: Logs): void | Promise<void> {}
+  /** Called at the start of each epoch (0-based). Keras: `on_epoch_begin`. */
   onEpochBegin(_epoch: number, _logs: Logs): void | Promise<void> {}
+  /** Called at the end of each epoch with the epoch's training and validation logs. Keras: `on_epoch_end`. */
   onEpochEnd(_epoch: number, _logs: Logs): void | Promise<void> {}
+  /** Called before each training batch (0-based within the epoch). Keras: `on_train_batch_begin`. */
   onBatchBegin(_batch: number, _logs: Logs): void | Promise<void> {}
+  /** Called after each training batch with the running logs. Keras: `on_train_batch_end`. */
   onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
 }
 

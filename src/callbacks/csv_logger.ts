@@ -18,7 +18,9 @@ export interface CSVLoggerArgs {
  * csv module writes '\r\n').
  */
 export class CSVLogger extends Callback {
+  /** One character between fields. Default ','. */
   readonly separator: string;
+  /** Add to an existing file (resuming training) instead of overwriting it. Default false. */
   readonly append: boolean;
   private keys: string[] | null = null;
   private writeHeader = true;

@@ -30,13 +30,21 @@ export interface EarlyStoppingArgs {
  * restoreBestWeights, the best epoch's weights are put back when training ends, stopped or not.
  */
 export class EarlyStopping extends Callback {
+  /** Logged quantity to watch. Default 'val_loss'. */
   readonly monitor: string;
+  /** Smallest change that counts as an improvement (its absolute value is used). Default 0. */
   readonly minDelta: number;
+  /** Epochs without improvement before stopping. Default 0. */
   readonly patience: number;
+  /** 0 silent, 1 says when it stops and restores. Default 0. */
   readonly verbose: 0 | 1;
+  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
   readonly mode: MonitorMode;
+  /** Patience only resets once the quantity beats this value. */
   readonly baseline: number | null;
+  /** At the end of training, restore the weights of the best epoch seen. Default false. */
   readonly restoreBestWeights: boolean;
+  /** Epochs to let pass before monitoring (a warm-up). Default 0. */
   readonly startFromEpoch: number;
   /** Epochs seen since the last improvement over the baseline. */
   wait = 0;

@@ -57,6 +57,7 @@ interface ProbeableModel {
 }
 
 export class GradientStats extends Callback {
+  /** 'epoch' (default): on the last batch of each epoch; a number N: every N batches. */
   readonly every: 'epoch' | number;
   /** The statistics last computed (empty before the first). */
   latest: LayerStats[] = [];

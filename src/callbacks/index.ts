@@ -34,3 +34,7 @@ export { GradientStats } from './gradient_stats';
 export type { GradientStatsArgs, LayerStats, GradientStatsInfo } from './gradient_stats';
 import { GradientStats, GradientStatsArgs } from './gradient_stats';
 export const gradientStats = (args?: GradientStatsArgs) => new GradientStats(args);
+export { TensorBoard } from './tensorboard';
+export type { TensorBoardArgs } from './tensorboard';
+import { TensorBoard, TensorBoardArgs } from './tensorboard';
+export const tensorBoard = (args?: TensorBoardArgs) => new TensorBoard(args);

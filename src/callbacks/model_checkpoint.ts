@@ -35,11 +35,17 @@ export interface ModelCheckpointArgs {
 
 export class ModelCheckpoint extends Callback {
   readonly filepath: string;
+  /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. */
   readonly monitor: string;
+  /** 0 silent, 1 says when it saves. Default 0. */
   readonly verbose: 0 | 1;
+  /** Save only when the monitored quantity improves on the best seen. Default false. */
   readonly saveBestOnly: boolean;
+  /** Save only the weights (restore with model.loadWeights). Default false. */
   readonly saveWeightsOnly: boolean;
+  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
   readonly mode: MonitorMode;
+  /** 'epoch' (default) or a number of batches between saves. */
   readonly saveFreq: 'epoch' | number;
   /** Best monitored value saved so far. */
   best: number;

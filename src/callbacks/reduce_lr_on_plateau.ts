@@ -28,13 +28,21 @@ export interface ReduceLROnPlateauArgs {
  * epoch used as 'learning_rate'.
  */
 export class ReduceLROnPlateau extends Callback {
+  /** Logged quantity to watch. Default 'val_loss'. */
   readonly monitor: string;
+  /** new rate = rate * factor, in (0, 1). Default 0.1. */
   readonly factor: number;
+  /** Epochs without improvement before reducing. Default 10. */
   readonly patience: number;
+  /** 0 silent, 1 says when it reduces. Default 0. */
   readonly verbose: 0 | 1;
+  /** 'min', 'max', or 'auto' (from the name: 'accuracy' max, otherwise min). Default 'auto'. */
   readonly mode: MonitorMode;
+  /** Improvement needed to count as one (>= 0). Default 1e-4. */
   readonly minDelta: number;
+  /** Epochs after a reduction during which plateaus are not counted. Default 0. */
   readonly cooldown: number;
+  /** Lower bound on the rate (>= 0). Default 0. */
   readonly minLr: number;
   wait = 0;
   cooldownCounter = 0;

@@ -12,6 +12,7 @@ export interface TerminateOnNaNArgs {
  * (model.stopTraining, so onTrainEnd still runs), or throws with raiseError.
  */
 export class TerminateOnNaN extends Callback {
+  /** Throw an ERR_NON_FINITE error at once instead of stopping gracefully. Default false. */
   readonly raiseError: boolean;
 
   constructor(args?: TerminateOnNaNArgs) {

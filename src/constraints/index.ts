@@ -176,7 +176,9 @@ export class MinMaxNorm implements Constraint {
 
 // Factories in the library's camelCase style: constraints.maxNorm({ maxValue: 3 }).
 export const maxNorm = (o?: { maxValue?: number; axis?: Axis }): MaxNorm => new MaxNorm(o);
+/** Creates a new {@link NonNeg} (same as `new NonNeg(...)`). Keras: `keras.constraints.NonNeg`. */
 export const nonNeg = (): NonNeg => new NonNeg();
+/** Creates a new {@link UnitNorm} (same as `new UnitNorm(...)`). Keras: `keras.constraints.UnitNorm`. */
 export const unitNorm = (o?: { axis?: Axis }): UnitNorm => new UnitNorm(o);
 export const minMaxNorm = (o?: { minValue?: number; maxValue?: number; rate?: number; axis?: Axis }): MinMaxNorm =>
   new MinMaxNorm(o);

@@ -54,7 +54,9 @@ export interface QuantizedDenseArgs extends LayerArgs {
 export class QuantizedDense extends Layer {
   readonly units: number;
   readonly dtype: QuantizeDtype;
+  /** As Dense's (default linear). */
   readonly activation: ActivationSpec;
+  /** Default true. */
   readonly useBias: boolean;
   /** Input dimension (rows of the kernel), once built. */
   inputDim = 0;

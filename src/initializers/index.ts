@@ -70,8 +70,11 @@ const DISTRIBUTIONS: Record<string, Distribution> = {
 
 export class VarianceScaling implements Initializer {
   readonly className: string = 'VarianceScaling';
+  /** Multiplier of the variance (default 1). */
   readonly scale: number;
+  /** Which fan divides the variance (default 'fanIn'). Keras's 'fan_in' etc. are accepted. */
   readonly mode: FanMode;
+  /** Default 'truncatedNormal'; Keras's 'truncated_normal', 'untruncated_normal', 'normal' accepted. */
   readonly distribution: Distribution;
   readonly seed: number | undefined;
 
@@ -351,24 +354,37 @@ export class Identity implements Initializer {
 
 // Factories in the library's camelCase style: initializers.heNormal({ seed: 42 }).
 export const glorotUniform = (o?: { seed?: number }) => new GlorotUniform(o);
+/** Creates a new {@link GlorotNormal} (same as `new GlorotNormal(...)`). Keras: `keras.initializers.GlorotNormal`. */
 export const glorotNormal = (o?: { seed?: number }) => new GlorotNormal(o);
+/** Creates a new {@link HeUniform} (same as `new HeUniform(...)`). Keras: `keras.initializers.HeUniform`. */
 export const heUniform = (o?: { seed?: number }) => new HeUniform(o);
+/** Creates a new {@link HeNormal} (same as `new HeNormal(...)`). Keras: `keras.initializers.HeNormal`. */
 export const heNormal = (o?: { seed?: number }) => new HeNormal(o);
+/** Creates a new {@link LecunUniform} (same as `new LecunUniform(...)`). Keras: `keras.initializers.LecunUniform`. */
 export const lecunUniform = (o?: { seed?: number }) => new LecunUniform(o);
+/** Creates a new {@link LecunNormal} (same as `new LecunNormal(...)`). Keras: `keras.initializers.LecunNormal`. */
 export const lecunNormal = (o?: { seed?: number }) => new LecunNormal(o);
+/** Creates a new {@link VarianceScaling} (same as `new VarianceScaling(...)`). Keras: `keras.initializers.VarianceScaling`. */
 export const varianceScaling = (o?: VarianceScalingOptions) => new VarianceScaling(o);
+/** Creates a new {@link Zeros} (same as `new Zeros(...)`). Keras: `keras.initializers.Zeros`. */
 export const zeros = () => new Zeros();
+/** Creates a new {@link Ones} (same as `new Ones(...)`). Keras: `keras.initializers.Ones`. */
 export const ones = () => new Ones();
 export const constant = (o: { value: number }): Constant => {
   if (o === undefined) throw new ValueError('constant: expected an options object like { value: 0.1 }, received undefined');
   checkOptions('Constant', o, ['value']);
   return new Constant(o.value);
 };
+/** Creates a new {@link RandomNormal} (same as `new RandomNormal(...)`). Keras: `keras.initializers.RandomNormal`. */
 export const randomNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new RandomNormal(o);
+/** Creates a new {@link RandomUniform} (same as `new RandomUniform(...)`). Keras: `keras.initializers.RandomUniform`. */
 export const randomUniform = (o?: { minval?: number; maxval?: number; seed?: number }) => new RandomUniform(o);
+/** Creates a new {@link TruncatedNormal} (same as `new TruncatedNormal(...)`). Keras: `keras.initializers.TruncatedNormal`. */
 export const truncatedNormal = (o?: { mean?: number; stddev?: number; seed?: number }) => new TruncatedNormal(o);
 
+/** Creates a new {@link Orthogonal} (same as `new Orthogonal(...)`). Keras: `keras.initializers.Orthogonal`. */
 export const orthogonal = (o?: { gain?: number; seed?: number }) => new Orthogonal(o);
+/** Creates a new {@link Identity} (same as `new Identity(...)`). Keras: `keras.initializers.Identity`. */
 export const identity = (o?: { gain?: number }) => new Identity(o);
 
 export type InitializerId =

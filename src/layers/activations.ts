@@ -48,6 +48,7 @@ export interface LeakyReLUArgs extends LayerArgs {
 
 /** y = x > 0 ? x : negativeSlope * x. */
 export class LeakyReLU extends ActivationLayer {
+  /** Slope for x < 0, >= 0 (default 0.3, Keras 3's LeakyReLU layer). */
   readonly negativeSlope: number;
 
   constructor(args?: LeakyReLUArgs) {
@@ -95,9 +96,11 @@ export interface PReLUArgs extends LayerArgs {
  * that is one slope per unit.
  */
 export class PReLU extends ActivationLayer {
+  /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). */
   readonly alphaInitializer: Initializer;
   readonly alphaRegularizer: Regularizer | null;
   readonly alphaConstraint: Constraint | null;
+  /** Input axes (1-based: axis 0 is the batch) along which one slope is shared, e.g. [1, 2] for [batch, height, width, channels] gives one slope per channel. */
   readonly sharedAxes: number[] | null;
   alpha: Variable | null = null;
   private alphaIndex: Int32Array | null = null;
@@ -218,8 +221,11 @@ export interface RReLUArgs extends LayerArgs {
  * (torch.nn.RReLU, lower = 1/8, upper = 1/3).
  */
 export class RReLU extends ActivationLayer {
+  /** Lower bound of the random slope (default 1/8, PyTorch's). */
   readonly lower: number;
+  /** Upper bound of the random slope (default 1/3, PyTorch's). */
   readonly upper: number;
+  /** Seed of this layer's slope draws (default: the global generator, see setSeed). */
   readonly seed: number | undefined;
   private readonly rng: Random;
 
@@ -265,6 +271,7 @@ export interface ELUArgs extends LayerArgs {
 
 /** y = x > 0 ? x : alpha * (exp(x) - 1) (Clevert et al. 2015). */
 export class ELU extends ActivationLayer {
+  /** Scale of the negative part (default 1). */
   readonly alpha: number;
 
   constructor(args?: ELUArgs) {
@@ -301,8 +308,11 @@ export interface ReLUArgs extends LayerArgs {
  * Keras's general ReLU: y = min(x, maxValue) for x > threshold, else negativeSlope * (x - threshold).
  */
 export class ReLU extends ActivationLayer {
+  /** Upper bound of the output, >= 0 (default none). */
   readonly maxValue: number | null;
+  /** Slope below the threshold, >= 0 (default 0). */
   readonly negativeSlope: number;
+  /** Values above it pass, >= 0 (default 0). */
   readonly threshold: number;
 
   constructor(args?: ReLUArgs) {
@@ -343,6 +353,7 @@ export interface SoftmaxArgs extends LayerArgs {
  * op as activation 'softmax', so a following cross-entropy still uses the fused, stable path.
  */
 export class Softmax extends ActivationLayer {
+  /** Axis (or contiguous axes) to normalize over; negative counts from the end (default -1). */
   readonly axis: number | number[];
 
   constructor(args?: SoftmaxArgs) {
@@ -386,8 +397,13 @@ export class Softmax extends ActivationLayer {
 
 // Factories in the style of tfjs-layers: layers.leakyRelu({ negativeSlope: 0.1 }).
 export const leakyRelu = (args?: LeakyReLUArgs): LeakyReLU => new LeakyReLU(args);
+/** Creates a new {@link PReLU} (same as `new PReLU(...)`). Keras: `keras.layers.PReLU`. */
 export const prelu = (args?: PReLUArgs): PReLU => new PReLU(args);
+/** Creates a new {@link RReLU} (same as `new RReLU(...)`). */
 export const rrelu = (args?: RReLUArgs): RReLU => new RReLU(args);
+/** Creates a new {@link ELU} (same as `new ELU(...)`). Keras: `keras.layers.ELU`. */
 export const elu = (args?: ELUArgs): ELU => new ELU(args);
+/** Creates a new {@link ReLU} (same as `new ReLU(...)`). Keras: `keras.layers.ReLU`. */
 export const relu = (args?: ReLUArgs): ReLU => new ReLU(args);
+/** Creates a new {@link Softmax} (same as `new Softmax(...)`). Keras: `keras.layers.Softmax`. */
 export const softmax = (args?: SoftmaxArgs): Softmax => new Softmax(args);

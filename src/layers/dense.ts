@@ -48,15 +48,25 @@ const DENSE_OPTIONS = [
  * [inputDim, units]. Element-wise activations run inside the same native pass; softmax follows it.
  */
 export class Dense extends Layer {
+  /** Output dimension (positive integer). */
   readonly units: number;
+  /** Activation applied to the output (default: none, i.e. linear). */
   readonly activation: ActivationSpec;
+  /** Whether to add a bias (default true). */
   readonly useBias: boolean;
+  /** Default 'glorotUniform', as Keras. */
   readonly kernelInitializer: Initializer;
+  /** Default 'zeros'. */
   readonly biasInitializer: Initializer;
+  /** Penalty on the kernel added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
   readonly kernelRegularizer: Regularizer | null;
+  /** Penalty on the bias (default none). */
   readonly biasRegularizer: Regularizer | null;
+  /** Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is added in training only: evaluate() reports the loss without it (Keras includes it there too). */
   readonly activityRegularizer: Regularizer | null;
+  /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). */
   readonly kernelConstraint: Constraint | null;
+  /** Projection applied to the bias after each step (default none). */
   readonly biasConstraint: Constraint | null;
   kernel: Variable | null = null;
   bias: Variable | null = null;

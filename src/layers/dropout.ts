@@ -130,7 +130,9 @@ export interface DropoutArgs extends LayerArgs {
 
 /** Inverted dropout: drops inputs with probability `rate` and scales the rest by 1 / (1 - rate). */
 export class Dropout extends NoiseLayer {
+  /** Fraction of the inputs to drop, in [0, 1). */
   readonly rate: number;
+  /** Shape of the mask, broadcast over axes of size 1; null entries take the input's size. */
   readonly noiseShape: NoiseShape | null;
 
   constructor(args: DropoutArgs) {
@@ -200,6 +202,7 @@ export interface GaussianDropoutArgs extends LayerArgs {
 
 /** Multiplicative 1-centred Gaussian noise, stddev sqrt(rate / (1 - rate)). */
 export class GaussianDropout extends NoiseLayer {
+  /** Drop probability, in [0, 1): the noise has standard deviation sqrt(rate / (1 - rate)). */
   readonly rate: number;
 
   constructor(args: GaussianDropoutArgs) {
@@ -235,6 +238,7 @@ export interface GaussianNoiseArgs extends LayerArgs {
 
 /** Additive zero-centred Gaussian noise (training only). */
 export class GaussianNoise extends NoiseLayer {
+  /** Standard deviation of the additive noise, in [0, 1] as Keras 3 requires. */
   readonly stddev: number;
 
   constructor(args: GaussianNoiseArgs) {

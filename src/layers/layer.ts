@@ -12,6 +12,7 @@ import { ShapeError, StateError, ValueError, checkOptions, describe } from '../e
 /** A shape whose first (batch) dimension may be unknown. */
 export type SymbolicShape = readonly (number | null)[];
 
+/** Options every layer accepts (Keras's base `Layer` keyword arguments). */
 export interface LayerArgs {
   /** Layer name; default is the snake_case class name plus a counter ('dense', 'dense_1', ...). */
   name?: string;
@@ -36,14 +37,19 @@ export class Variable extends Tensor {
   }
 }
 
+/** Arguments of {@link Layer.call}. */
 export interface CallArgs {
+  /** True inside `fit` (dropout active, batch statistics used); false in `evaluate`/`predict` (Keras's `training` argument). */
   training: boolean;
 }
 
+/** Options of {@link Layer.addWeight} (Keras's `add_weight` keyword arguments). */
 export interface AddWeightOptions {
   /** Updated by the optimizer (default true). Non-trainable weights (BN moving stats) are not. */
   trainable?: boolean;
+  /** Penalty added to the loss (Keras: `regularizer`; default none). */
   regularizer?: Regularizer | null;
+  /** Projection applied after each optimizer step (Keras: `constraint`; default none). */
   constraint?: Constraint | null;
 }
 
@@ -63,11 +69,15 @@ export function uniqueName(base: string): string {
   return n === 0 ? base : `${base}_${n}`;
 }
 
+/** Base class of all layers, with the Keras lifecycle: the constructor validates options, `build(inputShape)` creates the weights through `addWeight`, `call(x, { training })` computes the output, `getConfig()` serializes. Keras: `keras.layers.Layer`. */
 export abstract class Layer {
+  /** Layer name; default is the snake_case class name plus a counter ('dense', 'dense_1', ...). */
   readonly name: string;
   /** Input shape including batch axis, when given at construction. */
   readonly batchInputShape: SymbolicShape | null;
+  /** @internal Backing field of {@link Layer.trainable}. */
   protected _trainable: boolean;
+  /** True once `build` created the weights (Keras: `built`). */
   built = false;
   private readonly _weights: Variable[] = [];
   private readonly _regularized: [Variable, Regularizer][] = [];
@@ -140,6 +150,7 @@ export abstract class Layer {
     return config;
   }
 
+  /** Whether training updates this layer's weights (default true). Setting false freezes them (transfer learning) and makes BatchNormalization run in inference mode, as Keras 3. Keras: `trainable`. */
   get trainable(): boolean {
     return this._trainable;
   }
@@ -157,14 +168,17 @@ export abstract class Layer {
     return [...this.trainableWeights, ...this.nonTrainableWeights];
   }
 
+  /** The weights the optimizer updates: none when the layer is frozen. Keras: `trainable_weights`. */
   get trainableWeights(): Variable[] {
     return this._trainable ? this._weights.filter((w) => w.trainable) : [];
   }
 
+  /** The weights the optimizer leaves alone (e.g. BatchNormalization's moving statistics; all weights when frozen). Keras: `non_trainable_weights`. */
   get nonTrainableWeights(): Variable[] {
     return this._trainable ? this._weights.filter((w) => !w.trainable) : [...this._weights];
   }
 
+  /** Number of scalars in all weights, trainable or not. Keras: `count_params()`. */
   countParams(): number {
     return this._weights.reduce((n, w) => n + w.size, 0);
   }
@@ -196,6 +210,7 @@ export abstract class Layer {
     return `${this.className} "${this.name}"`;
   }
 
+  /** Creates a weight, registers its regularizer and constraint; the only way `build` should create weights. Keras: `add_weight`. */
   protected addWeight(name: string, shape: Shape, initializer: Initializer, options: AddWeightOptions = {}): Variable {
     chargeWeightBudget(this, name, shape);
     const trainable = options.trainable ?? true;

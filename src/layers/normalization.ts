@@ -62,18 +62,31 @@ interface Plan {
 }
 
 export class BatchNormalization extends Layer {
+  /** The feature axis (or axes) to normalise; negative counts from the end. Default -1. */
   readonly axis: number | readonly number[];
+  /** Momentum of the moving averages, in [0, 1]. Default 0.99. */
   readonly momentum: number;
+  /** Added to the variance before the square root, > 0. Default 1e-3. */
   readonly epsilon: number;
+  /** Add the learned offset beta (default true). */
   readonly center: boolean;
+  /** Multiply by the learned scale gamma (default true). */
   readonly scale: boolean;
+  /** Default 'zeros'. */
   readonly betaInitializer: Initializer;
+  /** Default 'ones'. */
   readonly gammaInitializer: Initializer;
+  /** Default 'zeros'. */
   readonly movingMeanInitializer: Initializer;
+  /** Default 'ones'. */
   readonly movingVarianceInitializer: Initializer;
+  /** Penalty on beta added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
   readonly betaRegularizer: Regularizer | null;
+  /** Penalty on gamma (default none). */
   readonly gammaRegularizer: Regularizer | null;
+  /** Projection applied to beta after each optimizer step (default none). */
   readonly betaConstraint: Constraint | null;
+  /** Projection applied to gamma after each optimizer step, e.g. 'nonNeg' (default none). */
   readonly gammaConstraint: Constraint | null;
   gamma: Variable | null = null;
   beta: Variable | null = null;

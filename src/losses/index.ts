@@ -177,8 +177,11 @@ export function getLoss(id: LossId | Loss | string): Loss {
 const lossOptions = (cls: string, o: { fromLogits?: boolean }) => (checkOptions(cls, o, ['fromLogits']), o.fromLogits ?? false);
 export const sparseCategoricalCrossentropy = (o: { fromLogits?: boolean } = {}) =>
   new SparseCategoricalCrossentropy(lossOptions('SparseCategoricalCrossentropy', o));
+/** Creates a new {@link CategoricalCrossentropy} (same as `new CategoricalCrossentropy(...)`). Keras: `keras.losses.CategoricalCrossentropy`. */
 export const categoricalCrossentropy = (o: { fromLogits?: boolean } = {}) => new CategoricalCrossentropy(lossOptions('CategoricalCrossentropy', o));
+/** Creates a new {@link BinaryCrossentropy} (same as `new BinaryCrossentropy(...)`). Keras: `keras.losses.BinaryCrossentropy`. */
 export const binaryCrossentropy = (o: { fromLogits?: boolean } = {}) => new BinaryCrossentropy(lossOptions('BinaryCrossentropy', o));
+/** Creates a new {@link MeanSquaredError} (same as `new MeanSquaredError(...)`). Keras: `keras.losses.MeanSquaredError`. */
 export const meanSquaredError = () => new MeanSquaredError();
 
 void describe;

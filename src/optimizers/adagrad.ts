@@ -15,7 +15,9 @@ export interface AdagradArgs extends OptimizerArgs {
  * PyTorch differs: accumulators start at 0 and epsilon is added outside the root.
  */
 export class Adagrad extends Optimizer {
+  /** Starting value of the accumulators, >= 0 (default 0.1). */
   readonly initialAccumulatorValue: number;
+  /** > 0, added inside the square root (default 1e-7). */
   readonly epsilon: number;
 
   constructor(args: AdagradArgs = {}) {

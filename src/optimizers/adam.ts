@@ -19,9 +19,13 @@ export interface AdamArgs extends OptimizerArgs {
  * Epsilon is added to the uncorrected sqrt(v) ("epsilon hat"); PyTorch adds it to sqrt(v / (1 - beta2^t)).
  */
 export class Adam extends Optimizer {
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
   readonly beta1: number;
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
   readonly beta2: number;
+  /** > 0, Kingma & Ba's "epsilon hat" (default 1e-7). */
   readonly epsilon: number;
+  /** AMSGrad variant (Reddi et al., 2018): divide by the running maximum of v (default false). */
   readonly amsgrad: boolean;
 
   constructor(args: AdamArgs = {}, defaults = { learningRate: 0.001, name: 'adam' }) {

@@ -16,8 +16,11 @@ export interface AdamaxArgs extends OptimizerArgs {
  * PyTorch instead folds epsilon into the norm: u = max(beta2 u, |g| + epsilon).
  */
 export class Adamax extends Optimizer {
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
   readonly beta1: number;
+  /** Decay of the infinity norm, in [0, 1) (default 0.999). */
   readonly beta2: number;
+  /** > 0 (default 1e-7). */
   readonly epsilon: number;
 
   constructor(args: AdamaxArgs = {}) {

@@ -16,12 +16,19 @@ export type { Segment, OptimizerArgs, SlotSpec } from './optimizer';
 export { LearningRateSchedule };
 export * as schedules from './schedules';
 
+/** Creates a new {@link SGD} (same as `new SGD(...)`). Keras: `keras.optimizers.SGD`. */
 export const sgd = (args?: SGDArgs) => new SGD(args);
+/** Creates a new {@link Adam} (same as `new Adam(...)`). Keras: `keras.optimizers.Adam`. */
 export const adam = (args?: AdamArgs) => new Adam(args);
+/** Creates a new {@link AdamW} (same as `new AdamW(...)`). Keras: `keras.optimizers.AdamW`. */
 export const adamw = (args?: AdamWArgs) => new AdamW(args);
+/** Creates a new {@link Adagrad} (same as `new Adagrad(...)`). Keras: `keras.optimizers.Adagrad`. */
 export const adagrad = (args?: AdagradArgs) => new Adagrad(args);
+/** Creates a new {@link RMSprop} (same as `new RMSprop(...)`). Keras: `keras.optimizers.RMSprop`. */
 export const rmsprop = (args?: RMSpropArgs) => new RMSprop(args);
+/** Creates a new {@link Adamax} (same as `new Adamax(...)`). Keras: `keras.optimizers.Adamax`. */
 export const adamax = (args?: AdamaxArgs) => new Adamax(args);
+/** Creates a new {@link Nadam} (same as `new Nadam(...)`). Keras: `keras.optimizers.Nadam`. */
 export const nadam = (args?: NadamArgs) => new Nadam(args);
 
 /** Optimizer ids: Keras's short names and class names. */

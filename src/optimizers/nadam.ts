@@ -21,8 +21,11 @@ const MOMENTUM_CACHE_DECAY = 0.96;
  * PyTorch's NAdam uses 0.96^(0.004 t) by default (its momentum_decay).
  */
 export class Nadam extends Optimizer {
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
   readonly beta1: number;
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
   readonly beta2: number;
+  /** > 0 (default 1e-7). */
   readonly epsilon: number;
   /** P_k = u_1 ... u_k for k = uProductStep (Keras's `_u_product`). */
   private uProduct = 1;

@@ -23,6 +23,7 @@ export interface Segment {
   size: number;
 }
 
+/** Options every optimizer accepts (Keras's base optimizer keyword arguments: `learning_rate`, `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `name`). */
 export interface OptimizerArgs {
   /** A non-negative number or a schedule of the step counter. */
   learningRate?: number | LearningRateSchedule;
@@ -52,13 +53,19 @@ export interface SlotSpec {
 
 const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'globalClipnorm', 'name'] as const;
 
+/** Base class of the optimizers: owns the step counter, the learning rate or its schedule, clipping and weight decay; a subclass declares its slots and one fused update step. Keras: `keras.optimizers.Optimizer`. */
 export abstract class Optimizer {
+  /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). */
   readonly name: string;
   /** Number of update steps applied so far (Keras's `iterations`). */
   iterations = 0;
+  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none). */
   readonly weightDecay: number | null;
+  /** Clip each weight's gradient to this L2 norm. */
   readonly clipnorm: number | null;
+  /** Clip every gradient element to [-clipvalue, clipvalue]. */
   readonly clipvalue: number | null;
+  /** Clip all gradients together to this global L2 norm. */
   readonly globalClipnorm: number | null;
 
   private lrValue: number;
@@ -116,6 +123,7 @@ export abstract class Optimizer {
     return this.currentLearningRate();
   }
 
+  /** Replaces a constant learning rate (throws StateError when a schedule drives it). Keras: `optimizer.learning_rate = ...`. */
   set learningRate(lr: number) {
     if (this.lrSchedule !== null) {
       throw new StateError(

@@ -20,9 +20,13 @@ export interface RMSpropArgs extends OptimizerArgs {
  * PyTorch adds epsilon outside the root instead.
  */
 export class RMSprop extends Optimizer {
+  /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). */
   readonly rho: number;
+  /** In [0, 1] (default 0: no momentum slot). */
   readonly momentum: number;
+  /** > 0, added inside the square root (default 1e-7). */
   readonly epsilon: number;
+  /** Normalise by the estimated variance instead of the second moment (default false). */
   readonly centered: boolean;
 
   constructor(args: RMSpropArgs = {}) {

@@ -18,7 +18,9 @@ export interface SGDArgs extends OptimizerArgs {
  * that step instead of `momentum`.
  */
 export class SGD extends Optimizer {
+  /** In [0, 1]; default 0 (plain SGD). */
   readonly momentum: number;
+  /** Nesterov momentum (default false). */
   readonly nesterov: boolean;
 
   constructor(args: SGDArgs = {}) {

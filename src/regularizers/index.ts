@@ -78,7 +78,9 @@ export class L1L2 implements Regularizer {
 
 // Factories in the library's camelCase style: regularizers.l2(0.001).
 export const l1 = (factor?: number): L1 => new L1(factor);
+/** Creates a new {@link L2} (same as `new L2(...)`). Keras: `keras.regularizers.L2`. */
 export const l2 = (factor?: number): L2 => new L2(factor);
+/** Creates a new {@link L1L2} (same as `new L1L2(...)`). Keras: `keras.regularizers.L1L2`. */
 export const l1l2 = (options?: { l1?: number; l2?: number }): L1L2 => new L1L2(options);
 
 export type RegularizerId = 'l1' | 'L1' | 'l2' | 'L2' | 'l1l2' | 'l1_l2' | 'L1L2';

@@ -24,11 +24,17 @@ export interface CosineDecayArgs {
  * lr = r0 * ((1 - alpha) * 0.5 * (1 + cos(pi * t / decaySteps)) + alpha).
  */
 export class CosineDecay extends LearningRateSchedule {
+  /** The starting rate (of the warmup when there is one, else of the decay). */
   readonly initialLearningRate: number;
+  /** Steps of the cosine decay (> 0), counted after the warmup. */
   readonly decaySteps: number;
+  /** Final rate as a fraction of the decay's starting rate, in [0, 1]. Default 0. */
   readonly alpha: number;
+  /** Rate reached at the end of a linear warmup; omit (or null) for no warmup. */
   readonly warmupTarget: number | null;
+  /** Steps of linear warmup from initialLearningRate to warmupTarget. Default 0. */
   readonly warmupSteps: number;
+  /** Default 'CosineDecay'. */
   readonly name: string;
 
   constructor(args: CosineDecayArgs) {

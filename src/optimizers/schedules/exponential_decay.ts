@@ -19,9 +19,13 @@ export interface ExponentialDecayArgs {
  */
 export class ExponentialDecay extends LearningRateSchedule {
   readonly initialLearningRate: number;
+  /** Steps over which the rate is multiplied by `decayRate` once (> 0). */
   readonly decaySteps: number;
+  /** Factor per `decaySteps` steps (> 0; below 1 decays). */
   readonly decayRate: number;
+  /** Decay in whole multiples of `decaySteps` (a staircase) instead of smoothly. Default false. */
   readonly staircase: boolean;
+  /** Default 'ExponentialDecay'. */
   readonly name: string;
 
   constructor(args: ExponentialDecayArgs) {

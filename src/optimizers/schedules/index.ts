@@ -14,11 +14,17 @@ import { OneCycle, OneCycleArgs } from './one_cycle';
 export { LearningRateSchedule, ExponentialDecay, InverseTimeDecay, PiecewiseConstantDecay, PolynomialDecay, CosineDecay, OneCycle };
 export type { ExponentialDecayArgs, InverseTimeDecayArgs, PiecewiseConstantDecayArgs, PolynomialDecayArgs, CosineDecayArgs, OneCycleArgs };
 
+/** Creates a new {@link ExponentialDecay} (same as `new ExponentialDecay(...)`). Keras: `keras.optimizers.schedules.ExponentialDecay`. */
 export const exponentialDecay = (args: ExponentialDecayArgs) => new ExponentialDecay(args);
+/** Creates a new {@link InverseTimeDecay} (same as `new InverseTimeDecay(...)`). Keras: `keras.optimizers.schedules.InverseTimeDecay`. */
 export const inverseTimeDecay = (args: InverseTimeDecayArgs) => new InverseTimeDecay(args);
+/** Creates a new {@link PiecewiseConstantDecay} (same as `new PiecewiseConstantDecay(...)`). Keras: `keras.optimizers.schedules.PiecewiseConstantDecay`. */
 export const piecewiseConstantDecay = (args: PiecewiseConstantDecayArgs) => new PiecewiseConstantDecay(args);
+/** Creates a new {@link PolynomialDecay} (same as `new PolynomialDecay(...)`). Keras: `keras.optimizers.schedules.PolynomialDecay`. */
 export const polynomialDecay = (args: PolynomialDecayArgs) => new PolynomialDecay(args);
+/** Creates a new {@link CosineDecay} (same as `new CosineDecay(...)`). Keras: `keras.optimizers.schedules.CosineDecay`. */
 export const cosineDecay = (args: CosineDecayArgs) => new CosineDecay(args);
+/** Creates a new {@link OneCycle} (same as `new OneCycle(...)`). */
 export const oneCycle = (args: OneCycleArgs) => new OneCycle(args);
 
 export type ScheduleClassName = 'ExponentialDecay' | 'InverseTimeDecay' | 'PiecewiseConstantDecay' | 'PolynomialDecay' | 'CosineDecay' | 'OneCycle';

@@ -20,9 +20,13 @@ export interface InverseTimeDecayArgs {
  */
 export class InverseTimeDecay extends LearningRateSchedule {
   readonly initialLearningRate: number;
+  /** Steps per unit of decay (> 0). */
   readonly decaySteps: number;
+  /** How fast the rate falls (>= 0; 0 keeps it constant). */
   readonly decayRate: number;
+  /** Use floor(step / decaySteps), so the rate changes every `decaySteps` steps. Default false. */
   readonly staircase: boolean;
+  /** Default 'InverseTimeDecay'. */
   readonly name: string;
 
   constructor(args: InverseTimeDecayArgs) {

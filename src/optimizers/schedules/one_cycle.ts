@@ -37,14 +37,23 @@ export interface OneCycleArgs {
  * and the last step (T - 1) exactly the end rate. Steps past T - 1 keep the end rate (PyTorch throws).
  */
 export class OneCycle extends LearningRateSchedule {
+  /** Peak rate, reached at the end of the rising phase (> 0). */
   readonly maxLearningRate: number;
+  /** Optimizer steps in the whole run (epochs * batches per epoch). */
   readonly totalSteps: number;
+  /** Rate at step 0 and at the end of the falling phase. Default maxLearningRate / 10. */
   readonly startLearningRate: number;
+  /** Rate at the last step, after the final annihilation phase. Default startLearningRate / 1000. */
   readonly endLearningRate: number;
+  /** Fraction of totalSteps spent rising (the falling phase is as long), in (0, 0.5]; the remaining 1 - 2 * phasePct is the annihilation phase. Default 0.45, so the last 10% of steps drop the rate. */
   readonly phasePct: number;
+  /** Cycle momentum inversely to the rate (SGD reads it through momentumAt). Default true. */
   readonly cycleMomentum: boolean;
+  /** Momentum at the start, end of the falling phase and through the annihilation. Default 0.95. */
   readonly maxMomentum: number;
+  /** Momentum at the peak learning rate. Default 0.85. */
   readonly minMomentum: number;
+  /** Default 'OneCycle'. */
   readonly name: string;
   /** Steps at which the rising, falling and annihilation phases end. */
   private readonly ends: [number, number, number];

@@ -17,8 +17,11 @@ export interface PiecewiseConstantDecayArgs {
  * once step > the last boundary. (PyTorch's MultiStepLR switches at step >= milestone instead.)
  */
 export class PiecewiseConstantDecay extends LearningRateSchedule {
+  /** Strictly increasing step counts where the rate changes (at least one). */
   readonly boundaries: readonly number[];
+  /** One more rate than boundaries: values[0] up to boundaries[0], ..., the last after the last boundary. */
   readonly values: readonly number[];
+  /** Default 'PiecewiseConstant' (Keras's default name). */
   readonly name: string;
 
   constructor(args: PiecewiseConstantDecayArgs) {

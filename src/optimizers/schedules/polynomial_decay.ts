@@ -22,10 +22,15 @@ export interface PolynomialDecayArgs {
  */
 export class PolynomialDecay extends LearningRateSchedule {
   readonly initialLearningRate: number;
+  /** Steps to go from the initial to the end rate (> 0). */
   readonly decaySteps: number;
+  /** Default 1e-4 (Keras). */
   readonly endLearningRate: number;
+  /** Exponent of the polynomial (> 0), default 1 (linear). */
   readonly power: number;
+  /** Restart from a new multiple of decaySteps instead of staying at the end rate. Default false. */
   readonly cycle: boolean;
+  /** Default 'PolynomialDecay'. */
   readonly name: string;
 
   constructor(args: PolynomialDecayArgs) {
