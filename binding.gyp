@@ -1,15 +1,59 @@
 {
   'includes': ['native/sources.gypi'],
+  'variables': {
+    # OpenMP threads: on for Linux, where prebuilds ship libgomp beside the addon
+    # (scripts/bundle-runtime.mjs); off elsewhere, where users may have no OpenMP runtime: then
+    # native/no_openmp/omp.h stands in and every kernel runs on the calling thread.
+    # Override: node-gyp rebuild -- -Ddeepnode_openmp=false
+    'conditions': [
+      ['OS=="linux"', {'deepnode_openmp%': 'true'}, {'deepnode_openmp%': 'false'}],
+    ],
+  },
   'target_defaults': {
     'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
     'cflags!': ['-fno-exceptions'],
     'cflags_cc!': ['-fno-exceptions'],
-    'cflags': ['-O3', '-fopenmp', '-fvisibility=hidden', '-fPIC', '-Wall', '-Wextra', '-Wno-unused-parameter'],
-    'cflags_cc': ['-O3', '-fopenmp', '-fvisibility=hidden', '-fPIC', '-std=gnu++17'],
+    'cflags': ['-O3', '-fvisibility=hidden', '-fPIC', '-Wall', '-Wextra', '-Wno-unused-parameter'],
+    'cflags_cc': ['-O3', '-fvisibility=hidden', '-fPIC', '-std=gnu++17'],
     'conditions': [
       ['target_arch=="x64"', {
         'cflags': ['-march=x86-64-v2'],
         'cflags_cc': ['-march=x86-64-v2'],
+      }],
+      ['deepnode_openmp=="true"', {
+        'cflags': ['-fopenmp'],
+        'cflags_cc': ['-fopenmp'],
+      }, {
+        'include_dirs': ['native/no_openmp'],
+        'cflags': ['-Wno-unknown-pragmas'],
+        'xcode_settings': {'WARNING_CFLAGS': ['-Wno-unknown-pragmas']},
+      }],
+      # macOS (clang via Xcode settings; cflags above are the make generator's, unused there).
+      ['OS=="mac"', {
+        'xcode_settings': {
+          'CLANG_CXX_LANGUAGE_STANDARD': 'gnu++17',
+          'CLANG_CXX_LIBRARY': 'libc++',
+          'GCC_ENABLE_CPP_EXCEPTIONS': 'YES',
+          'GCC_OPTIMIZATION_LEVEL': '3',
+          'GCC_SYMBOLS_PRIVATE_EXTERN': 'YES',
+          'OTHER_CPLUSPLUSFLAGS': ['-Wall', '-Wextra', '-Wno-unused-parameter'],
+        },
+      }],
+      ['OS=="mac" and target_arch=="x64"', {
+        'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-march=x86-64-v2']},
+      }],
+      # Windows: the kernels use GCC vector extensions and __builtin_cpu_supports, which MSVC lacks;
+      # clang-cl (Visual Studio's "C++ Clang tools" component) compiles them.
+      ['OS=="win"', {
+        'msbuild_toolset': 'ClangCL',
+        'msvs_settings': {
+          'VCCLCompilerTool': {
+            'AdditionalOptions': ['/std:c++17', '/O2', '-Wno-unused-parameter', '-Wno-unknown-pragmas'],
+          },
+        },
+      }],
+      ['OS=="win" and target_arch=="x64"', {
+        'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-march=x86-64-v2']}},
       }],
     ],
   },
@@ -19,12 +63,16 @@
       'type': 'static_library',
       'sources': ['<@(deepnode_avx2_sources)'],
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
+      'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c']},
+      'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-mavx2', '/clang:-mfma', '/clang:-mf16c']}},
     },
     {
       'target_name': 'deepnode_avx512',
       'type': 'static_library',
       'sources': ['<@(deepnode_avx512_sources)'],
       'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq'],
+      'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq']},
+      'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-mavx2', '/clang:-mfma', '/clang:-mf16c', '/clang:-mavx512f', '/clang:-mavx512vl', '/clang:-mavx512bw', '/clang:-mavx512dq']}},
     },
     {
       'target_name': 'deepnode',
@@ -35,7 +83,10 @@
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all",
       ],
       # libgomp is found beside the .node first (prebuilds ship it there), then on the system.
-      'ldflags': ['-fopenmp', "-Wl,-rpath,'$$ORIGIN'", '-Wl,--as-needed'],
+      'ldflags': ["-Wl,-rpath,'$$ORIGIN'", '-Wl,--as-needed'],
+      'conditions': [
+        ['deepnode_openmp=="true"', {'ldflags': ['-fopenmp']}],
+      ],
     },
   ],
 }

@@ -13,7 +13,9 @@ export type ErrorCode =
   | 'ERR_IO'
   | 'ERR_NATIVE';
 
+/** Base class of every error thrown by deepnode; branch on `code` rather than on the message. */
 export class DeepnodeError extends Error {
+  /** Stable machine-readable error code (see {@link ErrorCode}). */
   readonly code: ErrorCode;
   constructor(code: ErrorCode, message: string) {
     super(message);

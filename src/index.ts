@@ -35,6 +35,14 @@ export * as saving from './saving';
 export { loadModel } from './saving';
 export * as plot from './plot';
 export { plotHistory } from './plot';
+// Types that public signatures use, exported so the API reference documents them.
+export type { TensorLike } from './models/data';
+export type { LayerProbe } from './models/sequential';
+export type { Writable } from './callbacks/progbar';
+export type { ActId } from './backend/native';
+export type { WeightDType } from './saving/format';
+export type { ReluOptions } from './ops/activations_ext';
+export type { NamedTensor } from './optimizers/optimizer';
 
 /** Threads used by the native kernels (default: OMP_NUM_THREADS, else the number of cores). */
 export function setNumThreads(n: number): void {
@@ -44,12 +52,26 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(n);
 }
 
+/** Threads the native kernels currently use (see {@link setNumThreads}). */
 export function getNumThreads(): number {
   return native.getNumThreads();
 }
 
 /** Build facts: chosen CPU kernel, threads, N-API version and where the addon was loaded from. */
-export function info(): { version: string; isa: string; threads: number; napiVersion: number; addon: string; prebuilt: boolean } {
+export function info(): {
+  /** deepnode package version (from package.json). */
+  version: string;
+  /** GEMM micro-kernel chosen at load: `"avx512"`, `"avx2"` or `"generic"` (env `DEEPNODE_ISA` forces one). */
+  isa: string;
+  /** Threads the native kernels use (see {@link setNumThreads}). */
+  threads: number;
+  /** N-API version the addon was built against. */
+  napiVersion: number;
+  /** Absolute path of the loaded `deepnode.node` addon. */
+  addon: string;
+  /** `true` when the addon came from `prebuilds/` rather than a source build. */
+  prebuilt: boolean;
+} {
   const i = native.info();
   const addon = addonPath();
   const pkg = JSON.parse(fs.readFileSync(path.join(packageRoot(), 'package.json'), 'utf8')) as { version: string };

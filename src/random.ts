@@ -5,6 +5,7 @@
  */
 import { ValueError, describe } from './errors';
 
+/** Seeded generator (xoshiro128**). `new Random(seed)` gives a repeatable stream; without a seed it starts from the clock. */
 export class Random {
   private s0 = 0;
   private s1 = 0;
@@ -16,6 +17,7 @@ export class Random {
     this.seed(seed);
   }
 
+  /** Reseed this generator (any finite number; non-integers are truncated); the stream then repeats exactly. */
   seed(seed: number): void {
     if (!Number.isFinite(seed)) throw new ValueError(`Random: seed must be a finite number, received ${describe(seed)}`);
     let x = (Math.trunc(seed) ^ Math.floor(seed / 0x100000000)) >>> 0;
@@ -75,7 +77,11 @@ export class Random {
   }
 
   /** In-place Fisher-Yates shuffle. */
-  shuffle<T extends { length: number; [i: number]: number }>(a: T): T {
+  shuffle<T extends {
+    /** Number of elements. */
+    length: number;
+    [i: number]: number;
+  }>(a: T): T {
     for (let i = a.length - 1; i > 0; i--) {
       const j = this.int(i + 1);
       const t = a[i]!;

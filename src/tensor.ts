@@ -1,7 +1,9 @@
 import { ShapeError, ValueError, describe } from './errors';
 
+/** Dimensions of a tensor, outermost first (row-major), e.g. `[batch, features]`. */
 export type Shape = readonly number[];
 
+/** Number of elements of a tensor of this shape (product of the dimensions; 1 for `[]`). */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -13,9 +15,13 @@ export function sizeOf(shape: Shape): number {
  * zero-copy to native kernels. `grad` is filled by `backward()` when `requiresGrad` is set.
  */
 export class Tensor {
+  /** Row-major element storage (JS-owned, passed zero-copy to native kernels). */
   data: Float32Array;
+  /** Dimensions, outermost first; frozen. */
   readonly shape: Shape;
+  /** Gradient of the last `backward()` w.r.t. this tensor (same layout as `data`); `null` until computed. */
   grad: Float32Array | null = null;
+  /** Whether autograd records ops on this tensor and fills `grad`. Default `false`. */
   requiresGrad = false;
   /** Set by the autograd tape: how to push this tensor's gradient to its inputs. */
   backwardFn: (() => void) | null = null;
@@ -43,14 +49,17 @@ export class Tensor {
     this.shape = Object.freeze([...shape]);
   }
 
+  /** Number of elements (`data.length`). */
   get size(): number {
     return this.data.length;
   }
 
+  /** Number of dimensions (`shape.length`). */
   get rank(): number {
     return this.shape.length;
   }
 
+  /** A new zero-filled tensor of the given shape. */
   static zeros(shape: Shape): Tensor {
     return new Tensor(new Float32Array(sizeOf(shape)), shape);
   }
@@ -79,10 +88,12 @@ export class Tensor {
     return new Tensor(this.data, shape);
   }
 
+  /** The elements as a plain flat JS array (row-major). */
   toArray(): number[] {
     return Array.from(this.data);
   }
 
+  /** Short description with the shape, e.g. `Tensor(shape=[2, 3])`. */
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}])`;
   }

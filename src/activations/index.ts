@@ -8,6 +8,7 @@ import { activation as activationOp, softmax as softmaxOp, sigmoid as sigmoidOp 
 import { mish as mishOp } from '../ops/activations_ext';
 import { ValueError, checkOptions, describe, unknownId } from '../errors';
 
+/** A resolved activation: its Keras name, the native kernel that computes it and the kernel's parameter. */
 export interface ActivationSpec {
   /** Keras's serialised name. */
   readonly name: string;
@@ -19,6 +20,7 @@ export interface ActivationSpec {
   readonly fn?: (x: Tensor) => Tensor;
 }
 
+/** Activation names accepted by `activation:` options and {@link getActivation} (Keras's strings, plus camelCase aliases). */
 export type ActivationId =
   | 'linear' | 'relu' | 'sigmoid' | 'tanh' | 'softmax' | 'elu' | 'selu' | 'softplus' | 'softsign'
   | 'swish' | 'silu' | 'gelu' | 'hardSigmoid' | 'hard_sigmoid' | 'exponential' | 'relu6'

@@ -9,20 +9,35 @@ import { DeepnodeError } from '../errors';
 
 /** Activation ids shared with native/kernels.h (enum class Act). */
 export enum ActId {
+  /** Identity: y = x. */
   Linear = 0,
+  /** max(x, 0). */
   Relu = 1,
+  /** x > 0 ? x : alpha * x. */
   LeakyRelu = 2,
+  /** x > 0 ? x : alpha * (exp(x) - 1). */
   Elu = 3,
+  /** Scaled ELU with Klambauer et al.'s fixed constants. */
   Selu = 4,
+  /** 1 / (1 + exp(-x)). */
   Sigmoid = 5,
+  /** tanh(x). */
   Tanh = 6,
+  /** log(1 + exp(x)). */
   Softplus = 7,
+  /** x * sigmoid(alpha * x) (SiLU when alpha = 1). */
   Swish = 8,
+  /** GELU with the exact erf form. */
   GeluExact = 9,
+  /** GELU with the tanh approximation. */
   GeluTanh = 10,
+  /** Keras 3's piecewise-linear sigmoid: clip(x + 3, 0, 6) / 6. */
   HardSigmoid = 11,
+  /** x / (1 + abs(x)). */
   Softsign = 12,
+  /** exp(x). */
   Exponential = 13,
+  /** min(max(x, 0), 6). */
   Relu6 = 14,
 }
 

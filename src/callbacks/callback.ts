@@ -11,6 +11,7 @@ export type Logs = Record<string, number>;
 
 /** The part of an optimizer that learning-rate callbacks read and set. */
 export interface TrainingOptimizer {
+  /** The learning rate: a number, or the schedule that drives it. Keras: `optimizer.learning_rate`. */
   learningRate: number | LearningRateSchedule;
   /** Set when a schedule drives the rate (then learningRate may read as its current value). */
   readonly learningRateSchedule?: LearningRateSchedule | null;
@@ -73,6 +74,7 @@ export abstract class Callback {
 
 /** Calls a list of callbacks in order; awaits only when a callback returned a promise. */
 export class CallbackList {
+  /** @param callbacks The callbacks, called in this order. */
   constructor(readonly callbacks: Callback[]) {}
 
   private async each(fn: (cb: Callback) => void | Promise<void>): Promise<void> {
@@ -82,21 +84,27 @@ export class CallbackList {
     }
   }
 
+  /** Give every callback the model. */
   setModel(model: TrainingModel): void {
     for (const cb of this.callbacks) cb.setModel(model);
   }
+  /** Give every callback the training parameters. */
   setParams(params: TrainingParams): void {
     for (const cb of this.callbacks) cb.setParams(params);
   }
+  /** Run every callback's `onTrainBegin` in order. */
   onTrainBegin(logs: Logs) {
     return this.each((cb) => cb.onTrainBegin(logs));
   }
+  /** Run every callback's `onTrainEnd` in order. */
   onTrainEnd(logs: Logs) {
     return this.each((cb) => cb.onTrainEnd(logs));
   }
+  /** Run every callback's `onEpochBegin` in order. */
   onEpochBegin(epoch: number, logs: Logs) {
     return this.each((cb) => cb.onEpochBegin(epoch, logs));
   }
+  /** Run every callback's `onEpochEnd` in order. */
   onEpochEnd(epoch: number, logs: Logs) {
     return this.each((cb) => cb.onEpochEnd(epoch, logs));
   }
@@ -104,6 +112,7 @@ export class CallbackList {
   onBatchBegin(batch: number, logs: Logs): Promise<void> | void {
     return this.maybeSync((cb) => cb.onBatchBegin(batch, logs));
   }
+  /** Run every callback's `onBatchEnd` in order (synchronously when none returns a promise). */
   onBatchEnd(batch: number, logs: Logs): Promise<void> | void {
     return this.maybeSync((cb) => cb.onBatchEnd(batch, logs));
   }

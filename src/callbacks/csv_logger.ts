@@ -3,6 +3,7 @@ import { Callback, Logs } from './callback';
 import { IOError, ValueError, describe } from '../errors';
 import { checkBool, optionsOf } from './monitor';
 
+/** Options of {@link CSVLogger}. Keras: `separator`, `append`. */
 export interface CSVLoggerArgs {
   /** One character between fields. Default ','. */
   separator?: string;
@@ -26,6 +27,7 @@ export class CSVLogger extends Callback {
   private writeHeader = true;
 
   constructor(
+    /** Path of the CSV file (one row per epoch: epoch, then the logs in sorted key order). Keras: `filename`. */
     readonly filename: string,
     args?: CSVLoggerArgs,
   ) {

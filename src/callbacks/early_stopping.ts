@@ -3,6 +3,7 @@ import type { Tensor } from '../tensor';
 import { StateError, ValueError } from '../errors';
 import { MonitorMode, checkBool, checkInt, checkMode, checkMonitor, checkNumber, checkVerbose, inferDirection, optionsOf, requireModel, say } from './monitor';
 
+/** Options of {@link EarlyStopping}; names mirror Keras's `EarlyStopping` arguments in camelCase (`min_delta` is `minDelta`, ...). */
 export interface EarlyStoppingArgs {
   /** Logged quantity to watch. Default 'val_loss'. */
   monitor?: string;
@@ -50,8 +51,11 @@ export class EarlyStopping extends Callback {
   wait = 0;
   /** Epoch at which training was stopped (0 when it ran to the end). */
   stoppedEpoch = 0;
+  /** Best monitored value seen (Infinity or -Infinity before the first monitored epoch). */
   best: number;
+  /** Epoch (0-based) of the best monitored value. */
   bestEpoch = 0;
+  /** Weights of the best epoch, kept only with `restoreBestWeights`; null otherwise. */
   bestWeights: Tensor[] | null = null;
   private readonly better: (a: number, b: number) => boolean;
   private readonly initialBest: number;

@@ -17,8 +17,11 @@ import type { LayerProbe } from '../models/sequential';
 import type { TensorLike } from '../models/data';
 import { StateError, ValueError, describe } from '../errors';
 
+/** Statistics of one layer computed by {@link GradientStats} on a probe batch. */
 export interface LayerStats {
+  /** Layer name. */
   layer: string;
+  /** Layer class name, e.g. `'Dense'`. */
   className: string;
   /** L2 norm of the gradients of the layer's trainable weights; null when it has none. */
   gradNorm: number | null;
@@ -28,7 +31,9 @@ export interface LayerStats {
   deadFraction: number | null;
 }
 
+/** When the statistics passed to `onStats` were computed. */
 export interface GradientStatsInfo {
+  /** Epoch (0-based). */
   epoch: number;
   /** Batch index within the epoch. */
   batch: number;
@@ -36,6 +41,7 @@ export interface GradientStatsInfo {
   samples: number;
 }
 
+/** Options of {@link GradientStats}. */
 export interface GradientStatsArgs {
   /** 'epoch' (default): on the last batch of each epoch; a number N: every N batches. */
   every?: 'epoch' | number;

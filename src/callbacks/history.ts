@@ -2,7 +2,9 @@ import { Callback, Logs } from './callback';
 
 /** Records the logs of every epoch: history.history.loss[epoch], history.history.val_accuracy[...]. */
 export class History extends Callback {
+  /** Indices (0-based) of the epochs recorded. */
   readonly epoch: number[] = [];
+  /** Per log key (`loss`, `val_loss`, `accuracy`, `learning_rate`, ...), its value at each recorded epoch. Keras: `history.history`. */
   readonly history: Record<string, number[]> = {};
 
   override onTrainBegin(): void {

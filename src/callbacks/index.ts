@@ -22,19 +22,28 @@ import { CSVLogger, CSVLoggerArgs } from './csv_logger';
 import { LearningRateScheduler, EpochSchedule } from './learning_rate_scheduler';
 import { ReduceLROnPlateau, ReduceLROnPlateauArgs } from './reduce_lr_on_plateau';
 
+/** Creates a new {@link LambdaCallback} from plain hook functions. Keras: `keras.callbacks.LambdaCallback`. */
 export const lambda = (hooks: ConstructorParameters<typeof LambdaCallback>[0]) => new LambdaCallback(hooks);
+/** Creates a new {@link EarlyStopping} (same as `new EarlyStopping(...)`). Keras: `keras.callbacks.EarlyStopping`. */
 export const earlyStopping = (args?: EarlyStoppingArgs) => new EarlyStopping(args);
+/** Creates a new {@link TerminateOnNaN} (same as `new TerminateOnNaN(...)`). Keras: `keras.callbacks.TerminateOnNaN`. */
 export const terminateOnNaN = (args?: TerminateOnNaNArgs) => new TerminateOnNaN(args);
+/** Creates a new {@link CSVLogger} (same as `new CSVLogger(...)`). Keras: `keras.callbacks.CSVLogger`. */
 export const csvLogger = (filename: string, args?: CSVLoggerArgs) => new CSVLogger(filename, args);
+/** Creates a new {@link LearningRateScheduler} (same as `new LearningRateScheduler(...)`). Keras: `keras.callbacks.LearningRateScheduler`. */
 export const learningRateScheduler = (schedule: EpochSchedule, args?: { verbose?: 0 | 1 }) => new LearningRateScheduler(schedule, args);
+/** Creates a new {@link ReduceLROnPlateau} (same as `new ReduceLROnPlateau(...)`). Keras: `keras.callbacks.ReduceLROnPlateau`. */
 export const reduceLROnPlateau = (args?: ReduceLROnPlateauArgs) => new ReduceLROnPlateau(args);
 import { ModelCheckpoint, ModelCheckpointArgs } from './model_checkpoint';
+/** Creates a new {@link ModelCheckpoint} (same as `new ModelCheckpoint(...)`). Keras: `keras.callbacks.ModelCheckpoint`. */
 export const modelCheckpoint = (filepath: string, args?: ModelCheckpointArgs) => new ModelCheckpoint(filepath, args);
 export { GradientStats } from './gradient_stats';
 export type { GradientStatsArgs, LayerStats, GradientStatsInfo } from './gradient_stats';
 import { GradientStats, GradientStatsArgs } from './gradient_stats';
+/** Creates a new {@link GradientStats} (same as `new GradientStats(...)`). */
 export const gradientStats = (args?: GradientStatsArgs) => new GradientStats(args);
 export { TensorBoard } from './tensorboard';
 export type { TensorBoardArgs } from './tensorboard';
 import { TensorBoard, TensorBoardArgs } from './tensorboard';
+/** Creates a new {@link TensorBoard} (same as `new TensorBoard(...)`). Keras: `keras.callbacks.TensorBoard`. */
 export const tensorBoard = (args?: TensorBoardArgs) => new TensorBoard(args);

@@ -11,9 +11,11 @@ export type EpochSchedule = (epoch: number, learningRate: number) => number;
  * of the epoch logs it as 'learning_rate'.
  */
 export class LearningRateScheduler extends Callback {
+  /** 0 silent (default), 1 prints the rate set at each epoch. Keras: `verbose`. */
   readonly verbose: 0 | 1;
 
   constructor(
+    /** Function (epoch, current learning rate) => new learning rate, called before each epoch. Keras: `schedule`. */
     readonly schedule: EpochSchedule,
     args?: { verbose?: 0 | 1 },
   ) {

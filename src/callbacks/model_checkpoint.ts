@@ -16,6 +16,7 @@ import { saveModel, saveWeights } from '../saving/model_io';
 import { StateError, ValueError, describe } from '../errors';
 import { MonitorMode, checkBool, checkInt, checkMode, checkMonitor, checkNumber, checkVerbose, inferDirection, optionsOf, requireModel, say } from './monitor';
 
+/** Options of {@link ModelCheckpoint}; names mirror Keras's arguments in camelCase (`save_best_only` is `saveBestOnly`, ...). */
 export interface ModelCheckpointArgs {
   /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. */
   monitor?: string;
@@ -33,7 +34,9 @@ export interface ModelCheckpointArgs {
   initialValueThreshold?: number | null;
 }
 
+/** Saves the model (or its weights) to a directory during training. Keras: `keras.callbacks.ModelCheckpoint`. */
 export class ModelCheckpoint extends Callback {
+  /** Directory to save to; may hold placeholders such as `{epoch:02d}` or `{val_loss:.4f}`. Keras: `filepath`. */
   readonly filepath: string;
   /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. */
   readonly monitor: string;

@@ -2,6 +2,7 @@
 import { StateError, ValueError, checkOptions, describe, unknownId } from '../errors';
 import type { TrainingModel, TrainingOptimizer } from './callback';
 
+/** Whether the monitored quantity should go down (`'min'`), up (`'max'`), or be inferred from its name (`'auto'`). Keras: `mode`. */
 export type MonitorMode = 'auto' | 'min' | 'max';
 
 // Quantities that improve downwards / upwards, matched on the name without its 'val_' prefix.

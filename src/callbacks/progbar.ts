@@ -1,7 +1,10 @@
 import { Callback, Logs } from './callback';
 
+/** Where progress is written: `process.stdout`, a stream, or any object with `write`. */
 export interface Writable {
+  /** Write a chunk of text. */
   write(s: string): unknown;
+  /** True for a terminal: the progress bar is then redrawn in place. */
   isTTY?: boolean;
 }
 
@@ -37,6 +40,7 @@ export class ProgbarLogger extends Callback {
   private live: boolean;
 
   constructor(
+    /** 1 (default): a live bar on a terminal, one line per epoch elsewhere; 2: one line per epoch. Keras: `verbose`. */
     readonly verbose: 1 | 2 = 1,
     private readonly stream: Writable = process.stdout,
   ) {

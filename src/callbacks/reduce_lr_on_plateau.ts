@@ -2,6 +2,7 @@ import { Callback, Logs } from './callback';
 import { ValueError, describe } from '../errors';
 import { MonitorMode, checkInt, checkMode, checkMonitor, checkNumber, checkVerbose, inferDirection, optionsOf, say, settableOptimizer } from './monitor';
 
+/** Options of {@link ReduceLROnPlateau}; names mirror Keras's arguments in camelCase (`min_lr` is `minLr`, ...). */
 export interface ReduceLROnPlateauArgs {
   /** Logged quantity to watch. Default 'val_loss'. */
   monitor?: string;
@@ -44,8 +45,11 @@ export class ReduceLROnPlateau extends Callback {
   readonly cooldown: number;
   /** Lower bound on the rate (>= 0). Default 0. */
   readonly minLr: number;
+  /** Epochs seen since the last improvement. */
   wait = 0;
+  /** Epochs of cooldown left after the last reduction. */
   cooldownCounter = 0;
+  /** Best monitored value seen (Infinity or -Infinity at the start). */
   best: number;
   private readonly minimize: boolean;
   private warned = false;
@@ -75,6 +79,7 @@ export class ReduceLROnPlateau extends Callback {
     return this.minimize ? current < this.best - this.minDelta : current > this.best + this.minDelta;
   }
 
+  /** Whether a cooldown is running (plateaus are not counted). */
   get inCooldown(): boolean {
     return this.cooldownCounter > 0;
   }

@@ -23,6 +23,7 @@ import { Callback, Logs } from './callback';
 import { IOError, ValueError, describe } from '../errors';
 import { checkInt, optionsOf } from './monitor';
 
+/** Options of {@link TensorBoard}; names mirror Keras's arguments in camelCase (`log_dir` is `logDir`, ...). */
 export interface TensorBoardArgs {
   /** Directory of the run; 'train' and 'validation' subdirectories are created in it. Default 'logs' (Keras's log_dir). */
   logDir?: string;
@@ -46,8 +47,11 @@ interface NamedWeight {
 export const HISTOGRAM_BUCKETS = 30;
 
 export class TensorBoard extends Callback {
+  /** Directory of the run (default 'logs'). Keras: `log_dir`. */
   readonly logDir: string;
+  /** 'epoch' (default) or the number of batches between batch-level scalars ('batch' is stored as 1). Keras: `update_freq`. */
   readonly updateFreq: 'epoch' | number;
+  /** Epochs between weight histograms; 0 (default) never. Keras: `histogram_freq`. */
   readonly histogramFreq: number;
   /** Paths of the event files written by the latest fit (train first), once created. */
   readonly files: string[] = [];

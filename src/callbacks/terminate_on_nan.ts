@@ -2,6 +2,7 @@ import { Callback, Logs } from './callback';
 import { DeepnodeError } from '../errors';
 import { checkBool, optionsOf, requireModel, say } from './monitor';
 
+/** Options of {@link TerminateOnNaN}. */
 export interface TerminateOnNaNArgs {
   /** Throw an ERR_NON_FINITE error at once instead of stopping gracefully. Default false. */
   raiseError?: boolean;

@@ -5,7 +5,10 @@ import { Tensor } from '../tensor';
  * e.g. max-norm rescales columns whose norm exceeds a bound.
  */
 export interface Constraint {
+  /** Keras class name (`'MaxNorm'`, `'NonNeg'`, ...), used in configs. */
   readonly className: string;
+  /** Project `w` in place onto the constraint set. */
   apply(w: Tensor): void;
+  /** The options as Keras serializes them (snake_case keys). */
   getConfig(): Record<string, unknown>;
 }

@@ -96,9 +96,12 @@ function rescale(cls: string, w: Tensor, axis: Axis, factor: (norm: number) => n
   for (let i = 0; i < data.length; i++) data[i] = data[i]! * f[group[i]!]!;
 }
 
+/** Rescales each slice along `axis` whose L2 norm exceeds `maxValue` down to that norm. Keras: `keras.constraints.MaxNorm`. */
 export class MaxNorm implements Constraint {
   readonly className = 'MaxNorm';
+  /** Largest allowed norm (default 2). Keras: `max_value`. */
   readonly maxValue: number;
+  /** Axis (or axes) the norms are computed over (default 0). Keras: `axis`. */
   readonly axis: Axis;
   /** Keras defaults: maxValue 2, axis 0. */
   constructor(options: { maxValue?: number; axis?: Axis } = {}) {
@@ -115,6 +118,7 @@ export class MaxNorm implements Constraint {
   }
 }
 
+/** Sets negative weights to zero. Keras: `keras.constraints.NonNeg`. */
 export class NonNeg implements Constraint {
   readonly className = 'NonNeg';
   apply(w: Tensor): void {
@@ -126,8 +130,10 @@ export class NonNeg implements Constraint {
   }
 }
 
+/** Rescales each slice along `axis` to unit L2 norm. Keras: `keras.constraints.UnitNorm`. */
 export class UnitNorm implements Constraint {
   readonly className = 'UnitNorm';
+  /** Axis (or axes) the norms are computed over (default 0). Keras: `axis`. */
   readonly axis: Axis;
   /** Keras default: axis 0. */
   constructor(options: { axis?: Axis } = {}) {
@@ -142,11 +148,16 @@ export class UnitNorm implements Constraint {
   }
 }
 
+/** Moves each slice's L2 norm towards [minValue, maxValue] by the fraction `rate`. Keras: `keras.constraints.MinMaxNorm`. */
 export class MinMaxNorm implements Constraint {
   readonly className = 'MinMaxNorm';
+  /** Smallest allowed norm (default 0). Keras: `min_value`. */
   readonly minValue: number;
+  /** Largest allowed norm (default 1). Keras: `max_value`. */
   readonly maxValue: number;
+  /** Fraction of the way to the clipped norm taken each step, in [0, 1] (default 1: strict). Keras: `rate`. */
   readonly rate: number;
+  /** Axis (or axes) the norms are computed over (default 0). Keras: `axis`. */
   readonly axis: Axis;
   /** Keras defaults: minValue 0, maxValue 1, rate 1 (strict), axis 0. */
   constructor(options: { minValue?: number; maxValue?: number; rate?: number; axis?: Axis } = {}) {
@@ -175,17 +186,21 @@ export class MinMaxNorm implements Constraint {
 }
 
 // Factories in the library's camelCase style: constraints.maxNorm({ maxValue: 3 }).
+/** Creates a new {@link MaxNorm} (same as `new MaxNorm(...)`). Keras: `keras.constraints.MaxNorm`. */
 export const maxNorm = (o?: { maxValue?: number; axis?: Axis }): MaxNorm => new MaxNorm(o);
 /** Creates a new {@link NonNeg} (same as `new NonNeg(...)`). Keras: `keras.constraints.NonNeg`. */
 export const nonNeg = (): NonNeg => new NonNeg();
 /** Creates a new {@link UnitNorm} (same as `new UnitNorm(...)`). Keras: `keras.constraints.UnitNorm`. */
 export const unitNorm = (o?: { axis?: Axis }): UnitNorm => new UnitNorm(o);
+/** Creates a new {@link MinMaxNorm} (same as `new MinMaxNorm(...)`). Keras: `keras.constraints.MinMaxNorm`. */
 export const minMaxNorm = (o?: { minValue?: number; maxValue?: number; rate?: number; axis?: Axis }): MinMaxNorm =>
   new MinMaxNorm(o);
 
+/** String ids of the constraints (camelCase, snake_case or Keras class name), each with Keras's defaults. */
 export type ConstraintId =
   | 'maxNorm' | 'max_norm' | 'MaxNorm' | 'nonNeg' | 'non_neg' | 'NonNeg'
   | 'unitNorm' | 'unit_norm' | 'UnitNorm' | 'minMaxNorm' | 'min_max_norm' | 'MinMaxNorm';
+/** Anything accepted where a constraint is: an instance, a string id or a serialized `{ class_name, config }`. */
 export type ConstraintIdentifier = ConstraintId | Constraint | SerializedObject;
 
 const VALID_IDS = ['max_norm', 'non_neg', 'unit_norm', 'min_max_norm'];

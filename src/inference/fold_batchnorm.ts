@@ -24,6 +24,7 @@ import '../layers'; // every layer class registers itself for layerFromConfig
 import { Sequential } from '../models/sequential';
 import { StateError, ValueError, describe } from '../errors';
 
+/** A BatchNormalization layer that {@link foldBatchNorm} merged into a neighbouring Dense. */
 export interface FoldedBatchNorm {
   /** Name of the BatchNormalization layer that disappeared. */
   batchNormalization: string;
@@ -35,15 +36,23 @@ export interface FoldedBatchNorm {
   fusedActivation?: string;
 }
 
+/** A BatchNormalization layer that could not be folded, and why. */
 export interface KeptBatchNorm {
+  /** Name of the BatchNormalization layer kept. */
   batchNormalization: string;
+  /** Why it could not be folded (e.g. no adjacent Dense it can be merged into). */
   reason: string;
 }
 
+/** What {@link foldBatchNormReport} found: the layers folded and those kept. */
 export interface FoldReport {
+  /** BatchNormalization layers merged into a Dense. */
   folded: FoldedBatchNorm[];
+  /** BatchNormalization layers left in place. */
   kept: KeptBatchNorm[];
+  /** Layer count of the original model. */
   layersBefore: number;
+  /** Layer count of the folded model. */
   layersAfter: number;
 }
 

@@ -23,8 +23,10 @@ import { native, ActId } from '../backend/native';
 import { output } from '../autograd/engine';
 import { ShapeError, StateError, ValueError, checkOptions, describe, unknownId } from '../errors';
 
+/** Storage of quantized Dense kernels: `'float16'` (half precision) or `'int8'` (with one float32 scale per unit). */
 export type QuantizeDtype = 'float16' | 'int8';
 
+/** Options of {@link quantize}. */
 export interface QuantizeOptions {
   /** Storage of the Dense kernels. */
   dtype: QuantizeDtype;
@@ -38,7 +40,9 @@ function checkDtype(dtype: unknown, where: string): QuantizeDtype {
 }
 
 export interface QuantizedDenseArgs extends LayerArgs {
+  /** Output dimension (positive integer), as Dense's `units`. */
   units: number;
+  /** Storage of the kernel (required). */
   dtype: QuantizeDtype;
   /** As Dense's (default linear). */
   activation?: ActivationId | ActivationSpec | null;
@@ -52,7 +56,9 @@ export interface QuantizedDenseArgs extends LayerArgs {
  * float32 (its only `weights` entry); the kernel is in `kernelFloat16` or `kernelInt8` + `scales`.
  */
 export class QuantizedDense extends Layer {
+  /** Output dimension, as Dense's `units`. */
   readonly units: number;
+  /** Storage of the kernel. */
   readonly dtype: QuantizeDtype;
   /** As Dense's (default linear). */
   readonly activation: ActivationSpec;
@@ -66,6 +72,7 @@ export class QuantizedDense extends Layer {
   kernelInt8: Int8Array | null = null;
   /** Per-unit scales of the int8 kernel (dtype 'int8'). */
   scales: Float32Array | null = null;
+  /** Bias vector [units] in float32; null before `build` or when `useBias` is false. */
   bias: Variable | null = null;
 
   constructor(args: QuantizedDenseArgs) {
@@ -230,6 +237,7 @@ registerLayer('QuantizedDense', (c) =>
 export class QuantizedSequential extends Sequential {
   constructor(
     layers: Layer[],
+    /** Storage of the quantized Dense kernels. */
     readonly dtype: QuantizeDtype,
     options: { name?: string } = {},
   ) {

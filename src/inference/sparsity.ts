@@ -10,23 +10,29 @@ import { Sequential } from '../models/sequential';
 import { QuantizedDense } from './quantize';
 import { ValueError, checkOptions, describe } from '../errors';
 
+/** Zero count of one Dense kernel. */
 export interface LayerSparsity {
   /** Layer name. */
   layer: string;
   /** The weight's full name, e.g. 'dense_1/kernel'. */
   weight: string;
+  /** Elements of the kernel. */
   total: number;
+  /** Of which exactly zero. */
   zeros: number;
   /** zeros / total (0 for an empty kernel). */
   fraction: number;
 }
 
+/** Zero counts of the model's Dense kernels (biases are not counted). */
 export interface SparsityReport {
   /** Kernel weights in the model. */
   total: number;
   /** Of which exactly zero. */
   zeros: number;
+  /** zeros / total (0 when the model has no kernel). */
   fraction: number;
+  /** One entry per Dense (or QuantizedDense) kernel, in layer order. */
   perLayer: LayerSparsity[];
 }
 
@@ -35,7 +41,19 @@ export interface SparsityReport {
  * with the smallest magnitudes (floor(fraction * size) weights, ties broken by position, weights
  * already zero counting among them).
  */
-export type PruneOptions = { threshold: number; fraction?: undefined } | { fraction: number; threshold?: undefined };
+export type PruneOptions =
+  | {
+      /** Zero the weights whose magnitude is below this value. */
+      threshold: number;
+      /** Not allowed together with `threshold`. */
+      fraction?: undefined;
+    }
+  | {
+      /** Fraction of each kernel, in [0, 1], to zero (the smallest magnitudes). */
+      fraction: number;
+      /** Not allowed together with `fraction`. */
+      threshold?: undefined;
+    };
 
 /** A kernel seen as float magnitudes, with a way to zero entries (float32 or quantized storage). */
 interface KernelView {

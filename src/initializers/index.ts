@@ -6,19 +6,28 @@ import { Shape, sizeOf } from '../tensor';
 import { Random, rngFor } from '../random';
 import { ValueError, checkOptions, describe, unknownId } from '../errors';
 
+/** Produces the initial values of a weight. Keras: `keras.initializers.Initializer`. */
 export interface Initializer {
   /** Keras class name, used in configs and summaries. */
   readonly className: string;
   /** Fresh values for a weight of this shape. */
   generate(shape: Shape): Float32Array;
+  /** The constructor options as Keras serializes them (snake_case, `seed: null` when unseeded). */
   getConfig(): Record<string, unknown>;
 }
 
+/** Which fan divides the variance in {@link VarianceScaling}: inputs, outputs or their mean. Keras: `mode`. */
 export type FanMode = 'fanIn' | 'fanOut' | 'fanAvg';
+/** Distribution {@link VarianceScaling} draws from. Keras: `distribution`. */
 export type Distribution = 'truncatedNormal' | 'untruncatedNormal' | 'uniform';
 
 /** Keras's fan computation: [in, out] for a matrix, receptive field times channels for convolutions. */
-export function computeFans(shape: Shape): { fanIn: number; fanOut: number } {
+export function computeFans(shape: Shape): {
+  /** Fan-in: inputs per output unit (times the receptive field for convolution kernels). */
+  fanIn: number;
+  /** Fan-out: outputs per input unit (times the receptive field for convolution kernels). */
+  fanOut: number;
+} {
   if (shape.length < 1) return { fanIn: 1, fanOut: 1 };
   if (shape.length === 1) return { fanIn: shape[0]!, fanOut: shape[0]! };
   if (shape.length === 2) return { fanIn: shape[0]!, fanOut: shape[1]! };
@@ -50,6 +59,7 @@ function checkFinite(name: string, option: string, v: number): void {
   }
 }
 
+/** Options of {@link VarianceScaling}. Keras: `keras.initializers.VarianceScaling`. */
 export interface VarianceScalingOptions {
   /** Multiplier of the variance (default 1). */
   scale?: number;
@@ -57,6 +67,7 @@ export interface VarianceScalingOptions {
   mode?: FanMode | 'fan_in' | 'fan_out' | 'fan_avg';
   /** Default 'truncatedNormal'; Keras's 'truncated_normal', 'untruncated_normal', 'normal' accepted. */
   distribution?: Distribution | 'truncated_normal' | 'untruncated_normal' | 'normal';
+  /** Seed: a seeded initializer returns the same values on every call (default: the global generator). Keras: `seed`. */
   seed?: number;
 }
 
@@ -68,6 +79,7 @@ const DISTRIBUTIONS: Record<string, Distribution> = {
   uniform: 'uniform',
 };
 
+/** Samples with variance `scale / fan`: truncated normal (stddev corrected for the truncation), plain normal, or uniform in [-sqrt(3 * variance), sqrt(3 * variance)]. Keras: `keras.initializers.VarianceScaling`. */
 export class VarianceScaling implements Initializer {
   readonly className: string = 'VarianceScaling';
   /** Multiplier of the variance (default 1). */
@@ -76,6 +88,7 @@ export class VarianceScaling implements Initializer {
   readonly mode: FanMode;
   /** Default 'truncatedNormal'; Keras's 'truncated_normal', 'untruncated_normal', 'normal' accepted. */
   readonly distribution: Distribution;
+  /** Seed, or undefined (default) for the global generator. Keras: `seed`. */
   readonly seed: number | undefined;
 
   constructor(options: VarianceScalingOptions = {}) {
@@ -112,6 +125,7 @@ export class VarianceScaling implements Initializer {
     return out;
   }
 
+  /** Keras config: `{ scale, mode, distribution, seed }` with snake_case values. */
   getConfig(): Record<string, unknown> {
     const snake = { fanIn: 'fan_in', fanOut: 'fan_out', fanAvg: 'fan_avg' }[this.mode];
     const dist = { truncatedNormal: 'truncated_normal', untruncatedNormal: 'untruncated_normal', uniform: 'uniform' }[
@@ -138,50 +152,67 @@ function preset(className: string, scale: number, mode: FanMode, distribution: D
   };
 }
 
+/** Glorot/Xavier uniform: VarianceScaling(scale 1, fanAvg, uniform), limit sqrt(6 / (fanIn + fanOut)). Dense's default kernel initializer. Keras: `GlorotUniform`. */
 export const GlorotUniform = preset('GlorotUniform', 1, 'fanAvg', 'uniform');
+/** Glorot/Xavier normal: VarianceScaling(scale 1, fanAvg, truncatedNormal). Keras: `GlorotNormal`. */
 export const GlorotNormal = preset('GlorotNormal', 1, 'fanAvg', 'truncatedNormal');
+/** He uniform: VarianceScaling(scale 2, fanIn, uniform), for ReLU-family activations. Keras: `HeUniform`. */
 export const HeUniform = preset('HeUniform', 2, 'fanIn', 'uniform');
+/** He normal: VarianceScaling(scale 2, fanIn, truncatedNormal), for ReLU-family activations. Keras: `HeNormal`. */
 export const HeNormal = preset('HeNormal', 2, 'fanIn', 'truncatedNormal');
+/** LeCun uniform: VarianceScaling(scale 1, fanIn, uniform). Keras: `LecunUniform`. */
 export const LecunUniform = preset('LecunUniform', 1, 'fanIn', 'uniform');
+/** LeCun normal: VarianceScaling(scale 1, fanIn, truncatedNormal), the initializer SELU needs. Keras: `LecunNormal`. */
 export const LecunNormal = preset('LecunNormal', 1, 'fanIn', 'truncatedNormal');
 
+/** Fills every element with `value`. Keras: `keras.initializers.Constant`. */
 export class Constant implements Initializer {
   readonly className: string = 'Constant';
+  /** @param value The fill value (default 0). Keras: `value`. */
   constructor(readonly value: number = 0) {
     checkFinite('Constant', 'value', value);
   }
   generate(shape: Shape): Float32Array {
     return new Float32Array(sizeOf(shape)).fill(this.value);
   }
+  /** Keras config: `{ value }`. */
   getConfig(): Record<string, unknown> {
     return { value: this.value };
   }
 }
 
+/** All zeros (Dense's default bias initializer). Keras: `keras.initializers.Zeros`. */
 export class Zeros extends Constant {
   override readonly className = 'Zeros';
   constructor() {
     super(0);
   }
+  /** Keras config: `{}`. */
   override getConfig(): Record<string, unknown> {
     return {};
   }
 }
 
+/** All ones. Keras: `keras.initializers.Ones`. */
 export class Ones extends Constant {
   override readonly className = 'Ones';
   constructor() {
     super(1);
   }
+  /** Keras config: `{}`. */
   override getConfig(): Record<string, unknown> {
     return {};
   }
 }
 
+/** Normal samples with the given mean and stddev. Keras: `keras.initializers.RandomNormal`. */
 export class RandomNormal implements Initializer {
   readonly className: string = 'RandomNormal';
+  /** Mean of the samples (default 0). Keras: `mean`. */
   readonly mean: number;
+  /** Standard deviation (default 0.05). Keras: `stddev`. */
   readonly stddev: number;
+  /** Seed, or undefined (default) for the global generator. Keras: `seed`. */
   readonly seed: number | undefined;
   /** Keras defaults: mean 0, stddev 0.05. */
   constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
@@ -200,15 +231,20 @@ export class RandomNormal implements Initializer {
     for (let i = 0; i < out.length; i++) out[i] = this.mean + this.stddev * rng.normal();
     return out;
   }
+  /** Keras config: `{ mean, stddev, seed }`. */
   getConfig(): Record<string, unknown> {
     return { mean: this.mean, stddev: this.stddev, seed: this.seed ?? null };
   }
 }
 
+/** Normal samples redrawn when beyond 2 stddev from the mean. Keras: `keras.initializers.TruncatedNormal`. */
 export class TruncatedNormal implements Initializer {
   readonly className: string = 'TruncatedNormal';
+  /** Mean of the samples (default 0). Keras: `mean`. */
   readonly mean: number;
+  /** Standard deviation before truncation (default 0.05). Keras: `stddev`. */
   readonly stddev: number;
+  /** Seed, or undefined (default) for the global generator. Keras: `seed`. */
   readonly seed: number | undefined;
   /** Keras defaults: mean 0, stddev 0.05; values beyond 2 stddev are redrawn. */
   constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
@@ -227,15 +263,20 @@ export class TruncatedNormal implements Initializer {
     fillTruncatedNormal(rng, out, this.mean, this.stddev);
     return out;
   }
+  /** Keras config: `{ mean, stddev, seed }`. */
   getConfig(): Record<string, unknown> {
     return { mean: this.mean, stddev: this.stddev, seed: this.seed ?? null };
   }
 }
 
+/** Uniform samples in [minval, maxval). Keras: `keras.initializers.RandomUniform`. */
 export class RandomUniform implements Initializer {
   readonly className: string = 'RandomUniform';
+  /** Lower bound (default -0.05). Keras: `minval`. */
   readonly minval: number;
+  /** Upper bound (default 0.05). Keras: `maxval`. */
   readonly maxval: number;
+  /** Seed, or undefined (default) for the global generator. Keras: `seed`. */
   readonly seed: number | undefined;
   /** Keras defaults: minval -0.05, maxval 0.05. */
   constructor(options: { minval?: number; maxval?: number; seed?: number } = {}) {
@@ -258,6 +299,7 @@ export class RandomUniform implements Initializer {
     for (let i = 0; i < out.length; i++) out[i] = this.minval + w * rng.uniform();
     return out;
   }
+  /** Keras config: `{ minval, maxval, seed }`. */
   getConfig(): Record<string, unknown> {
     return { minval: this.minval, maxval: this.maxval, seed: this.seed ?? null };
   }
@@ -273,7 +315,9 @@ export class RandomUniform implements Initializer {
  */
 export class Orthogonal implements Initializer {
   readonly className: string = 'Orthogonal';
+  /** Multiplier of the orthogonal matrix (default 1). Keras: `gain`. */
   readonly gain: number;
+  /** Seed, or undefined (default) for the global generator. Keras: `seed`. */
   readonly seed: number | undefined;
   /** Keras defaults: gain 1. */
   constructor(options: { gain?: number; seed?: number } = {}) {
@@ -323,6 +367,7 @@ export class Orthogonal implements Initializer {
     }
     return out;
   }
+  /** Keras config: `{ gain, seed }`. */
   getConfig(): Record<string, unknown> {
     return { gain: this.gain, seed: this.seed ?? null };
   }
@@ -331,6 +376,7 @@ export class Orthogonal implements Initializer {
 /** gain times the identity matrix (2-D weights only; rectangular allowed), as Keras's Identity. */
 export class Identity implements Initializer {
   readonly className: string = 'Identity';
+  /** Multiplier of the identity matrix (default 1). Keras: `gain`. */
   readonly gain: number;
   constructor(options: { gain?: number } = {}) {
     checkOptions('Identity', options, ['gain']);
@@ -347,12 +393,14 @@ export class Identity implements Initializer {
     for (let i = 0; i < Math.min(r, c); i++) out[i * c + i] = this.gain;
     return out;
   }
+  /** Keras config: `{ gain }`. */
   getConfig(): Record<string, unknown> {
     return { gain: this.gain };
   }
 }
 
 // Factories in the library's camelCase style: initializers.heNormal({ seed: 42 }).
+/** Creates a new {@link GlorotUniform} (same as `new GlorotUniform(...)`). Keras: `keras.initializers.GlorotUniform`. */
 export const glorotUniform = (o?: { seed?: number }) => new GlorotUniform(o);
 /** Creates a new {@link GlorotNormal} (same as `new GlorotNormal(...)`). Keras: `keras.initializers.GlorotNormal`. */
 export const glorotNormal = (o?: { seed?: number }) => new GlorotNormal(o);
@@ -370,6 +418,7 @@ export const varianceScaling = (o?: VarianceScalingOptions) => new VarianceScali
 export const zeros = () => new Zeros();
 /** Creates a new {@link Ones} (same as `new Ones(...)`). Keras: `keras.initializers.Ones`. */
 export const ones = () => new Ones();
+/** Creates a new {@link Constant} with `value` (required). Keras: `keras.initializers.Constant`. */
 export const constant = (o: { value: number }): Constant => {
   if (o === undefined) throw new ValueError('constant: expected an options object like { value: 0.1 }, received undefined');
   checkOptions('Constant', o, ['value']);
@@ -387,6 +436,7 @@ export const orthogonal = (o?: { gain?: number; seed?: number }) => new Orthogon
 /** Creates a new {@link Identity} (same as `new Identity(...)`). Keras: `keras.initializers.Identity`. */
 export const identity = (o?: { gain?: number }) => new Identity(o);
 
+/** String ids accepted wherever an initializer is (camelCase or Keras snake_case). */
 export type InitializerId =
   | 'glorotUniform' | 'glorot_uniform' | 'glorotNormal' | 'glorot_normal'
   | 'heUniform' | 'he_uniform' | 'heNormal' | 'he_normal'
@@ -397,7 +447,9 @@ export type InitializerId =
 
 /** Keras's serialized form of an initializer: { class_name: 'HeNormal', config: { seed: null } }. */
 export interface SerializedInitializer {
+  /** Keras class name, e.g. `'HeNormal'`. */
   class_name: string;
+  /** Constructor options in Keras snake_case (default `{}`). */
   config?: Record<string, unknown>;
 }
 

@@ -4,11 +4,13 @@ import { ActivationId, ActivationSpec, getActivation, apply } from '../activatio
 import { ValueError, describe } from '../errors';
 
 export interface ActivationArgs extends LayerArgs {
+  /** Activation to apply, e.g. `'relu'`, `'selu'`, `'softmax'` (required). Keras: `activation`. */
   activation: ActivationId;
 }
 
 /** Applies an activation function to its input. */
 export class Activation extends Layer {
+  /** The resolved activation. */
   readonly activation: ActivationSpec;
 
   constructor(args: ActivationArgs) {

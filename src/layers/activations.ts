@@ -81,7 +81,9 @@ export class LeakyReLU extends ActivationLayer {
 export interface PReLUArgs extends LayerArgs {
   /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). */
   alphaInitializer?: InitializerId | Initializer | SerializedInitializer;
+  /** Penalty on the slopes added to the loss (default none). Keras: `alpha_regularizer`. */
   alphaRegularizer?: RegularizerIdentifier | null;
+  /** Projection applied to the slopes after each optimizer step (default none). Keras: `alpha_constraint`. */
   alphaConstraint?: ConstraintIdentifier | null;
   /**
    * Input axes (1-based: axis 0 is the batch) along which one slope is shared, e.g. [1, 2] for
@@ -98,10 +100,13 @@ export interface PReLUArgs extends LayerArgs {
 export class PReLU extends ActivationLayer {
   /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). */
   readonly alphaInitializer: Initializer;
+  /** Penalty on the slopes, or null (default). Keras: `alpha_regularizer`. */
   readonly alphaRegularizer: Regularizer | null;
+  /** Constraint on the slopes, or null (default). Keras: `alpha_constraint`. */
   readonly alphaConstraint: Constraint | null;
   /** Input axes (1-based: axis 0 is the batch) along which one slope is shared, e.g. [1, 2] for [batch, height, width, channels] gives one slope per channel. */
   readonly sharedAxes: number[] | null;
+  /** The learned slopes, created by `build` (null before). */
   alpha: Variable | null = null;
   private alphaIndex: Int32Array | null = null;
   private sampleShape: number[] = [];
@@ -396,6 +401,7 @@ export class Softmax extends ActivationLayer {
 }
 
 // Factories in the style of tfjs-layers: layers.leakyRelu({ negativeSlope: 0.1 }).
+/** Creates a new {@link LeakyReLU} (same as `new LeakyReLU(...)`). Keras: `keras.layers.LeakyReLU`. */
 export const leakyRelu = (args?: LeakyReLUArgs): LeakyReLU => new LeakyReLU(args);
 /** Creates a new {@link PReLU} (same as `new PReLU(...)`). Keras: `keras.layers.PReLU`. */
 export const prelu = (args?: PReLUArgs): PReLU => new PReLU(args);

@@ -68,7 +68,9 @@ export class Dense extends Layer {
   readonly kernelConstraint: Constraint | null;
   /** Projection applied to the bias after each step (default none). */
   readonly biasConstraint: Constraint | null;
+  /** Weight matrix, shape [inputDim, units]; created by `build` (null before). */
   kernel: Variable | null = null;
+  /** Bias vector, shape [units]; null before `build` or when `useBias` is false. */
   bias: Variable | null = null;
 
   constructor(args: DenseArgs) {

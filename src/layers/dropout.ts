@@ -31,6 +31,7 @@ export type NoiseShape = readonly (number | null)[];
  * runs exactly these layers in training mode.
  */
 export abstract class NoiseLayer extends Layer {
+  /** Seed of the layer's own noise generator; undefined (default) uses the global generator. Keras: `seed`. */
   readonly seed: number | undefined;
   /** The layer's own generator when seeded (Keras's SeedGenerator), else the global one. */
   protected readonly rng: Random;
@@ -125,6 +126,7 @@ export interface DropoutArgs extends LayerArgs {
   rate: number;
   /** Shape of the mask, broadcast over axes of size 1; null entries take the input's size. */
   noiseShape?: NoiseShape | null;
+  /** Seed for the dropout masks (default: the global generator, see `setSeed`). Keras: `seed`. */
   seed?: number;
 }
 
@@ -197,6 +199,7 @@ export class AlphaDropout extends Dropout {
 export interface GaussianDropoutArgs extends LayerArgs {
   /** Drop probability, in [0, 1): the noise has standard deviation sqrt(rate / (1 - rate)). */
   rate: number;
+  /** Seed for the multiplicative noise (default: the global generator, see `setSeed`). Keras: `seed`. */
   seed?: number;
 }
 
@@ -233,6 +236,7 @@ export class GaussianDropout extends NoiseLayer {
 export interface GaussianNoiseArgs extends LayerArgs {
   /** Standard deviation of the additive noise, in [0, 1] as Keras 3 requires. */
   stddev: number;
+  /** Seed for the additive noise (default: the global generator, see `setSeed`). Keras: `seed`. */
   seed?: number;
 }
 

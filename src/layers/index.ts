@@ -9,6 +9,7 @@ export { Dense, Flatten, Activation };
 export type { DenseArgs, ActivationArgs };
 
 // Factories in the style of tfjs-layers: layers.dense({ units: 10 }).
+/** Creates a new {@link Dense} (same as `new Dense(...)`). Keras: `keras.layers.Dense`. */
 export const dense = (args: DenseArgs) => new Dense(args);
 /** Creates a new {@link Flatten} (same as `new Flatten(...)`). Keras: `keras.layers.Flatten`. */
 export const flatten = (args?: LayerArgs) => new Flatten(args);

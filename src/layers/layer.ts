@@ -29,7 +29,9 @@ export class Variable extends Tensor {
   constructor(
     data: Float32Array,
     shape: Shape,
+    /** Full weight name, `'<layer>/<weight>'` (e.g. `'dense/kernel'`); keys optimizer state and saved files. */
     readonly name: string,
+    /** Whether the optimizer updates this weight (false for e.g. BatchNormalization's moving statistics). */
     public trainable: boolean,
   ) {
     super(data, shape);
@@ -155,6 +157,7 @@ export abstract class Layer {
     return this._trainable;
   }
 
+  /** Freeze (`false`) or unfreeze (`true`) the layer's weights; the model re-packs its parameters on the next fit. */
   set trainable(value: boolean) {
     if (typeof value !== 'boolean') {
       throw new ValueError(`${this.describeSelf()}: trainable must be a boolean, received trainable=${describe(value)}`);

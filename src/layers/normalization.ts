@@ -88,9 +88,13 @@ export class BatchNormalization extends Layer {
   readonly betaConstraint: Constraint | null;
   /** Projection applied to gamma after each optimizer step, e.g. 'nonNeg' (default none). */
   readonly gammaConstraint: Constraint | null;
+  /** Learned scale per feature; null before `build` or when `scale` is false. */
   gamma: Variable | null = null;
+  /** Learned offset per feature; null before `build` or when `center` is false. */
   beta: Variable | null = null;
+  /** Moving average of the batch means (non-trainable), used at inference. */
   movingMean: Variable | null = null;
+  /** Moving average of the batch variances (non-trainable), used at inference. */
   movingVariance: Variable | null = null;
   private plan: Plan | null = null;
   private inputRank = 0;

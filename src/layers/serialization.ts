@@ -16,12 +16,16 @@ import type { RegularizerIdentifier } from '../regularizers';
 import type { ConstraintIdentifier } from '../constraints';
 import { ValueError, describe, unknownId } from '../errors';
 
+/** A layer's config as returned by `getConfig()`: Keras snake_case keys to JSON values. */
 export type LayerConfig = Record<string, unknown>;
+/** Rebuilds a layer from its config (registered with {@link registerLayer}). */
 export type LayerFromConfig = (config: LayerConfig) => Layer;
 
 /** A layer as Keras serializes it. */
 export interface SerializedLayer {
+  /** Keras class name, e.g. `'Dense'`. */
   class_name: string;
+  /** The layer's `getConfig()`. */
   config: LayerConfig;
 }
 

@@ -11,6 +11,7 @@ import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../er
 
 const EPSILON = 1e-7; // keras.config.epsilon()
 
+/** A loss: maps (predictions, targets) to a scalar tensor to minimise. Keras: `keras.losses.Loss`. */
 export interface Loss {
   /** Keras's serialised name. */
   readonly name: string;
@@ -48,8 +49,10 @@ function checkSame(name: string, pred: Tensor, target: Tensor): void {
   }
 }
 
+/** Cross-entropy with integer class ids as targets (one id per sample) and one probability (or logit) per class as predictions. Keras: `keras.losses.SparseCategoricalCrossentropy`. */
 export class SparseCategoricalCrossentropy implements Loss {
   readonly name = 'sparse_categorical_crossentropy';
+  /** @param fromLogits Whether predictions are raw logits rather than probabilities (default false; output of a softmax op is detected and handled from its logits either way). Keras: `from_logits`. */
   constructor(readonly fromLogits = false) {
     if (typeof fromLogits !== 'boolean') {
       throw new ValueError(`SparseCategoricalCrossentropy: fromLogits must be a boolean, received fromLogits=${describe(fromLogits)}`);
@@ -90,8 +93,10 @@ export class SparseCategoricalCrossentropy implements Loss {
   }
 }
 
+/** Cross-entropy with one-hot (or soft) target distributions. Keras: `keras.losses.CategoricalCrossentropy`. */
 export class CategoricalCrossentropy implements Loss {
   readonly name = 'categorical_crossentropy';
+  /** @param fromLogits Whether predictions are raw logits rather than probabilities (default false; output of a softmax op is detected and handled from its logits either way). Keras: `from_logits`. */
   constructor(readonly fromLogits = false) {
     if (typeof fromLogits !== 'boolean') {
       throw new ValueError(`CategoricalCrossentropy: fromLogits must be a boolean, received fromLogits=${describe(fromLogits)}`);
@@ -115,8 +120,10 @@ export class CategoricalCrossentropy implements Loss {
   }
 }
 
+/** Binary cross-entropy, element-wise over independent 0/1 targets. Keras: `keras.losses.BinaryCrossentropy`. */
 export class BinaryCrossentropy implements Loss {
   readonly name = 'binary_crossentropy';
+  /** @param fromLogits Whether predictions are raw logits rather than probabilities (default false; output of a sigmoid op is detected and handled from its logits either way). Keras: `from_logits`. */
   constructor(readonly fromLogits = false) {
     if (typeof fromLogits !== 'boolean') {
       throw new ValueError(`BinaryCrossentropy: fromLogits must be a boolean, received fromLogits=${describe(fromLogits)}`);
@@ -138,6 +145,7 @@ export class BinaryCrossentropy implements Loss {
   }
 }
 
+/** Mean of the squared differences over all elements. Keras: `keras.losses.MeanSquaredError`. */
 export class MeanSquaredError implements Loss {
   readonly name = 'mean_squared_error';
 
@@ -150,6 +158,7 @@ export class MeanSquaredError implements Loss {
   }
 }
 
+/** String ids accepted by `compile({ loss })` (camelCase or Keras snake_case; `'mse'` too). */
 export type LossId =
   | 'sparseCategoricalCrossentropy' | 'sparse_categorical_crossentropy'
   | 'categoricalCrossentropy' | 'categorical_crossentropy'
@@ -175,6 +184,7 @@ export function getLoss(id: LossId | Loss | string): Loss {
 }
 
 const lossOptions = (cls: string, o: { fromLogits?: boolean }) => (checkOptions(cls, o, ['fromLogits']), o.fromLogits ?? false);
+/** Creates a new {@link SparseCategoricalCrossentropy} (same as `new SparseCategoricalCrossentropy(...)`). Keras: `keras.losses.SparseCategoricalCrossentropy`. */
 export const sparseCategoricalCrossentropy = (o: { fromLogits?: boolean } = {}) =>
   new SparseCategoricalCrossentropy(lossOptions('SparseCategoricalCrossentropy', o));
 /** Creates a new {@link CategoricalCrossentropy} (same as `new CategoricalCrossentropy(...)`). Keras: `keras.losses.CategoricalCrossentropy`. */

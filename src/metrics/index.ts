@@ -7,23 +7,31 @@ import { Tensor } from '../tensor';
 import { native } from '../backend/native';
 import { unknownId } from '../errors';
 
+/** A streaming metric: `update` per batch, `result` for the running value, `reset` at each epoch. Keras: `keras.metrics.Metric`. */
 export interface Metric {
   /** Key in logs and history ('accuracy'). */
   readonly name: string;
   /** Add a batch. */
   update(pred: Tensor, target: Tensor): void;
+  /** The metric over every sample added since the last reset. */
   result(): number;
+  /** Forget all added batches. */
   reset(): void;
 }
 
 abstract class MeanMetric implements Metric {
+  /** Sum of per-sample scores added so far. */
   protected total = 0;
+  /** Number of samples added so far. */
   protected count = 0;
+  /** @param name Key in logs and history. */
   constructor(readonly name: string) {}
   abstract update(pred: Tensor, target: Tensor): void;
+  /** Mean score over the samples added since the last reset (0 when none). */
   result(): number {
     return this.count === 0 ? 0 : this.total / this.count;
   }
+  /** Forget all added samples. */
   reset(): void {
     this.total = 0;
     this.count = 0;
@@ -37,9 +45,11 @@ function split(pred: Tensor): [number, number] {
 
 /** Fraction of samples whose argmax equals the integer label. */
 export class SparseCategoricalAccuracy extends MeanMetric {
+  /** @param name Key in logs (default 'sparse_categorical_accuracy'). Keras: `name`. */
   constructor(name = 'sparse_categorical_accuracy') {
     super(name);
   }
+  /** Add a batch: predictions [batch, classes] and integer labels [batch]. */
   update(pred: Tensor, target: Tensor): void {
     const [rows, cols] = split(pred);
     this.total += native.sparseArgmaxMatches(pred.data, target.data, rows, cols);
@@ -49,9 +59,11 @@ export class SparseCategoricalAccuracy extends MeanMetric {
 
 /** Fraction of samples whose argmax equals the target's argmax (one-hot targets). */
 export class CategoricalAccuracy extends MeanMetric {
+  /** @param name Key in logs (default 'categorical_accuracy'). Keras: `name`. */
   constructor(name = 'categorical_accuracy') {
     super(name);
   }
+  /** Add a batch: predictions and one-hot targets, both [batch, classes]. */
   update(pred: Tensor, target: Tensor): void {
     const [rows, cols] = split(pred);
     this.total += native.argmaxMatches(pred.data, target.data, rows, cols);
@@ -61,9 +73,14 @@ export class CategoricalAccuracy extends MeanMetric {
 
 /** Fraction of outputs on the right side of the threshold (default 0.5). */
 export class BinaryAccuracy extends MeanMetric {
+  /**
+   * @param name Key in logs (default 'binary_accuracy'). Keras: `name`.
+   * @param threshold Predictions above it count as 1 (default 0.5); targets above 0.5 count as 1. Keras: `threshold`.
+   */
   constructor(name = 'binary_accuracy', readonly threshold = 0.5) {
     super(name);
   }
+  /** Add a batch: predictions and 0/1 targets of the same shape; every element counts. */
   update(pred: Tensor, target: Tensor): void {
     this.total += native.binaryMatches(pred.data, target.data, this.threshold);
     this.count += pred.size;
@@ -74,20 +91,25 @@ export class BinaryAccuracy extends MeanMetric {
 export class Mean {
   private total = 0;
   private count = 0;
+  /** @param name Key in logs and history (e.g. 'loss'). */
   constructor(readonly name: string) {}
+  /** Add `value` with weight `weight` (the batch size). */
   update(value: number, weight: number): void {
     this.total += value * weight;
     this.count += weight;
   }
+  /** Weighted mean of the added values (0 when none). */
   result(): number {
     return this.count === 0 ? 0 : this.total / this.count;
   }
+  /** Forget all added values. */
   reset(): void {
     this.total = 0;
     this.count = 0;
   }
 }
 
+/** String ids accepted by `compile({ metrics })`; `'accuracy'`/`'acc'` pick the accuracy matching the loss. */
 export type MetricId =
   | 'accuracy' | 'acc'
   | 'sparseCategoricalAccuracy' | 'sparse_categorical_accuracy'

@@ -8,6 +8,7 @@ import { layerFromConfig, serializeLayer } from '../layers/serialization';
 import '../layers'; // every layer class registers itself for layerFromConfig
 import { ValueError, describe } from '../errors';
 
+/** A new Sequential with the same architecture (layers rebuilt from their configs) and freshly initialised weights. Keras: `keras.models.clone_model`. */
 export function cloneModel(model: Sequential): Sequential {
   if (!(model instanceof Sequential)) {
     throw new ValueError(`cloneModel: expected a Sequential model, received ${describe(model)}`);

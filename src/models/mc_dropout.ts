@@ -15,6 +15,7 @@ import { noGrad, scope } from '../autograd/engine';
 import { ShapeError, ValueError, checkOptions, describe } from '../errors';
 import { TensorLike, assertFinite, sliceRows, toTensor } from './data';
 
+/** Options of {@link mcPredict}. */
 export interface McPredictArgs {
   /** Stochastic passes (default 100). */
   samples?: number;
@@ -22,6 +23,7 @@ export interface McPredictArgs {
   batchSize?: number;
 }
 
+/** Result of {@link mcPredict}: per-element mean and spread of the stochastic passes. */
 export interface McPrediction {
   /** Mean of the passes' outputs, shape of `model.predict(x)`. */
   mean: Tensor;

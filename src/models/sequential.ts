@@ -24,12 +24,17 @@ import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
 import { saveModel, saveWeights, loadWeights } from '../saving/model_io';
 import type { SaveOptions, SaveResult } from '../saving/model_io';
 
+/** Arguments of {@link Sequential.compile}. Keras: `model.compile(optimizer, loss, metrics)`. */
 export interface CompileArgs {
+  /** An optimizer instance or its string id (e.g. `'sgd'`, `'adam'`), built with its defaults. Keras: `optimizer`. */
   optimizer: Optimizer | OptimizerId;
+  /** A loss instance or its string id (e.g. `'sparse_categorical_crossentropy'`). Keras: `loss`. */
   loss: Loss | LossId;
+  /** Metrics reported in the logs, e.g. `['accuracy']` (resolved to the accuracy matching the loss). Default none. Keras: `metrics`. */
   metrics?: (Metric | MetricId)[];
 }
 
+/** Options of {@link Sequential.fit}; names mirror Keras `model.fit` in camelCase. */
 export interface FitArgs {
   /** Default 1. */
   epochs?: number;
@@ -41,6 +46,7 @@ export interface FitArgs {
   validationData?: [TensorLike, TensorLike];
   /** Fraction of the training data (taken from the end, before shuffling) to validate on. */
   validationSplit?: number;
+  /** Callbacks run at the train/epoch/batch hooks (a History is always added and returned). Default none. Keras: `callbacks`. */
   callbacks?: Callback[];
   /** 0 silent, 1 progress bar, 2 one line per epoch (default 1). */
   verbose?: 0 | 1 | 2;
@@ -55,7 +61,9 @@ export interface FitArgs {
   signal?: AbortSignal;
 }
 
+/** Options of {@link Sequential.evaluate}. */
 export interface EvaluateArgs {
+  /** Samples per batch, default 32. Keras: `batch_size`. */
   batchSize?: number;
 }
 
@@ -65,14 +73,24 @@ export interface EvaluateArgs {
  * pooled buffers, valid only inside the visit function.
  */
 export interface LayerProbe {
+  /** The probed layer. */
   layer: Layer;
+  /** Its output on the probed batch (inference mode). */
   output: Tensor;
   /** dLoss/dOutput, or null when nothing trainable lies before or in this layer. */
   outputGrad: Float32Array | null;
-  weightGrads: { name: string; grad: Float32Array }[];
+  /** Gradient of the loss w.r.t. each trainable weight of the layer, by weight name. */
+  weightGrads: {
+    /** Weight name, e.g. `'dense/kernel'`. */
+    name: string;
+    /** dLoss/dWeight, same layout as the weight. */
+    grad: Float32Array;
+  }[];
 }
 
+/** Options of {@link Sequential.predict}. */
 export interface PredictArgs {
+  /** Samples per batch, default 32. Keras: `batch_size`. */
   batchSize?: number;
   /** Run layers in training mode (e.g. MC Dropout), default false. */
   training?: boolean;
@@ -84,7 +102,9 @@ interface Compiled {
   metrics: Metric[];
 }
 
+/** A linear stack of layers with compile / fit / evaluate / predict / summary / save. Keras: `keras.Sequential`. */
 export class Sequential {
+  /** Model name (default a unique `sequential`, `sequential_1`, ...). Keras: `name`. */
   readonly name: string;
   /** Set by a callback to stop training after the current batch. */
   stopTraining = false;
@@ -119,6 +139,7 @@ export class Sequential {
     for (const l of layers) this.add(l);
   }
 
+  /** Append a layer (its name must be unique in the model); builds it when the input shape is known. */
   add(layer: Layer): void {
     if (!(layer instanceof Layer)) {
       throw new ValueError(`Sequential "${this.name}": add() expects a Layer, received ${describe(layer)}`);
@@ -144,10 +165,16 @@ export class Sequential {
   }
 
   /** The compiled loss and metrics (saved with the model so loadModel can compile it), or null. */
-  get compileConfig(): { loss: Loss; metrics: Metric[] } | null {
+  get compileConfig(): {
+    /** The compiled loss. */
+    loss: Loss;
+    /** The compiled metrics. */
+    metrics: Metric[];
+  } | null {
     return this.compiled ? { loss: this.compiled.loss, metrics: [...this.compiled.metrics] } : null;
   }
 
+  /** The model's layers in order. */
   get layers(): Layer[] {
     return [...this._layers];
   }
@@ -162,6 +189,7 @@ export class Sequential {
     return this.outputShapes[this.outputShapes.length - 1] ?? this._inputShape;
   }
 
+  /** Whether the layers' weights exist (after `build`, an input shape on the first layer, or the first fit/predict). */
   get built(): boolean {
     return this._inputShape !== null;
   }
@@ -180,18 +208,22 @@ export class Sequential {
     if (this.compiled) this.packWeights();
   }
 
+  /** Every weight of every layer (trainable and not), in layer order. */
   get weights(): Variable[] {
     return this._layers.flatMap((l) => l.weights);
   }
 
+  /** The weights the optimizer updates, in layer order. */
   get trainableWeights(): Variable[] {
     return this._layers.flatMap((l) => l.trainableWeights);
   }
 
+  /** Total number of scalars in all weights. */
   countParams(): number {
     return this._layers.reduce((n, l) => n + l.countParams(), 0);
   }
 
+  /** Choose the optimizer, loss and metrics; required before fit / evaluate. */
   compile(args: CompileArgs): void {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`Sequential "${this.name}": compile() expects { optimizer, loss, metrics }, received ${describe(args)}`);
@@ -329,6 +361,7 @@ export class Sequential {
     }
   }
 
+  /** Train for `epochs` over (x, y) in shuffled mini-batches; resolves with the History of per-epoch logs (loss, metrics, `val_*`, `learning_rate`). */
   async fit(x: TensorLike, y: TensorLike, args: FitArgs = {}): Promise<History> {
     checkOptions(`Sequential "${this.name}": fit`, args, FIT_OPTIONS);
     const compiled = this.requireCompiled('fit');
@@ -705,10 +738,12 @@ export class Sequential {
     return loadWeights(this, dir);
   }
 
+  /** Copies of every weight, in the order of `weights`. */
   getWeights(): Tensor[] {
     return this._layers.flatMap((l) => l.getWeights());
   }
 
+  /** Set every weight from tensors in the order of `weights` (count and shapes must match). */
   setWeights(values: readonly Tensor[]): void {
     const counts = this._layers.map((l) => l.weights.length);
     const total = counts.reduce((a, b) => a + b, 0);

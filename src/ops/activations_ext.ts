@@ -48,8 +48,11 @@ export function rreluTrain(x: Tensor, lower: number, upper: number, seed: number
   return record(y, [x], () => native.rreluBackward(noise.data, y.grad!, gradOf(x)));
 }
 
+/** Parameters of {@link reluGeneral} (Keras's `relu(x, negative_slope, max_value, threshold)`). */
 export interface ReluOptions {
+  /** Slope below the threshold. Keras: `negative_slope`. */
   negativeSlope: number;
+  /** Inputs above it pass through (up to `maxValue`). Keras: `threshold`. */
   threshold: number;
   /** null: no upper bound. */
   maxValue: number | null;

@@ -18,8 +18,11 @@ import { Tensor } from '../tensor';
 
 /** One weight's place in the flat parameter buffer. */
 export interface Segment {
+  /** Weight name, e.g. `'dense/kernel'` (keys the optimizer state). */
   name: string;
+  /** Index of the weight's first element in the flat buffer. */
   offset: number;
+  /** Number of elements of the weight. */
   size: number;
 }
 
@@ -41,13 +44,17 @@ export interface OptimizerArgs {
 
 /** A named state tensor of an optimizer ('iter', 'dense/kernel/momentum', ...). */
 export interface NamedTensor {
+  /** State name, e.g. `'iter'` or `'dense/kernel/momentum'`. */
   name: string;
+  /** The state's values. */
   tensor: Tensor;
 }
 
 /** A slot a concrete optimizer keeps per parameter, with its initial value. */
 export interface SlotSpec {
+  /** Slot name, appended to the weight name (e.g. `'momentum'`, `'m'`, `'v'`). */
   name: string;
+  /** Initial value of every element of the slot. */
   init: number;
 }
 

@@ -10,9 +10,15 @@ import { PlotFormat, VegaLiteSpec, checkRenderOptions, formatOf, toSVG, writeOut
 
 /** A History (from `fit`), Keras's `history.history` dict, or `{ history, epoch }`. */
 export type HistoryLike =
-  | { readonly history: Readonly<Record<string, readonly number[]>>; readonly epoch?: readonly number[] }
+  | {
+      /** Per log key, its value at each epoch (History's `history`). */
+      readonly history: Readonly<Record<string, readonly number[]>>;
+      /** 0-based epoch indices (History's `epoch`); default 0, 1, 2, ... */
+      readonly epoch?: readonly number[];
+    }
   | Readonly<Record<string, readonly number[]>>;
 
+/** Options of {@link plotHistory} and {@link historySpec}. */
 export interface PlotHistoryOptions {
   /** Chart title. Default none. */
   title?: string;
@@ -26,6 +32,7 @@ export interface PlotHistoryOptions {
   yDomain?: [number, number];
   /** Width and height of one chart, in SVG units. Default 480 x 300. */
   width?: number;
+  /** Height of one chart, in SVG units. Default 300. */
   height?: number;
   /** PNG pixels per SVG unit. Default 2. */
   scale?: number;
@@ -37,6 +44,7 @@ export interface HistoryPoint {
   epoch: number;
   /** Base name: 'loss', 'accuracy', ... */
   metric: string;
+  /** Whether the point comes from the training logs or the validation (`val_*`) logs. */
   split: 'training' | 'validation';
   /** The History key: 'loss', 'val_loss', ... */
   series: string;
@@ -262,7 +270,14 @@ export async function plotHistory(
   history: HistoryLike,
   file: string,
   options?: PlotHistoryOptions,
-): Promise<{ file: string; format: PlotFormat; series: string[] }> {
+): Promise<{
+  /** The file written. */
+  file: string;
+  /** Its format, from the extension. */
+  format: PlotFormat;
+  /** The History keys drawn, in order. */
+  series: string[];
+}> {
   const format = formatOf('plotHistory', file);
   const spec = historySpec(history, options);
   const render = checkRenderOptions('plotHistory', options?.scale === undefined ? undefined : { scale: options.scale });

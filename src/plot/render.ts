@@ -18,6 +18,7 @@ export type VegaLiteSpec = Record<string, unknown>;
 /** Output formats, chosen by the file's extension. */
 export type PlotFormat = 'svg' | 'png' | 'html';
 
+/** Options of {@link render}. */
 export interface RenderOptions {
   /** PNG pixels per SVG unit (a 480-unit-wide chart at scale 2 is 960 pixels wide). Default 2. */
   scale?: number;
@@ -177,7 +178,12 @@ export function htmlPage(svg: string, spec: VegaLiteSpec, title: string): string
  * Render a Vega-Lite specification to `file` (.svg, .png or .html, by extension). The file is
  * replaced atomically: a reader sees the previous file or the new one, never half of one.
  */
-export async function render(spec: VegaLiteSpec, file: string, options?: RenderOptions): Promise<{ file: string; format: PlotFormat }> {
+export async function render(spec: VegaLiteSpec, file: string, options?: RenderOptions): Promise<{
+  /** The file written. */
+  file: string;
+  /** Its format, from the extension. */
+  format: PlotFormat;
+}> {
   const format = formatOf('plot.render', file);
   const o = checkRenderOptions('plot.render', options);
   const svg = await toSVG(spec);

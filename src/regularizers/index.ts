@@ -16,7 +16,9 @@ export type { Regularizer } from './regularizer';
 
 /** Keras's serialized form of a regularizer, constraint or initializer. */
 export interface SerializedObject {
+  /** Keras class name, e.g. `'L2'`, `'MaxNorm'`, `'HeNormal'`. */
   class_name: string;
+  /** Constructor options in Keras snake_case (default `{}`). */
   config?: Record<string, unknown>;
 }
 
@@ -27,8 +29,10 @@ function checkFactor(cls: string, name: string, v: unknown): number {
   return v;
 }
 
+/** L1 penalty `l1 * sum(abs(x))`. Keras: `keras.regularizers.L1`. */
 export class L1 implements Regularizer {
   readonly className = 'L1';
+  /** Factor of the penalty (default 0.01). Keras: `l1`. */
   readonly l1: number;
   constructor(l1: number = 0.01) {
     this.l1 = checkFactor('L1', 'l1', l1);
@@ -41,8 +45,10 @@ export class L1 implements Regularizer {
   }
 }
 
+/** L2 penalty `l2 * sum(x^2)` (no 1/2 factor). Keras: `keras.regularizers.L2`. */
 export class L2 implements Regularizer {
   readonly className = 'L2';
+  /** Factor of the penalty (default 0.01). Keras: `l2`. */
   readonly l2: number;
   constructor(l2: number = 0.01) {
     this.l2 = checkFactor('L2', 'l2', l2);
@@ -55,9 +61,12 @@ export class L2 implements Regularizer {
   }
 }
 
+/** Sum of an L1 and an L2 penalty. Keras: `keras.regularizers.L1L2`. */
 export class L1L2 implements Regularizer {
   readonly className = 'L1L2';
+  /** L1 factor (default 0 in the constructor; 0.01 for the string id `'l1_l2'`, as Keras). Keras: `l1`. */
   readonly l1: number;
+  /** L2 factor (default 0 in the constructor; 0.01 for the string id `'l1_l2'`, as Keras). Keras: `l2`. */
   readonly l2: number;
   constructor(options: { l1?: number; l2?: number } = {}) {
     checkOptions('L1L2', options, ['l1', 'l2']);
@@ -77,13 +86,16 @@ export class L1L2 implements Regularizer {
 }
 
 // Factories in the library's camelCase style: regularizers.l2(0.001).
+/** Creates a new {@link L1} (same as `new L1(...)`). Keras: `keras.regularizers.L1`. */
 export const l1 = (factor?: number): L1 => new L1(factor);
 /** Creates a new {@link L2} (same as `new L2(...)`). Keras: `keras.regularizers.L2`. */
 export const l2 = (factor?: number): L2 => new L2(factor);
 /** Creates a new {@link L1L2} (same as `new L1L2(...)`). Keras: `keras.regularizers.L1L2`. */
 export const l1l2 = (options?: { l1?: number; l2?: number }): L1L2 => new L1L2(options);
 
+/** String ids of the regularizers, each giving Keras's default factors. */
 export type RegularizerId = 'l1' | 'L1' | 'l2' | 'L2' | 'l1l2' | 'l1_l2' | 'L1L2';
+/** Anything accepted where a regularizer is: an instance, a string id or a serialized `{ class_name, config }`. */
 export type RegularizerIdentifier = RegularizerId | Regularizer | SerializedObject;
 
 const VALID_IDS = ['l1', 'l2', 'l1_l2'];

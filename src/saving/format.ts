@@ -29,12 +29,16 @@ export const MAX_WEIGHT_ELEMENTS = 2 ** 31 - 1;
 /** Largest rank of a weight. */
 export const MAX_WEIGHT_RANK = 8;
 
+/** Element type of a stored weight (`float32` for weights; `int32` for integer state such as step counters). */
 export type WeightDType = 'float32' | 'int32';
 
 /** One entry of a manifest group: a tensor's name, shape and dtype (tfjs's WeightsManifestEntry). */
 export interface WeightSpec {
+  /** Weight name, e.g. `'dense/kernel'` (optimizer state: `'dense/kernel/m'`, `'iter'`, ...). */
   name: string;
+  /** Dimensions of the tensor. */
   shape: number[];
+  /** Element type in the .bin file. */
   dtype: WeightDType;
   /** 'optimizer' for optimizer state, as tfjs writes it; absent for model weights. */
   group?: 'model' | 'optimizer';
@@ -42,32 +46,55 @@ export interface WeightSpec {
 
 /** A group of weights stored in `paths` (shards, concatenated in order). */
 export interface WeightsManifestGroup {
+  /** Files of the group, relative to model.json; shards of one buffer, concatenated in order. */
   paths: string[];
+  /** The tensors stored in the group, in storage order. */
   weights: WeightSpec[];
 }
 
 /** What deepnode adds so that `loadModel` can compile the model and resume training. */
 export interface DeepnodeSection {
+  /** Version of this section (see DEEPNODE_FORMAT_VERSION); readers refuse newer versions. */
   formatVersion: number;
+  /** The compile settings, or null/absent when the model was not compiled. */
   trainingConfig?: TrainingConfig | null;
 }
 
 /** Keras's training_config: the loss, the metrics and the optimizer as { class_name, config }. */
 export interface TrainingConfig {
-  loss: string | { class_name: string; config: Record<string, unknown> };
+  /** The loss: its string id or `{ class_name, config }`. */
+  loss: string | {
+    /** Keras class name of the loss. */
+    class_name: string;
+    /** Its config (snake_case keys). */
+    config: Record<string, unknown>;
+  };
+  /** Metric names. */
   metrics: string[];
-  optimizer_config: { class_name: string; config: Record<string, unknown> };
+  /** The optimizer as `{ class_name, config }`, e.g. `{ class_name: 'Adam', config: { learning_rate: 0.001, ... } }`. */
+  optimizer_config: {
+    /** Keras class name of the optimizer, e.g. `'Adam'`. */
+    class_name: string;
+    /** Its config (snake_case keys). */
+    config: Record<string, unknown>;
+  };
 }
 
+/** The contents of model.json (tfjs's ModelJSON plus deepnode's extras). */
 export interface ModelJSON {
+  /** Always `'layers-model'`. */
   format: string;
+  /** Library and version that wrote the file, e.g. `'deepnode v0.1.0'`. */
   generatedBy: string;
+  /** Converter that produced the file, or null (files written by deepnode or tfjs). */
   convertedBy: string | null;
   /** null for a weights-only save (model.saveWeights / modelCheckpoint with saveWeightsOnly). */
   modelTopology: Record<string, unknown> | null;
+  /** Where each weight lies in the .bin files. */
   weightsManifest: WeightsManifestGroup[];
   /** tfjs's Keras-format training config (written by tfjs with includeOptimizer); read, not written. */
   trainingConfig?: unknown;
+  /** deepnode's extras (compile settings), ignored by tfjs. */
   deepnode?: DeepnodeSection;
 }
 

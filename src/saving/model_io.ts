@@ -35,11 +35,13 @@ import {
 } from './format';
 import { TEMP_PREFIX, fault, syncDir, wrapIO, writeFileAtomic } from './atomic';
 
+/** Options of `model.save` / {@link saveModel}. Keras: `include_optimizer`. */
 export interface SaveOptions {
   /** Save the optimizer state and compile settings so training can resume (default true, as Keras). */
   includeOptimizer?: boolean;
 }
 
+/** What a save wrote. */
 export interface SaveResult {
   /** The model.json written. */
   modelPath: string;
@@ -49,6 +51,7 @@ export interface SaveResult {
   weightBytes: number;
 }
 
+/** Options of {@link loadModel}. Keras: `compile`. */
 export interface LoadOptions {
   /** Compile the model with the saved loss, metrics and optimizer (state included) when present (default true). */
   compile?: boolean;

@@ -2,6 +2,7 @@ import { ValueError, describe } from '../../errors';
 import { LearningRateSchedule } from './schedule';
 import { checkStep, finiteNumber, inRange, integer, optionsObject, scheduleName } from './validate';
 
+/** Options of {@link CosineDecay}; names mirror Keras's `CosineDecay` arguments in camelCase. */
 export interface CosineDecayArgs {
   /** The starting rate (of the warmup when there is one, else of the decay). */
   initialLearningRate: number;
@@ -63,6 +64,7 @@ export class CosineDecay extends LearningRateSchedule {
     return from * ((1 - this.alpha) * cosine + this.alpha);
   }
 
+  /** Keras config: `initial_learning_rate`, `decay_steps`, `alpha`, `warmup_target`, `warmup_steps`, `name`. */
   getConfig(): Record<string, unknown> {
     return {
       initial_learning_rate: this.initialLearningRate,

@@ -1,7 +1,9 @@
 import { LearningRateSchedule } from './schedule';
 import { bool, checkStep, finiteNumber, optionsObject, scheduleName } from './validate';
 
+/** Options of {@link ExponentialDecay}; names mirror Keras's arguments in camelCase. */
 export interface ExponentialDecayArgs {
+  /** The rate at step 0 (required). Keras: `initial_learning_rate`. */
   initialLearningRate: number;
   /** Steps over which the rate is multiplied by `decayRate` once (> 0). */
   decaySteps: number;
@@ -18,6 +20,7 @@ export interface ExponentialDecayArgs {
  * floor(step / decaySteps) when `staircase` is set. Géron's "exponential scheduling".
  */
 export class ExponentialDecay extends LearningRateSchedule {
+  /** The rate at step 0. Keras: `initial_learning_rate`. */
   readonly initialLearningRate: number;
   /** Steps over which the rate is multiplied by `decayRate` once (> 0). */
   readonly decaySteps: number;
@@ -45,6 +48,7 @@ export class ExponentialDecay extends LearningRateSchedule {
     return this.initialLearningRate * Math.pow(this.decayRate, p);
   }
 
+  /** Keras config: `initial_learning_rate`, `decay_steps`, `decay_rate`, `staircase`, `name`. */
   getConfig(): Record<string, unknown> {
     return {
       initial_learning_rate: this.initialLearningRate,

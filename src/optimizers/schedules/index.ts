@@ -27,14 +27,18 @@ export const cosineDecay = (args: CosineDecayArgs) => new CosineDecay(args);
 /** Creates a new {@link OneCycle} (same as `new OneCycle(...)`). */
 export const oneCycle = (args: OneCycleArgs) => new OneCycle(args);
 
+/** Class names of the built-in schedules, as written in `class_name`. */
 export type ScheduleClassName = 'ExponentialDecay' | 'InverseTimeDecay' | 'PiecewiseConstantDecay' | 'PolynomialDecay' | 'CosineDecay' | 'OneCycle';
 
 /** A schedule as `serialize` writes it: Keras's { class_name, config } with snake_case config keys. */
 export interface SerializedSchedule {
+  /** The schedule's class name. */
   class_name: ScheduleClassName;
+  /** The schedule's `getConfig()` (snake_case keys). */
   config: Record<string, unknown>;
 }
 
+/** Keras's serialized form of a schedule: `{ class_name, config }`. Keras: `keras.optimizers.schedules.serialize`. */
 export function serialize(schedule: LearningRateSchedule): SerializedSchedule {
   return { class_name: schedule.className as ScheduleClassName, config: schedule.getConfig() };
 }

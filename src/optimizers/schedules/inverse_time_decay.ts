@@ -1,7 +1,9 @@
 import { LearningRateSchedule } from './schedule';
 import { bool, checkStep, finiteNumber, optionsObject, scheduleName } from './validate';
 
+/** Options of {@link InverseTimeDecay}; names mirror Keras's arguments in camelCase. */
 export interface InverseTimeDecayArgs {
+  /** The rate at step 0 (required). Keras: `initial_learning_rate`. */
   initialLearningRate: number;
   /** Steps per unit of decay (> 0). */
   decaySteps: number;
@@ -19,6 +21,7 @@ export interface InverseTimeDecayArgs {
  * when `staircase` is set.
  */
 export class InverseTimeDecay extends LearningRateSchedule {
+  /** The rate at step 0. Keras: `initial_learning_rate`. */
   readonly initialLearningRate: number;
   /** Steps per unit of decay (> 0). */
   readonly decaySteps: number;
@@ -46,6 +49,7 @@ export class InverseTimeDecay extends LearningRateSchedule {
     return this.initialLearningRate / (1 + this.decayRate * p);
   }
 
+  /** Keras config: `initial_learning_rate`, `decay_steps`, `decay_rate`, `staircase`, `name`. */
   getConfig(): Record<string, unknown> {
     return {
       initial_learning_rate: this.initialLearningRate,

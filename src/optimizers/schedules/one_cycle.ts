@@ -2,6 +2,7 @@ import { ValueError, describe } from '../../errors';
 import { LearningRateSchedule } from './schedule';
 import { bool, checkStep, finiteNumber, inRange, integer, optionsObject, scheduleName } from './validate';
 
+/** Options of {@link OneCycle}. */
 export interface OneCycleArgs {
   /** Peak rate, reached at the end of the rising phase (> 0). */
   maxLearningRate: number;
@@ -116,6 +117,7 @@ export class OneCycle extends LearningRateSchedule {
     return this.at(step, [[hi, lo], [lo, hi], [hi, hi]]);
   }
 
+  /** The schedule's options in snake_case (Keras has no OneCycle; the keys follow its conventions). */
   getConfig(): Record<string, unknown> {
     return {
       max_learning_rate: this.maxLearningRate,

@@ -2,6 +2,7 @@ import { ValueError, describe } from '../../errors';
 import { LearningRateSchedule } from './schedule';
 import { checkStep, optionsObject, scheduleName } from './validate';
 
+/** Options of {@link PiecewiseConstantDecay}; Keras: `boundaries`, `values`. */
 export interface PiecewiseConstantDecayArgs {
   /** Strictly increasing step counts where the rate changes (at least one). */
   boundaries: number[];
@@ -59,6 +60,7 @@ export class PiecewiseConstantDecay extends LearningRateSchedule {
     return this.values[i]!;
   }
 
+  /** Keras config: `boundaries`, `values`, `name`. */
   getConfig(): Record<string, unknown> {
     return { boundaries: [...this.boundaries], values: [...this.values], name: this.name };
   }

@@ -1,7 +1,9 @@
 import { LearningRateSchedule } from './schedule';
 import { bool, checkStep, finiteNumber, optionsObject, scheduleName } from './validate';
 
+/** Options of {@link PolynomialDecay}; names mirror Keras's arguments in camelCase. */
 export interface PolynomialDecayArgs {
+  /** The rate at step 0 (required). Keras: `initial_learning_rate`. */
   initialLearningRate: number;
   /** Steps to go from the initial to the end rate (> 0). */
   decaySteps: number;
@@ -21,6 +23,7 @@ export interface PolynomialDecayArgs {
  * multiple of decaySteps >= step (decaySteps itself at step 0).
  */
 export class PolynomialDecay extends LearningRateSchedule {
+  /** The rate at step 0. Keras: `initial_learning_rate`. */
   readonly initialLearningRate: number;
   /** Steps to go from the initial to the end rate (> 0). */
   readonly decaySteps: number;
@@ -53,6 +56,7 @@ export class PolynomialDecay extends LearningRateSchedule {
     return (this.initialLearningRate - this.endLearningRate) * Math.pow(1 - s / d, this.power) + this.endLearningRate;
   }
 
+  /** Keras config: `initial_learning_rate`, `decay_steps`, `end_learning_rate`, `power`, `cycle`, `name`. */
   getConfig(): Record<string, unknown> {
     return {
       initial_learning_rate: this.initialLearningRate,

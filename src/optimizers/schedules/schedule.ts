@@ -19,5 +19,6 @@ export abstract class LearningRateSchedule {
     return undefined;
   }
 
+  /** The schedule's options as Keras serializes them (snake_case keys, e.g. `initial_learning_rate`). */
   abstract getConfig(): Record<string, unknown>;
 }
