@@ -12,11 +12,13 @@ export type ArrayInput = Tensor | readonly (readonly number[])[] | Float32Array 
 /** Labels: a Tensor, one number per sample, or one row per sample (one-hot, multi-output). */
 export type LabelInput = Tensor | readonly number[] | readonly (readonly number[])[] | Float32Array;
 
+/** Options of `fromArrays`. */
 export interface FromArraysOptions {
   /** Shape of `x` when it is flat, e.g. [n, 28, 28]; its first dimension is the sample count. */
   shape?: readonly number[];
 }
 
+/** What `fromArrays` returns: float32 tensors ready for `model.fit(x, y)`. */
 export interface ArrayDataset {
   /** Inputs, [n, ...features]. */
   x: Tensor;
@@ -123,6 +125,10 @@ export function takeRows(t: Tensor, index: ArrayLike<number>): Tensor {
 // ---------------------------------------------------------------------------------------------
 // trainTestSplit
 
+/**
+ * Options of `trainTestSplit`, named after scikit-learn's `train_test_split` arguments (`test_size`,
+ * `shuffle`, `random_state`, `stratify`); there is no `train_size`: the training set is the rest.
+ */
 export interface TrainTestSplitOptions {
   /**
    * Fraction of the samples in the test set (0 < testSize < 1), rounded up as in scikit-learn
@@ -131,7 +137,10 @@ export interface TrainTestSplitOptions {
   testSize?: number;
   /** Shuffle before splitting (default true); false takes the last samples as the test set. */
   shuffle?: boolean;
-  /** Seed of the shuffle; without it the global generator (`setSeed`) is used. */
+  /**
+   * Seed of the shuffle (scikit-learn's `random_state`); without it (the default) the global
+   * generator (`setSeed`) is used.
+   */
   seed?: number;
   /**
    * Keep each class's share equal in both sets: true stratifies by `y` (class ids [n], or one-hot
@@ -140,10 +149,18 @@ export interface TrainTestSplitOptions {
   stratify?: boolean | Tensor | readonly number[];
 }
 
+/**
+ * What `trainTestSplit` returns: scikit-learn's `X_train, X_test, y_train, y_test`, as named fields.
+ * Each is a float32 copy; rows of `x` and `y` stay paired.
+ */
 export interface TrainTestSplit {
+  /** Training inputs, [nTrain, ...features]. */
   xTrain: Tensor;
+  /** Test inputs, [nTest, ...features]. */
   xTest: Tensor;
+  /** Training labels, [nTrain] or [nTrain, k], in the same row order as `xTrain`. */
   yTrain: Tensor;
+  /** Test labels, [nTest] or [nTest, k], in the same row order as `xTest`. */
   yTest: Tensor;
 }
 

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import { IOError, ShapeError, ValueError, checkOptions, describe } from '../errors';
 import { Tensor } from '../tensor';
 
+/** Options of `fromCsv` and `csvToTensors`. */
 export interface FromCsvOptions {
   /**
    * The column holding the labels, by 0-based index (negative counts from the end: -1 is the last)
@@ -20,6 +21,7 @@ export interface FromCsvOptions {
   delimiter?: string;
 }
 
+/** What `fromCsv` and `csvToTensors` return: float32 tensors plus the column and class names. */
 export interface CsvDataset {
   /** Features, [rows, columns without the label]. */
   x: Tensor;

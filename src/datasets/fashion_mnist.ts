@@ -49,11 +49,16 @@ export const CLASS_NAMES = [
   'Ankle boot',
 ] as const;
 
+/** One of the ten class names in `CLASS_NAMES` ('T-shirt/top' ... 'Ankle boot'). */
 export type ClassName = (typeof CLASS_NAMES)[number];
 
 /** The four standard file names, without the `.gz` suffix. */
 export type FashionMnistFile = IdxFile;
 
+/**
+ * The four file names in load order: train images, train labels, t10k images, t10k labels
+ * (without `.gz`).
+ */
 export const FILES: readonly FashionMnistFile[] = IDX_FILES;
 
 /** MD5 of the official `.gz` files, as listed in the zalandoresearch/fashion-mnist README. */
@@ -67,6 +72,7 @@ export const OFFICIAL_MD5: Checksums = Object.freeze({
 /** The official public mirror. */
 export const DEFAULT_BASE_URL = 'http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/';
 
+/** Where `load()` reads the data from; see `LoadOptions` (default 'auto'). */
 export type FashionMnistSource = 'auto' | 'dir' | 'cache' | 'npm' | 'download';
 const SOURCES: readonly FashionMnistSource[] = ['auto', 'dir', 'cache', 'npm', 'download'];
 
@@ -81,7 +87,13 @@ export interface LoadOptions extends CommonLoadOptions<FashionMnistSource> {
   npmPackageDir?: string;
 }
 
+/**
+ * What `load()` returns: `train` (60000 samples) and `test` (10000), each `{ x, y }` with images
+ * [n, 28, 28] in [0, 1] and labels [n] as class ids. Keras: `keras.datasets.fashion_mnist.load_data()`
+ * (which returns uint8 arrays as `((x_train, y_train), (x_test, y_test))`).
+ */
 export type FashionMnist = ImageDataset;
+/** What `readNpmPackage()` returns: both splits as bytes (pixels 0..255, class ids 0..9). */
 export type RawFashionMnist = RawImageDataset;
 
 const SPEC: DatasetSpec = {
@@ -126,6 +138,7 @@ export function resolveNpmPackage(): string | null {
   return null;
 }
 
+/** How `readNpmPackage()` splits each class's 7000 rows into training and test rows. */
 export interface NpmSplitOptions {
   /** Rows per class for training (default 6000). */
   trainPerClass?: number;

@@ -18,15 +18,19 @@ import { IOError, ValueError, describe } from '../errors';
 
 /** An unsigned-byte array read from an IDX file. */
 export interface IdxArray {
+  /** The values, row-major, `shape`'s product of them. */
   data: Uint8Array;
+  /** The dimensions from the header, e.g. [60000, 28, 28] for images or [60000] for labels. */
   shape: number[];
 }
 
+/** Options of `decodeIdx`, `loadIdx` and `loadIdxSync`. */
 export interface IdxReadOptions {
   /** Refuse files whose header declares more data bytes than this (default 1 GiB). */
   maxBytes?: number;
 }
 
+/** Options of `writeIdx`. */
 export interface IdxWriteOptions {
   /** gzip the file; default: when the path ends in `.gz`. */
   gzip?: boolean;

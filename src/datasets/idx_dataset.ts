@@ -77,19 +77,34 @@ export interface Split {
   y: Tensor;
 }
 
+/**
+ * Both splits of an IDX image dataset as float32 tensors: what `mnist.load()` and
+ * `fashionMnist.load()` return. Keras's `load_data()` returns the same data as
+ * `((x_train, y_train), (x_test, y_test))` of uint8; here images are scaled to [0, 1].
+ */
 export interface ImageDataset {
+  /** The training split: 60000 samples for MNIST and Fashion-MNIST. */
   train: Split;
+  /** The test split: 10000 samples for MNIST and Fashion-MNIST. */
   test: Split;
 }
 
 /** One split as bytes: `images` is n*28*28 pixels 0..255, `labels` n class ids. */
 export interface RawSplit {
+  /** n*28*28 pixels 0..255, row-major (sample, row, column), as stored in the IDX file. */
   images: Uint8Array;
+  /** n class ids 0..9, one per image. */
   labels: Uint8Array;
 }
 
+/**
+ * Both splits as bytes, before scaling to float32 (the uint8 arrays Keras's `load_data()` returns,
+ * flattened).
+ */
 export interface RawImageDataset {
+  /** The training split's bytes. */
   train: RawSplit;
+  /** The test split's bytes. */
   test: RawSplit;
 }
 

@@ -10,4 +10,4 @@ export type { StandardScalerOptions } from './standard_scaler';
 export { csvToTensors, fromCsv } from './csv';
 export type { CsvDataset, FromCsvOptions } from './csv';
 export { defaultCacheDir } from './idx_dataset';
-export type { CommonLoadOptions, ImageDataset, Split } from './idx_dataset';
+export type { Checksums, CommonLoadOptions, IdxFile, ImageDataset, Split } from './idx_dataset';

@@ -28,6 +28,10 @@ export const CLASS_NAMES = ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'] as
 /** The four standard file names, without the `.gz` suffix. */
 export type MnistFile = IdxFile;
 
+/**
+ * The four file names in load order: train images, train labels, t10k images, t10k labels
+ * (without `.gz`).
+ */
 export const FILES: readonly MnistFile[] = IDX_FILES;
 
 /**
@@ -47,6 +51,7 @@ export const OFFICIAL_MD5: Checksums = Object.freeze({
  */
 export const DEFAULT_BASE_URL = 'https://ossci-datasets.s3.amazonaws.com/mnist/';
 
+/** Where `load()` reads the data from; see `LoadOptions` (default 'auto'). */
 export type MnistSource = 'auto' | 'dir' | 'cache' | 'download';
 const SOURCES: readonly MnistSource[] = ['auto', 'dir', 'cache', 'download'];
 
@@ -57,6 +62,11 @@ const SOURCES: readonly MnistSource[] = ['auto', 'dir', 'cache', 'download'];
  */
 export type LoadOptions = CommonLoadOptions<MnistSource>;
 
+/**
+ * What `load()` returns: `train` (60000 samples) and `test` (10000), each `{ x, y }` with images
+ * [n, 28, 28] in [0, 1] and labels [n] as digits 0..9. Keras: `keras.datasets.mnist.load_data()`
+ * (which returns uint8 arrays as `((x_train, y_train), (x_test, y_test))`).
+ */
 export type Mnist = ImageDataset;
 
 const SPEC: DatasetSpec = {

@@ -11,6 +11,7 @@ import { ShapeError, StateError, ValueError, checkOptions, describe } from '../e
 import { Tensor } from '../tensor';
 import { ArrayInput, rowsAndWidth, toTensor } from './arrays';
 
+/** Options of `StandardScaler` (scikit-learn's `with_mean` and `with_std`; there is no `copy`). */
 export interface StandardScalerOptions {
   /** Subtract the mean (default true; `with_mean` in scikit-learn). */
   withMean?: boolean;
@@ -18,8 +19,18 @@ export interface StandardScalerOptions {
   withStd?: boolean;
 }
 
+/**
+ * Standardise features: z = (x - mean) / scale, like scikit-learn's
+ * `sklearn.preprocessing.StandardScaler` (its `mean_`, `var_`, `scale_`, `n_samples_seen_` are
+ * `mean`, `variance`, `scale`, `nSamplesSeen` here; `fit_transform` and `inverse_transform` are
+ * `fitTransform` and `inverseTransform`). Call `fit` on the training set, then `transform` every
+ * split with the same scaler. `scale` is the population standard deviation (ddof=0), and a constant
+ * feature gets scale 1. Also made by `standardScaler(options)`.
+ */
 export class StandardScaler {
+  /** Whether `transform` subtracts the mean (option `withMean`, default true). */
   readonly withMean: boolean;
+  /** Whether `transform` divides by the standard deviation (option `withStd`, default true). */
   readonly withStd: boolean;
   /** Per-feature mean of the fitted data (zeros when `withMean` is false); null before `fit`. */
   mean: Float64Array | null = null;
