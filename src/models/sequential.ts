@@ -414,9 +414,16 @@ export class Sequential {
 
     const xb = new Batcher(xt, batchSize);
     const yb = new Batcher(yt, batchSize);
-    const order = args.shuffle === false ? null : new Uint32Array(n).map((_, i) => i);
+    let order: Uint32Array | null = null;
+    if (args.shuffle !== false) {
+      order = new Uint32Array(n);
+      for (let i = 0; i < n; i++) order[i] = i;
+    }
     const lossMean = new Mean('loss');
     this.stopTraining = false;
+    // The set-up above (data checks, packing, index) can take tens of ms on a large dataset: let the
+    // event loop run before the first batch, whose one-time warm-up costs a few ms more.
+    await new Promise<void>((resolve) => setImmediate(resolve));
     let lastYield = performance.now();
 
     await list.onTrainBegin({});
