@@ -58,21 +58,31 @@
     ],
   },
   'targets': [
+    # The ISA units exist for x64 only: elsewhere (arm64) their sources are #if'd out, the libraries
+    # are empty and gemm.cc / quantized.cc use the generic kernels.
     {
       'target_name': 'deepnode_avx2',
       'type': 'static_library',
       'sources': ['<@(deepnode_avx2_sources)'],
-      'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
-      'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c']},
-      'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-mavx2', '/clang:-mfma', '/clang:-mf16c']}},
+      'conditions': [
+        ['target_arch=="x64"', {
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c']},
+          'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-mavx2', '/clang:-mfma', '/clang:-mf16c']}},
+        }],
+      ],
     },
     {
       'target_name': 'deepnode_avx512',
       'type': 'static_library',
       'sources': ['<@(deepnode_avx512_sources)'],
-      'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq'],
-      'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq']},
-      'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-mavx2', '/clang:-mfma', '/clang:-mf16c', '/clang:-mavx512f', '/clang:-mavx512vl', '/clang:-mavx512bw', '/clang:-mavx512dq']}},
+      'conditions': [
+        ['target_arch=="x64"', {
+          'cflags_cc': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq'],
+          'xcode_settings': {'OTHER_CPLUSPLUSFLAGS': ['-mavx2', '-mfma', '-mf16c', '-mavx512f', '-mavx512vl', '-mavx512bw', '-mavx512dq']},
+          'msvs_settings': {'VCCLCompilerTool': {'AdditionalOptions': ['/clang:-mavx2', '/clang:-mfma', '/clang:-mf16c', '/clang:-mavx512f', '/clang:-mavx512vl', '/clang:-mavx512bw', '/clang:-mavx512dq']}},
+        }],
+      ],
     },
     {
       'target_name': 'deepnode',

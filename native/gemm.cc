@@ -18,10 +18,19 @@
   void prefix##sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, \
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,   \
                      float* C, int64_t ldc, const float* bias, float* work);
+// The AVX2 and AVX-512 units exist on x86-64 only; elsewhere (aarch64: the generic unit's GCC
+// vector extensions compile to NEON) the generic kernel is the only one.
+#if defined(__x86_64__) || defined(_M_X64)
+#define DEEPNODE_GEMM_X86 1
+#else
+#define DEEPNODE_GEMM_X86 0
+#endif
 extern "C" {
 DN_GEMM_DECLARE(deepnode_gemm_generic_)
+#if DEEPNODE_GEMM_X86
 DN_GEMM_DECLARE(deepnode_gemm_avx2_)
 DN_GEMM_DECLARE(deepnode_gemm_avx512_)
+#endif
 }
 #undef DN_GEMM_DECLARE
 
@@ -39,6 +48,7 @@ struct Kernel {
 #define DN_GEMM_KERNEL(name, prefix) \
   Kernel { name, prefix##mr(), prefix##nr(), prefix##work_floats, prefix##sgemm }
 
+#if DEEPNODE_GEMM_X86
 bool cpu_has_avx2() {
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
@@ -54,9 +64,12 @@ bool cpu_has_avx512() {
          __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && cpu_has_avx2();
 #endif
 }
+#endif  // DEEPNODE_GEMM_X86
 
 // Best supported kernel, or the one DEEPNODE_ISA names when the CPU supports it.
+// On other architectures generic is the only kernel (DEEPNODE_ISA=avx2|avx512 falls back to it).
 Kernel select_kernel() {
+#if DEEPNODE_GEMM_X86
   const char* forced = std::getenv("DEEPNODE_ISA");
   const bool avx512 = cpu_has_avx512(), avx2 = cpu_has_avx2();
   if (forced) {
@@ -66,6 +79,7 @@ Kernel select_kernel() {
   }
   if (avx512) return DN_GEMM_KERNEL("avx512", deepnode_gemm_avx512_);
   if (avx2) return DN_GEMM_KERNEL("avx2", deepnode_gemm_avx2_);
+#endif
   return DN_GEMM_KERNEL("generic", deepnode_gemm_generic_);
 }
 #undef DN_GEMM_KERNEL

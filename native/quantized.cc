@@ -116,6 +116,17 @@ inline float dn_w1(int8_t q) { return static_cast<float>(q); }
 #define DN_QPREFIX deepnode_q_generic_
 #include "quantized_kernel.inc"
 
+// quantized_avx2.cc exists on x86-64 only; elsewhere the portable kernels above are the only ones.
+#if defined(__x86_64__) || defined(_M_X64)
+#define DEEPNODE_Q_X86 1
+#else
+#define DEEPNODE_Q_X86 0
+#endif
+
+#if DEEPNODE_Q_X86
+#if defined(__clang__)
+#include <cpuid.h>  // clang 14 rejects __builtin_cpu_supports("f16c"): read CPUID.1:ECX directly
+#endif
 extern "C" {
 void deepnode_q_avx2_f32_to_f16(const float* x, uint16_t* y, int64_t n);
 void deepnode_q_avx2_f16_to_f32(const uint16_t* x, float* y, int64_t n);
@@ -125,13 +136,23 @@ void deepnode_q_avx2_direct_f16(int64_t m, int64_t n, int64_t k, const float* X,
 void deepnode_q_avx2_direct_i8(int64_t m, int64_t n, int64_t k, const float* X, const int8_t* q,
                                const float* scales, const float* bias, float* Y, int64_t j0, int64_t j1);
 }
+#endif
 
 namespace deepnode {
 namespace {
 
 bool simd_supported() {
+#if DEEPNODE_Q_X86 && defined(__clang__)
+  __builtin_cpu_init();
+  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+  const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) && (ecx & bit_F16C);
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+#elif DEEPNODE_Q_X86
   __builtin_cpu_init();
   return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
 }
 
 bool choose_simd() {
@@ -153,7 +174,9 @@ void generic_f16_to_f32(const uint16_t* x, float* y, int64_t n) {
 }
 
 void dequant_i8(const int8_t* q, const float* scales, int64_t rows, int64_t n, float* out) {
+#if DEEPNODE_Q_X86
   if (g_simd) return deepnode_q_avx2_dequant_i8(q, scales, rows, n, out);
+#endif
   for (int64_t p = 0; p < rows; ++p)
     for (int64_t j = 0; j < n; ++j) out[p * n + j] = static_cast<float>(q[p * n + j]) * scales[j];
 }
@@ -244,13 +267,19 @@ void bias_only(int64_t m, int64_t n, const float* bias, float* Y) {
 }  // namespace
 
 void f32_to_f16(const float* x, uint16_t* y, int64_t n) {
+#if DEEPNODE_Q_X86
   if (g_simd) deepnode_q_avx2_f32_to_f16(x, y, n);
-  else generic_f32_to_f16(x, y, n);
+  else
+#endif
+  generic_f32_to_f16(x, y, n);
 }
 
 void f16_to_f32(const uint16_t* x, float* y, int64_t n) {
+#if DEEPNODE_Q_X86
   if (g_simd) deepnode_q_avx2_f16_to_f32(x, y, n);
-  else generic_f16_to_f32(x, y, n);
+  else
+#endif
+  generic_f16_to_f32(x, y, n);
 }
 
 void quantize_int8(const float* W, int64_t k, int64_t n, int8_t* q, float* scales) {
@@ -277,10 +306,13 @@ void gemm_f16(int64_t m, int64_t n, int64_t k, const float* X, const uint16_t* W
   if (m <= 0 || n <= 0) return;
   if (k <= 0) return bias_only(m, n, bias, Y);
   if (use_direct(m, path)) {
-    const bool simd = simd_for(path);
+    [[maybe_unused]] const bool simd = simd_for(path);  // unused off x86-64
     split_columns(m, n, k, [&](int64_t j0, int64_t j1) {
+#if DEEPNODE_Q_X86
       if (simd) deepnode_q_avx2_direct_f16(m, n, k, X, W, bias, Y, j0, j1);
-      else deepnode_q_generic_direct_f16(m, n, k, X, W, bias, Y, j0, j1);
+  else
+#endif
+      deepnode_q_generic_direct_f16(m, n, k, X, W, bias, Y, j0, j1);
     });
     return;
   }
@@ -292,10 +324,13 @@ void gemm_i8(int64_t m, int64_t n, int64_t k, const float* X, const int8_t* q, c
   if (m <= 0 || n <= 0) return;
   if (k <= 0) return bias_only(m, n, bias, Y);
   if (use_direct(m, path)) {
-    const bool simd = simd_for(path);
+    [[maybe_unused]] const bool simd = simd_for(path);  // unused off x86-64
     split_columns(m, n, k, [&](int64_t j0, int64_t j1) {
+#if DEEPNODE_Q_X86
       if (simd) deepnode_q_avx2_direct_i8(m, n, k, X, q, scales, bias, Y, j0, j1);
-      else deepnode_q_generic_direct_i8(m, n, k, X, q, scales, bias, Y, j0, j1);
+  else
+#endif
+      deepnode_q_generic_direct_i8(m, n, k, X, q, scales, bias, Y, j0, j1);
     });
     return;
   }

@@ -1,6 +1,7 @@
 // AVX2 + FMA + F16C versions of the quantized kernels (see quantized.h). Compiled with
 // -mavx2 -mfma -mf16c and reached only through these extern "C" entry points, after quantized.cc
-// has checked the CPU at load.
+// has checked the CPU at load. On other architectures this unit compiles to nothing.
+#if defined(__x86_64__) || defined(_M_X64)
 #include <immintrin.h>
 
 #include <cstdint>
@@ -62,3 +63,5 @@ void deepnode_q_avx2_dequant_i8(const int8_t* q, const float* scales, int64_t ro
 }
 
 }  // extern "C"
+
+#endif  // x86-64

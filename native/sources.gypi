@@ -15,6 +15,7 @@
       'native/quantized.cc',
     ],
     # Compiled with -mavx2 -mfma -mf16c; reached only through extern "C" entry points after a CPU check.
+    # x86-64 only: the files compile to nothing elsewhere, and CMakeLists.txt leaves them out there.
     'deepnode_avx2_sources': [
       'native/gemm_avx2.cc',
       'native/quantized_avx2.cc',
