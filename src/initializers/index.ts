@@ -207,7 +207,10 @@ export class Ones extends Constant {
 
 /** Normal samples with the given mean and stddev. Keras: `keras.initializers.RandomNormal`. */
 export class RandomNormal implements Initializer {
-  readonly className: string = 'RandomNormal';
+  /** Keras class name. */
+  get className(): string {
+    return 'RandomNormal';
+  }
   /** Mean of the samples (default 0). Keras: `mean`. */
   readonly mean: number;
   /** Standard deviation (default 0.05). Keras: `stddev`. */
@@ -237,35 +240,20 @@ export class RandomNormal implements Initializer {
   }
 }
 
-/** Normal samples redrawn when beyond 2 stddev from the mean. Keras: `keras.initializers.TruncatedNormal`. */
-export class TruncatedNormal implements Initializer {
-  readonly className: string = 'TruncatedNormal';
-  /** Mean of the samples (default 0). Keras: `mean`. */
-  readonly mean: number;
-  /** Standard deviation before truncation (default 0.05). Keras: `stddev`. */
-  readonly stddev: number;
-  /** Seed, or undefined (default) for the global generator. Keras: `seed`. */
-  readonly seed: number | undefined;
-  /** Keras defaults: mean 0, stddev 0.05; values beyond 2 stddev are redrawn. */
-  constructor(options: { mean?: number; stddev?: number; seed?: number } = {}) {
-    checkOptions(this.className, options, ['mean', 'stddev', 'seed']);
-    const { mean = 0, stddev = 0.05, seed } = options;
-    checkFinite(this.className, 'mean', mean);
-    checkPositive(this.className, 'stddev', stddev);
-    this.mean = mean;
-    this.stddev = stddev;
-    this.seed = seed;
+/**
+ * Normal samples redrawn when beyond 2 stddev from the mean: RandomNormal's options, defaults and
+ * config with a truncated draw. Keras: `keras.initializers.TruncatedNormal`.
+ */
+export class TruncatedNormal extends RandomNormal {
+  override get className(): string {
+    return 'TruncatedNormal';
   }
-  generate(shape: Shape): Float32Array {
+  override generate(shape: Shape): Float32Array {
     // Keras 3: an initializer seeded with an integer returns the same values on every call.
     const rng = rngFor(this.seed);
     const out = new Float32Array(sizeOf(shape));
     fillTruncatedNormal(rng, out, this.mean, this.stddev);
     return out;
-  }
-  /** Keras config: `{ mean, stddev, seed }`. */
-  getConfig(): Record<string, unknown> {
-    return { mean: this.mean, stddev: this.stddev, seed: this.seed ?? null };
   }
 }
 
