@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { Callback, Logs } from './callback';
 import { IOError, ValueError, describe } from '../errors';
 import { checkBool, optionsOf } from './monitor';
+import { appendWhole } from '../saving/atomic';
 
 /** Options of {@link CSVLogger}. Keras: `separator`, `append`. */
 export interface CSVLoggerArgs {
@@ -80,25 +81,7 @@ export class CSVLogger extends Callback {
   }
 
   private writeWhole(text: string): void {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.filename, 'a');
-    } catch (e) {
-      throw new IOError(`CSVLogger: cannot open ${JSON.stringify(this.filename)}: ${(e as Error).message}`);
-    }
-    const size = fs.fstatSync(fd).size;
-    try {
-      const buf = Buffer.from(text, 'utf8');
-      for (let off = 0; off < buf.length; ) off += fs.writeSync(fd, buf, off, buf.length - off);
-    } catch (e) {
-      try {
-        fs.ftruncateSync(fd, size);
-      } catch {
-        // keep the original error
-      }
-      throw new IOError(`CSVLogger: writing ${JSON.stringify(this.filename)} failed: ${(e as Error).message}`);
-    } finally {
-      fs.closeSync(fd);
-    }
+    appendWhole('CSVLogger', this.filename, Buffer.from(text, 'utf8'));
   }
+
 }

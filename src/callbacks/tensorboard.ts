@@ -22,6 +22,7 @@ import * as path from 'node:path';
 import { Callback, Logs } from './callback';
 import { IOError, ValueError, describe } from '../errors';
 import { checkInt, optionsOf } from './monitor';
+import { appendWhole } from '../saving/atomic';
 
 /** Options of {@link TensorBoard}; names mirror Keras's arguments in camelCase (`log_dir` is `logDir`, ...). */
 export interface TensorBoardArgs {
@@ -150,26 +151,7 @@ class EventFileWriter {
 
   /** Frame the events as records and append them with one write; on failure cut the file back. */
   append(events: readonly Uint8Array[], flag: 'a' | 'wx' = 'a'): void {
-    const bytes = Buffer.concat(events.map(frameRecord));
-    let fd: number;
-    try {
-      fd = fs.openSync(this.file, flag);
-    } catch (e) {
-      throw new IOError(`TensorBoard: cannot open ${JSON.stringify(this.file)}: ${(e as Error).message}`);
-    }
-    const size = fs.fstatSync(fd).size;
-    try {
-      for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
-    } catch (e) {
-      try {
-        fs.ftruncateSync(fd, size);
-      } catch {
-        // keep the original error
-      }
-      throw new IOError(`TensorBoard: writing ${JSON.stringify(this.file)} failed: ${(e as Error).message}`);
-    } finally {
-      fs.closeSync(fd);
-    }
+    appendWhole('TensorBoard', this.file, Buffer.concat(events.map(frameRecord)), flag);
   }
 }
 

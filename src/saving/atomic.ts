@@ -65,3 +65,30 @@ export function wrapIO(e: unknown, doing: string): Error {
   const err = e as NodeJS.ErrnoException;
   return new IOError(`${doing} failed: ${err.code ? `${err.code}: ` : ''}${err.message ?? String(e)}`);
 }
+
+/**
+ * Append `bytes` to `file` with whole-or-nothing semantics for a log: one open, writes until done,
+ * and on a failed write the file is cut back to its previous length, so it never ends in a partial
+ * record or line. `owner` names the caller in errors ('CSVLogger', 'TensorBoard').
+ */
+export function appendWhole(owner: string, file: string, bytes: Uint8Array, flag: 'a' | 'wx' = 'a'): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, flag);
+  } catch (e) {
+    throw new IOError(`${owner}: cannot open ${JSON.stringify(file)}: ${(e as Error).message}`);
+  }
+  const size = fs.fstatSync(fd).size;
+  try {
+    for (let off = 0; off < bytes.length; ) off += fs.writeSync(fd, bytes, off, bytes.length - off);
+  } catch (e) {
+    try {
+      fs.ftruncateSync(fd, size);
+    } catch {
+      // keep the original error
+    }
+    throw new IOError(`${owner}: writing ${JSON.stringify(file)} failed: ${(e as Error).message}`);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
