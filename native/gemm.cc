@@ -1,6 +1,7 @@
 // SGEMM front end: ISA dispatch, trivial cases, thread split and per-thread workspaces.
 // The packed/blocked algorithm itself is in gemm_kernel.inc, compiled once per ISA.
 #include "gemm.h"
+#include "scratch.h"
 
 #include <omp.h>
 
@@ -120,23 +121,8 @@ void note_contention(bool contended) {
   g_backoff.store(b, std::memory_order_relaxed);
 }
 
-// Per-thread packing buffer, 64-byte aligned, grown on demand and reused across calls.
-struct Workspace {
-  float* data = nullptr;
-  int64_t floats = 0;
-  ~Workspace() { std::free(data); }
-  // nullptr when memory runs out (callers must not throw inside OpenMP regions).
-  float* get(int64_t need) {
-    if (need > floats) {
-      std::free(data);
-      const size_t bytes = (static_cast<size_t>(need) * sizeof(float) + 63) / 64 * 64;
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
-      floats = data ? need : 0;
-    }
-    return data;
-  }
-};
-thread_local Workspace t_workspace;
+// Per-thread packing buffer (nullptr when memory runs out; callers must not throw in OpenMP regions).
+thread_local AlignedScratch t_workspace;
 
 // One thread's share of C: rows [i0, i1) x columns [j0, j1).
 struct Block {

@@ -3,6 +3,7 @@
 // AVX2/FMA/F16C versions, chosen once at load after a CPU check (DEEPNODE_ISA=generic forces the
 // portable ones, as for the GEMM).
 #include "quantized.h"
+#include "scratch.h"
 
 #include <omp.h>
 
@@ -190,23 +191,8 @@ constexpr int64_t kPanelRows = 256;
 constexpr double kParallelMinFlops = 1.5e6;
 constexpr double kMinFlopsPerThread = 0.75e6;
 
-// Scratch for one panel, 64-byte aligned, reused across calls on the same thread.
-struct Scratch {
-  float* data = nullptr;
-  int64_t floats = 0;
-  ~Scratch() { std::free(data); }
-  float* get(int64_t need) {
-    if (need > floats) {
-      std::free(data);
-      const size_t bytes = (static_cast<size_t>(need) * sizeof(float) + 63) / 64 * 64;
-      data = static_cast<float*>(std::aligned_alloc(64, bytes));
-      floats = data ? need : 0;
-      if (!data) throw std::bad_alloc();
-    }
-    return data;
-  }
-};
-thread_local Scratch t_scratch;
+// Scratch for one panel, reused across calls on the same thread.
+thread_local AlignedScratch t_scratch;
 
 // Runs fn(j0, j1) over column ranges, on several threads when the product is large enough.
 // Ranges are multiples of 32 columns so each keeps whole SIMD blocks.
@@ -249,6 +235,7 @@ template <typename Convert>
 void panel_gemm(int64_t m, int64_t n, int64_t k, const float* X, const float* bias, float* Y, Convert convert) {
   const int64_t rows = k < kPanelRows ? k : kPanelRows;
   float* panel = t_scratch.get(rows * n);
+  if (!panel) throw std::bad_alloc();
   for (int64_t p0 = 0; p0 < k; p0 += rows) {
     const int64_t kc = k - p0 < rows ? k - p0 : rows;
     convert(p0, kc, panel);
