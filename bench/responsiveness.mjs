@@ -5,7 +5,8 @@
 // Two measures: perf_hooks.monitorEventLoopDelay (resolution 1 ms: how late its 1 ms timer fired),
 // and a setInterval(1 ms) whose gaps between callbacks are recorded directly.
 //   npm run build:ts && node bench/responsiveness.mjs [--threads N] [--epochs N]
-import { Sequential, layers, optimizers, datasets, setNumThreads, getNumThreads, setSeed, Tensor } from 'deepnode';
+import { setNumThreads, getNumThreads, setSeed } from 'deepnode';
+import { w1Data, w1Model } from '../bin/benchmarks.mjs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 
 const args = process.argv.slice(2);
@@ -17,20 +18,11 @@ const threads = opt('threads', getNumThreads());
 const epochs = opt('epochs', 1);
 const limitMs = 50;
 
-const { train } = await datasets.fashionMnist.load();
-const n = 55000;
-const x = new Tensor(train.x.data.subarray(0, n * 784), [n, 28, 28]);
-const y = new Tensor(train.y.data.subarray(0, n), [n]);
+const { x, y } = await w1Data();
 
 setNumThreads(threads);
 setSeed(1);
-const model = new Sequential([
-  layers.flatten({ inputShape: [28, 28] }),
-  layers.dense({ units: 300, kernelInitializer: 'heNormal', activation: 'leaky_relu' }),
-  layers.dense({ units: 100, kernelInitializer: 'heNormal', activation: 'leaky_relu' }),
-  layers.dense({ units: 10, activation: 'softmax' }),
-]);
-model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+const model = w1Model();
 
 const histogram = monitorEventLoopDelay({ resolution: 1 });
 const gaps = [];

