@@ -17,7 +17,7 @@ mkdir -p "$out"
 CXX="${CXX:-g++}"
 t_all=$SECONDS
 
-base=(-march=x86-64-v2 -fopenmp -fPIC -std=gnu++17 -Wall -Wextra -Wno-unused-parameter)
+base=(-fno-trapping-math -march=x86-64-v2 -fopenmp -fPIC -std=gnu++17 -Wall -Wextra -Wno-unused-parameter)
 avx2=(-mavx2 -mfma -mf16c)
 avx512=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1)

@@ -83,6 +83,9 @@ function actInputs(id: ActId): Float32Array {
   for (let i = 0; i <= 320; i++) xs.push(-8 + i * 0.05 + 0.0123);
   for (let i = 0; i < 200; i++) xs.push(-5 + 10 * r());
   if (id !== ActId.Exponential) xs.push(-60, -30, 30, 60);
+  // ELU/SELU use our own vectorised exp(x) - 1: its clamp at -87, the float32 underflow region,
+  // and tiny negatives where exp(x) - 1 cancels.
+  if (id === ActId.Elu || id === ActId.Selu) xs.push(-200, -104, -88, -87.5, -86.9, -20, -1e-3, -1e-5, -1e-7, -1e-30, 0);
   return Float32Array.from(xs);
 }
 

@@ -10,7 +10,7 @@ out="${BUILD_DIR:-/tmp/deepnode-gemm-tests}"  # not build/: node-gyp rebuild wip
 mkdir -p "$out"
 
 CXX="${CXX:-g++}"
-base=(-O3 -march=x86-64-v2 -fopenmp -fPIC -std=c++17 -Wall -Wextra)
+base=(-O3 -fno-trapping-math -march=x86-64-v2 -fopenmp -fPIC -std=c++17 -Wall -Wextra)
 avx2=(-mavx2 -mfma -mf16c)
 avx512=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
 
