@@ -560,12 +560,28 @@ const int32_t* ActExtIndex(const Args& a, const Napi::CallbackInfo& info, size_t
 // An output of n floats must not share bytes with the alphaIndex Int32Array (a view of the same
 // ArrayBuffer): the kernels read the validated indices again after writing the output.
 void ActExtNoIndexOverlap(const Args& a, const char* fn, const float* out, int64_t n, const char* outName,
-                          const int32_t* idx, int64_t idxLen) {
+                          const int32_t* idx, int64_t idxLen, const char* idxName = "alphaIndex") {
   if (!out || !idx || n == 0 || idxLen == 0) return;
   const char* o = reinterpret_cast<const char*>(out);
   const char* s = reinterpret_cast<const char*>(idx);
   if (o < s + idxLen * 4 && s < o + n * 4)
-    Fail(a.env(), "ERR_NATIVE_OVERLAP", std::string(fn) + ": " + outName + " overlaps alphaIndex");
+    Fail(a.env(), "ERR_NATIVE_OVERLAP", std::string(fn) + ": " + outName + " overlaps " + idxName);
+}
+
+// gatherRows(src, rows, per, index | null, count, out): out[r] = src[index[r]] (rows of per floats).
+Napi::Value GatherRows(const Napi::CallbackInfo& info) {
+  Args a(info, "gatherRows", 6);
+  const int64_t rows = a.dim(1, "rows"), per = a.dim(2, "per"), count = a.dim(4, "count");
+  const float* src = a.f32(0, "src", rows * per);
+  const int32_t* idx = ActExtIndex(a, info, 3, "gatherRows", "index", count, rows);
+  if (!idx && count > rows)
+    Fail(a.env(), "ERR_NATIVE_SIZE",
+         "gatherRows: count " + std::to_string(count) + " exceeds rows " + std::to_string(rows) + " (index is null)");
+  float* out = a.f32(5, "out", count * per);
+  a.noOverlap(out, count * per, src, rows * per, "out", "src");
+  ActExtNoIndexOverlap(a, "gatherRows", out, count * per, "out", idx, idx ? count : 0, "index");
+  deepnode::gather_rows(src, per, idx, count, out);
+  return info.Env().Undefined();
 }
 
 // preluForward(x, alpha, alphaIndex | null, y, batch, sample)
@@ -967,6 +983,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sumSquares", Napi::Function::New(env, SumSquares, "sumSquares"));
   exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite, "firstNonFinite"));
   exports.Set("axpy", Napi::Function::New(env, Axpy, "axpy"));
+  exports.Set("gatherRows", Napi::Function::New(env, GatherRows, "gatherRows"));
   exports.Set("scale", Napi::Function::New(env, Scale, "scale"));
   exports.Set("sparseArgmaxMatches", Napi::Function::New(env, SparseArgmaxMatches, "sparseArgmaxMatches"));
   exports.Set("argmaxMatches", Napi::Function::New(env, ArgmaxMatches, "argmaxMatches"));

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 namespace deepnode {
@@ -460,6 +461,20 @@ int64_t binary_matches(const float* pred, const float* targets, int64_t n, float
   for (int64_t i = 0; i < n; ++i)
     if ((pred[i] > threshold) == (targets[i] > 0.5f)) ++hits;
   return hits;
+}
+
+void gather_rows(const float* src, int64_t per, const int32_t* index, int64_t count, float* out) {
+  constexpr int64_t kAhead = 4;
+  const auto row = [=](int64_t r) { return src + (index ? static_cast<int64_t>(index[r]) : r) * per; };
+  for (int64_t r = 0; r < count && r < kAhead; ++r)
+    for (int64_t j = 0; j < per; j += 16) __builtin_prefetch(row(r) + j);
+  for (int64_t r = 0; r < count; ++r) {
+    if (r + kAhead < count) {
+      const float* next = row(r + kAhead);
+      for (int64_t j = 0; j < per; j += 16) __builtin_prefetch(next + j);
+    }
+    std::memcpy(out + r * per, row(r), static_cast<size_t>(per) * sizeof(float));
+  }
 }
 
 void sgd_step(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,

@@ -75,6 +75,11 @@ double sum_squares(const float* x, int64_t n);
 // Index of the first NaN/Inf in x, or -1.
 int64_t first_non_finite(const float* x, int64_t n);
 
+// out[r, :] = src[index[r], :] for r in [0, count), rows of `per` floats (index null: row r).
+// Rows a few ahead are prefetched while one is copied, so a batch drawn at random from a large
+// dataset waits on memory once per few rows rather than once per row.
+void gather_rows(const float* src, int64_t per, const int32_t* index, int64_t count, float* out);
+
 // y += alpha * x
 void axpy(float alpha, const float* x, float* y, int64_t n);
 // x *= alpha

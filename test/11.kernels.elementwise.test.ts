@@ -414,6 +414,21 @@ describe('reductions and BLAS-1', () => {
     expect(native.firstNonFinite(Float32Array.of(3.4e38))).toBe(-1);
   });
 
+  it('gatherRows copies the indexed rows (repeats allowed), or the first rows when index is null', () => {
+    const rows = 50, per = 37; // rows longer than a cache line, an odd length
+    const src = Float32Array.from({ length: rows * per }, (_, i) => i * 0.5 - 3);
+    const index = Int32Array.from([49, 0, 7, 7, 23, 1, 48, 12, 30]);
+    const out = new Float32Array(index.length * per).fill(NaN);
+    native.gatherRows(src, rows, per, index, index.length, out);
+    for (let r = 0; r < index.length; r++) {
+      expect(Array.from(out.subarray(r * per, (r + 1) * per))).toEqual(Array.from(src.subarray(index[r]! * per, (index[r]! + 1) * per)));
+    }
+    const head = new Float32Array(3 * per);
+    native.gatherRows(src, rows, per, null, 3, head);
+    expect(Array.from(head)).toEqual(Array.from(src.subarray(0, 3 * per)));
+    expect(caught(() => native.gatherRows(src, rows, per, Int32Array.from([0, 50]), 2, new Float32Array(2 * per)))).toMatchObject({ code: 'ERR_NATIVE_VALUE' });
+  });
+
   it('axpy y += a x and scale x *= a', () => {
     const x = randArray(rng(23), 37), y = randArray(rng(24), 37);
     const want = Array.from(y, (v, i) => v + -1.5 * x[i]!);

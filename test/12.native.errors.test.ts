@@ -505,6 +505,19 @@ const SPECS: Record<string, Spec> = {
     roles: ['f32n'], gen: (r, a) => [a.arr(dim(r), r)], always: true,
     check: (ret, _a, b) => (isF32(b[0]) && ret !== Array.from(live(b[0])).findIndex((v) => !Number.isFinite(v)) ? `returned ${String(ret)}` : undefined),
   },
+  gatherRows: {
+    roles: ['f32', 'dim', 'dim', 'i32?', 'dim', 'f32'],
+    gen: (r, a) => {
+      const rows = pos(r), per = dim(r), count = dim(r);
+      const idx = count <= rows && r() < 0.2 ? null : a.typed<Int32Array>(Int32Array, Array.from({ length: count }, () => Math.floor(r() * rows)));
+      return [a.arr(rows * per, r), rows, per, idx, count, a.arr(count * per, r)];
+    },
+    check: (_r, after, b) => {
+      const src = F(b[0]), per = b[2] as number, idx = b[3] as Int32Array | null, count = b[4] as number;
+      const want = Array.from({ length: count * per }, (_, i) => src[(idx ? idx[Math.floor(i / per)]! : Math.floor(i / per)) * per + (i % per)]!);
+      return compareArrays('out', F(after[5]), want);
+    },
+  },
   axpy: {
     roles: ['num', 'f32n', 'f32'],
     gen: (r, a) => { const n = dim(r); return [0.5, a.arr(n, r), a.arr(n, r)]; },

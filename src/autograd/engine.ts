@@ -128,6 +128,34 @@ export function record(out: Tensor, parents: Tensor[], backward: () => void): Te
   return out;
 }
 
+/**
+ * Plain SGD fused into the backward pass (set by Sequential's training step, see
+ * `withFusedSgd`): the op that computes the gradient of a weight in `vars` subtracts lr * gradient
+ * from the weight right there instead of accumulating the gradient for the optimizer. This saves
+ * writing, zeroing and re-reading a gradient buffer as large as the model every step.
+ */
+let fusedSgd: { lr: number; vars: ReadonlySet<Tensor> } | null = null;
+
+/**
+ * Run fn (a backward pass) with plain SGD fused for the weights in `vars`: each must be used by
+ * exactly one op of the graph, one that supports fusing (the Dense op), after which it is updated
+ * in place and its `grad` buffer is left untouched.
+ */
+export function withFusedSgd<T>(lr: number, vars: ReadonlySet<Tensor>, fn: () => T): T {
+  const prev = fusedSgd;
+  fusedSgd = { lr, vars };
+  try {
+    return fn();
+  } finally {
+    fusedSgd = prev;
+  }
+}
+
+/** The learning rate to apply to `t` in place, when a fused SGD step covers it; else null. */
+export function fusedSgdRate(t: Tensor): number | null {
+  return fusedSgd !== null && fusedSgd.vars.has(t) ? fusedSgd.lr : null;
+}
+
 /** The gradient buffer of t, created zeroed on first use. */
 export function gradOf(t: Tensor): Float32Array {
   if (t.grad === null) t.grad = pool.acquire(t.size, true);

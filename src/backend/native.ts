@@ -63,6 +63,8 @@ export interface NativeBinding {
   sum(x: F32): number;
   sumSquares(x: F32): number;
   firstNonFinite(x: F32): number;
+  /** out[r] = src[index[r]] for rows of `per` floats (index null: the first `count` rows). */
+  gatherRows(src: F32, rows: number, per: number, index: Int32Array | null, count: number, out: F32): void;
   axpy(alpha: number, x: F32, y: F32): void;
   scale(alpha: number, x: F32): void;
   sparseArgmaxMatches(pred: F32, labels: F32, rows: number, cols: number): number;

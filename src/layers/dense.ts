@@ -151,6 +151,11 @@ export class Dense extends Layer {
     return apply(this.activation, y);
   }
 
+  /** The kernel and bias: the dense op's backward pass can apply a plain SGD step to them itself. */
+  override fusableWeights(): Variable[] {
+    return this.withoutRegularizer([this.kernel, this.bias]);
+  }
+
   computeOutputShape(inputShape: SymbolicShape): SymbolicShape {
     return [...inputShape.slice(0, -1), this.units];
   }

@@ -225,6 +225,20 @@ export abstract class Layer {
     return v;
   }
 
+  /**
+   * @internal The weights this layer's op can update in place during the backward pass when the
+   * model fuses a plain SGD step into it (see `withFusedSgd`): none by default. A weight with a
+   * regularizer never qualifies, since its penalty's gradient arrives separately.
+   */
+  fusableWeights(): Variable[] {
+    return [];
+  }
+
+  /** Those of `vars` that have no regularizer (for {@link fusableWeights}). */
+  protected withoutRegularizer(vars: readonly (Variable | null)[]): Variable[] {
+    return vars.filter((v): v is Variable => v !== null && !this._regularized.some(([r]) => r === v));
+  }
+
   /** The weight penalties of this layer as scalar tensors (recorded for autograd). */
   regularizationLosses(): Tensor[] {
     return this._regularized.filter(([v]) => v.requiresGrad).map(([v, r]) => r.call(v));

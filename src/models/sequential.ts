@@ -14,7 +14,7 @@ import type { Segment } from '../optimizers/optimizer';
 import { Callback, CallbackList, Logs } from '../callbacks/callback';
 import { History } from '../callbacks/history';
 import { ProgbarLogger, Writable } from '../callbacks/progbar';
-import { scope, backward, noGrad } from '../autograd/engine';
+import { scope, backward, noGrad, withFusedSgd } from '../autograd/engine';
 import { globalRandom } from '../random';
 import { DeepnodeError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
 import { native } from '../backend/native';
@@ -118,6 +118,9 @@ export class Sequential {
   private segments: Segment[] = [];
   // The trainable weights in `params`, in order, as of the last packing.
   private packedVars: Variable[] = [];
+  /** Weights a fused plain-SGD step updates inside the backward pass, and the segments it does not. */
+  private fusable: ReadonlySet<Variable> = new Set();
+  private unfusedSegments: Segment[] = [];
   // Weights that a training-mode forward pass updates (BatchNormalization's moving statistics: the
   // non-trainable weights of trainable layers), saved before each step so that a step whose loss
   // is not finite can put them back, and the buffer they are saved in.
@@ -259,6 +262,11 @@ export class Sequential {
     this.grads = grads;
     this.segments = segments;
     this.packedVars = vars;
+    // Fusing SGD into the backward pass needs each weight used by one op only, which holds here:
+    // a Sequential refuses a layer it already holds.
+    const fusable = new Set(this._layers.flatMap((l) => l.fusableWeights()).filter((v) => v.requiresGrad));
+    this.fusable = fusable;
+    this.unfusedSegments = segments.filter((_, i) => !fusable.has(vars[i]!));
     this.stateVars = this._layers.filter((l) => l.trainable).flatMap((l) => l.nonTrainableWeights);
     this.stateSaved = new Float32Array(this.stateVars.reduce((n, v) => n + v.size, 0));
   }
@@ -414,9 +422,9 @@ export class Sequential {
 
     const xb = new Batcher(xt, batchSize);
     const yb = new Batcher(yt, batchSize);
-    let order: Uint32Array | null = null;
+    let order: Int32Array | null = null;
     if (args.shuffle !== false) {
-      order = new Uint32Array(n);
+      order = new Int32Array(n);
       for (let i = 0; i < n; i++) order[i] = i;
     }
     const lossMean = new Mean('loss');
@@ -493,9 +501,19 @@ export class Sequential {
       const loss = lossTensor.data[0]!;
       if (Number.isFinite(loss)) {
         if (lossTensor.requiresGrad) {
-          this.grads.fill(0);
-          backward(lossTensor);
-          compiled.optimizer.apply(this.params, this.grads, this.segments);
+          const optimizer = compiled.optimizer;
+          const lr = this.fusable.size > 0 ? optimizer.fusedSgdRate() : null;
+          if (lr === null) {
+            this.grads.fill(0);
+            backward(lossTensor);
+            optimizer.apply(this.params, this.grads, this.segments);
+          } else {
+            // Plain SGD: Dense layers update their weights as their backward pass reaches them
+            // (Keras's result: every gradient still comes from the weights before this step).
+            for (const s of this.unfusedSegments) this.grads.fill(0, s.offset, s.offset + s.size);
+            withFusedSgd(lr, this.fusable, () => backward(lossTensor));
+            optimizer.finishFusedStep(this.params, this.grads, this.unfusedSegments);
+          }
           for (const layer of this._layers) layer.applyConstraints();
         }
       } else {

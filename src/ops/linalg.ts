@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor';
 import { ShapeError } from '../errors';
 import { native, ActId } from '../backend/native';
-import { output, needsGrad, record, gradOf } from '../autograd/engine';
+import { output, needsGrad, record, gradOf, fusedSgdRate, pool } from '../autograd/engine';
 
 function rows2d(t: Tensor): [number, number] {
   const cols = t.shape[t.rank - 1] ?? 1;
@@ -71,8 +71,22 @@ export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId
       native.activationBackward(act, z.data, y.data, dz, scratch, alpha);
       dz = scratch;
     }
-    if (bias && bias.requiresGrad) native.columnSum(dz, m, n, gradOf(bias), true);
-    if (kernel.requiresGrad) native.gemm(true, false, k, n, m, 1, x.data, k, dz, n, 1, gradOf(kernel), n, null);
+    // dx first: it reads the kernel, which a fused SGD step below overwrites.
     if (x.requiresGrad) native.gemm(false, true, m, k, n, 1, dz, n, kernel.data, n, 1, gradOf(x), k, null);
+    if (bias && bias.requiresGrad) {
+      const lr = fusedSgdRate(bias);
+      if (lr === null) native.columnSum(dz, m, n, gradOf(bias), true);
+      else {
+        const db = pool.acquire(n);
+        native.columnSum(dz, m, n, db, false);
+        native.axpy(-lr, db, bias.data);
+      }
+    }
+    if (kernel.requiresGrad) {
+      // Fused SGD: kernel += (-lr) x^T dz in the GEMM's own accumulate, no gradient buffer.
+      const lr = fusedSgdRate(kernel);
+      const [alpha, out] = lr === null ? [1, gradOf(kernel)] : [-lr, kernel.data];
+      native.gemm(true, false, k, n, m, alpha, x.data, k, dz, n, 1, out, n, null);
+    }
   });
 }

@@ -206,6 +206,26 @@ export abstract class Optimizer {
     this.iterations++;
   }
 
+  /**
+   * @internal The learning rate of the next step when this step is plain `w -= lr * g` with no
+   * state, clipping or decay, so that the model may fuse it into the backward pass (see
+   * `withFusedSgd` in autograd/engine); null otherwise. Only SGD without momentum qualifies.
+   */
+  fusedSgdRate(): number | null {
+    return null;
+  }
+
+  /**
+   * @internal Completes a step whose fused weights were already updated during the backward pass:
+   * applies the update to the `rest` segments of the flat buffers and counts the step.
+   */
+  finishFusedStep(params: Float32Array, grads: Float32Array, rest: readonly Segment[]): void {
+    const lr = this.fusedSgdRate();
+    if (lr === null) throw new StateError(`${this.className}: finishFusedStep() called on a step that cannot be fused`);
+    for (const s of rest) this.update(params.subarray(s.offset, s.offset + s.size), grads.subarray(s.offset, s.offset + s.size), lr, 0);
+    this.iterations++;
+  }
+
   /** The slots this optimizer keeps, given its current options. */
   protected abstract slotSpecs(): readonly SlotSpec[];
 

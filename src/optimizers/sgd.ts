@@ -45,6 +45,13 @@ export class SGD extends Optimizer {
     return m;
   }
 
+  override fusedSgdRate(): number | null {
+    if (this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null) return null;
+    if (this.weightDecay !== null && this.weightDecay > 0) return null;
+    if (this.slotSpecs().length > 0) return null; // momentum, or a schedule that cycles it
+    return this.currentLearningRate();
+  }
+
   protected slotSpecs(): readonly SlotSpec[] {
     const cycles = this.learningRateSchedule?.momentumAt(0) !== undefined;
     return this.momentum !== 0 || cycles ? [{ name: 'momentum', init: 0 }] : [];
