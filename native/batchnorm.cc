@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "gemm.h"
+#include "simd.h"
 
 namespace deepnode {
 namespace {
@@ -40,7 +41,7 @@ inline float inv_std(float var, float eps) { return 1.0f / std::sqrt(var + eps);
 // --- Forward ---------------------------------------------------------------------------------
 
 // Batch mean and biased variance of features [c0, c1) of an [M, C] matrix (inner == 1).
-void moments_rows(const float* x, int64_t M, int64_t C, int64_t c0, int64_t c1, float* mean, float* var) {
+DEEPNODE_INLINE void moments_rows(const float* x, int64_t M, int64_t C, int64_t c0, int64_t c1, float* mean, float* var) {
   for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
     const int64_t w = std::min(kTile, c1 - t0);
     double acc[kTile];
@@ -69,7 +70,7 @@ void moments_rows(const float* x, int64_t M, int64_t C, int64_t c0, int64_t c1, 
 }
 
 // Same for one feature c of an [outer, C, inner] tensor (inner > 1).
-void moments_feature(const float* x, int64_t outer, int64_t C, int64_t inner, int64_t c, float* mean, float* var) {
+DEEPNODE_INLINE void moments_feature(const float* x, int64_t outer, int64_t C, int64_t inner, int64_t c, float* mean, float* var) {
   const int64_t M = outer * inner;
   double s = 0.0;
   for (int64_t o = 0; o < outer; ++o) {
@@ -91,7 +92,7 @@ void moments_feature(const float* x, int64_t outer, int64_t C, int64_t inner, in
 
 // y = (x - mean) * k + beta per feature, with k = gamma * istd. (Folding mean into the offset,
 // x * k + (beta - mean * k), would cancel catastrophically when |mean| >> std.)
-void normalize(const float* x, float* y, int64_t outer, int64_t C, int64_t inner, int64_t c0, int64_t c1,
+DEEPNODE_INLINE void normalize(const float* x, float* y, int64_t outer, int64_t C, int64_t inner, int64_t c0, int64_t c1,
                const float* gamma, const float* beta, const float* mean, const float* var, float eps) {
   for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
     const int64_t w = std::min(kTile, c1 - t0);
@@ -125,7 +126,7 @@ void normalize(const float* x, float* y, int64_t outer, int64_t C, int64_t inner
 // --- Backward --------------------------------------------------------------------------------
 
 // Per-feature sums of dy and dy * xhat over [c0, c0 + w) into sdy, sdyx.
-void grad_sums(const float* x, const float* dy, int64_t outer, int64_t C, int64_t inner, int64_t t0, int64_t w,
+DEEPNODE_INLINE void grad_sums(const float* x, const float* dy, int64_t outer, int64_t C, int64_t inner, int64_t t0, int64_t w,
                const float* mean, const float* istd, double* sdy, double* sdyx) {
   for (int64_t j = 0; j < w; ++j) sdy[j] = sdyx[j] = 0.0;
   if (inner == 1) {
@@ -155,6 +156,68 @@ void grad_sums(const float* x, const float* dy, int64_t outer, int64_t C, int64_
   }
 }
 
+
+// Features [c0, c1) of the forward pass (statistics first when training).
+DEEPNODE_ELEMENTWISE_CLONES
+void forward_block(const float* x, float* y, int64_t outer, int64_t C, int64_t inner, int64_t c0, int64_t c1,
+                   const float* gamma, const float* beta, float* mean, float* var, float eps, bool training) {
+  if (training) {
+    if (inner == 1) {
+      moments_rows(x, outer, C, c0, c1, mean, var);
+    } else {
+      for (int64_t c = c0; c < c1; ++c) moments_feature(x, outer, C, inner, c, mean, var);
+    }
+  }
+  normalize(x, y, outer, C, inner, c0, c1, gamma, beta, mean, var, eps);
+}
+
+// Features [c0, c1) of the backward pass.
+DEEPNODE_ELEMENTWISE_CLONES
+void backward_block(const float* x, const float* dy, int64_t outer, int64_t C, int64_t inner, int64_t M,
+                    int64_t c0, int64_t c1, const float* mean, const float* var, const float* gamma, float eps,
+                    bool training, float* dx, float* dgamma, float* dbeta) {
+  for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
+    const int64_t w = std::min(kTile, c1 - t0);
+    float istd[kTile];
+    for (int64_t j = 0; j < w; ++j) istd[j] = inv_std(var[t0 + j], eps);
+    double sdy[kTile];
+    double sdyx[kTile];
+    const bool need_sums = dgamma || dbeta || (dx && training);
+    if (need_sums) grad_sums(x, dy, outer, C, inner, t0, w, mean, istd, sdy, sdyx);
+    for (int64_t j = 0; j < w; ++j) {
+      if (dbeta) dbeta[t0 + j] += static_cast<float>(sdy[j]);
+      if (dgamma) dgamma[t0 + j] += static_cast<float>(sdyx[j]);
+    }
+    if (!dx) continue;
+    // dx = k * dy + a * xhat + b  (a = b = 0 at inference), with xhat = (x - mean) * istd.
+    float k[kTile];
+    float a[kTile];
+    float b[kTile];
+    const float invM = 1.0f / static_cast<float>(M);
+    for (int64_t j = 0; j < w; ++j) {
+      k[j] = (gamma ? gamma[t0 + j] : 1.0f) * istd[j];
+      a[j] = training ? -k[j] * static_cast<float>(sdyx[j]) * invM : 0.0f;
+      b[j] = training ? -k[j] * static_cast<float>(sdy[j]) * invM : 0.0f;
+    }
+    if (inner == 1) {
+      for (int64_t r = 0; r < outer; ++r) {
+        const float* xr = x + r * C + t0;
+        const float* gr = dy + r * C + t0;
+        float* dr = dx + r * C + t0;
+        for (int64_t j = 0; j < w; ++j) dr[j] += k[j] * gr[j] + a[j] * ((xr[j] - mean[t0 + j]) * istd[j]) + b[j];
+      }
+    } else {
+      for (int64_t o = 0; o < outer; ++o) {
+        for (int64_t j = 0; j < w; ++j) {
+          const int64_t base = (o * C + t0 + j) * inner;
+          const float kj = k[j], aj = a[j], bj = b[j], mu = mean[t0 + j], is = istd[j];
+          for (int64_t i = 0; i < inner; ++i) dx[base + i] += kj * dy[base + i] + aj * ((x[base + i] - mu) * is) + bj;
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void batchnorm_forward(const float* x, float* y, int64_t outer, int64_t C, int64_t inner,
@@ -166,14 +229,7 @@ void batchnorm_forward(const float* x, float* y, int64_t outer, int64_t C, int64
     return;
   }
   for_features(outer, C, inner, [&](int64_t c0, int64_t c1) {
-    if (training) {
-      if (inner == 1) {
-        moments_rows(x, outer, C, c0, c1, mean, var);
-      } else {
-        for (int64_t c = c0; c < c1; ++c) moments_feature(x, outer, C, inner, c, mean, var);
-      }
-    }
-    normalize(x, y, outer, C, inner, c0, c1, gamma, beta, mean, var, eps);
+    forward_block(x, y, outer, C, inner, c0, c1, gamma, beta, mean, var, eps, training);
   });
 }
 
@@ -183,46 +239,7 @@ void batchnorm_backward(const float* x, const float* dy, int64_t outer, int64_t 
   const int64_t M = outer * inner;
   if (M == 0) return;
   for_features(outer, C, inner, [&](int64_t c0, int64_t c1) {
-    for (int64_t t0 = c0; t0 < c1; t0 += kTile) {
-      const int64_t w = std::min(kTile, c1 - t0);
-      float istd[kTile];
-      for (int64_t j = 0; j < w; ++j) istd[j] = inv_std(var[t0 + j], eps);
-      double sdy[kTile];
-      double sdyx[kTile];
-      const bool need_sums = dgamma || dbeta || (dx && training);
-      if (need_sums) grad_sums(x, dy, outer, C, inner, t0, w, mean, istd, sdy, sdyx);
-      for (int64_t j = 0; j < w; ++j) {
-        if (dbeta) dbeta[t0 + j] += static_cast<float>(sdy[j]);
-        if (dgamma) dgamma[t0 + j] += static_cast<float>(sdyx[j]);
-      }
-      if (!dx) continue;
-      // dx = k * dy + a * xhat + b  (a = b = 0 at inference), with xhat = (x - mean) * istd.
-      float k[kTile];
-      float a[kTile];
-      float b[kTile];
-      const float invM = 1.0f / static_cast<float>(M);
-      for (int64_t j = 0; j < w; ++j) {
-        k[j] = (gamma ? gamma[t0 + j] : 1.0f) * istd[j];
-        a[j] = training ? -k[j] * static_cast<float>(sdyx[j]) * invM : 0.0f;
-        b[j] = training ? -k[j] * static_cast<float>(sdy[j]) * invM : 0.0f;
-      }
-      if (inner == 1) {
-        for (int64_t r = 0; r < outer; ++r) {
-          const float* xr = x + r * C + t0;
-          const float* gr = dy + r * C + t0;
-          float* dr = dx + r * C + t0;
-          for (int64_t j = 0; j < w; ++j) dr[j] += k[j] * gr[j] + a[j] * ((xr[j] - mean[t0 + j]) * istd[j]) + b[j];
-        }
-      } else {
-        for (int64_t o = 0; o < outer; ++o) {
-          for (int64_t j = 0; j < w; ++j) {
-            const int64_t base = (o * C + t0 + j) * inner;
-            const float kj = k[j], aj = a[j], bj = b[j], mu = mean[t0 + j], is = istd[j];
-            for (int64_t i = 0; i < inner; ++i) dx[base + i] += kj * dy[base + i] + aj * ((x[base + i] - mu) * is) + bj;
-          }
-        }
-      }
-    }
+    backward_block(x, dy, outer, C, inner, M, c0, c1, mean, var, gamma, eps, training, dx, dgamma, dbeta);
   });
 }
 

@@ -1,4 +1,5 @@
 #include "kernels.h"
+#include "simd.h"
 
 #include <cmath>
 #include <cstdint>
@@ -61,16 +62,6 @@ inline void each(int64_t n, F op) {
 }
 
 }  // namespace
-
-// The elementwise loops are compiled twice: for the x86-64-v2 baseline and for x86-64-v3 (AVX2 +
-// FMA: 8 lanes instead of 4, fused multiply-adds in the exp polynomial), picked once at load by
-// the dynamic linker (GCC function multi-versioning, an ifunc). Elsewhere there is one version.
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(__SANITIZE_ADDRESS__)
-#define DEEPNODE_ELEMENTWISE_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define DEEPNODE_ELEMENTWISE_CLONES
-#endif
 
 DEEPNODE_ELEMENTWISE_CLONES
 void activation_forward(Act act, const float* x, float* y, int64_t n, float alpha) {
