@@ -156,6 +156,17 @@ export function fusedSgdRate(t: Tensor): number | null {
   return fusedSgd !== null && fusedSgd.vars.has(t) ? fusedSgd.lr : null;
 }
 
+/**
+ * For an op that writes its whole gradient contribution to t in one kernel call: t's gradient
+ * buffer and whether the kernel must add to it (true: t already has a gradient) or may overwrite
+ * it (false: a fresh buffer, not zeroed, so no pass is spent clearing it).
+ */
+export function gradTarget(t: Tensor): [Float32Array, boolean] {
+  if (t.grad !== null) return [t.grad, true];
+  t.grad = pool.acquire(t.size);
+  return [t.grad, false];
+}
+
 /** The gradient buffer of t, created zeroed on first use. */
 export function gradOf(t: Tensor): Float32Array {
   if (t.grad === null) t.grad = pool.acquire(t.size, true);

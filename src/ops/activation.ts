@@ -1,6 +1,6 @@
 import { Tensor } from '../tensor';
 import { native, ActId } from '../backend/native';
-import { output, needsGrad, record, gradOf } from '../autograd/engine';
+import { output, needsGrad, record, gradOf, gradTarget } from '../autograd/engine';
 
 /** y = f(x) element-wise, f one of the native activations. */
 export function activation(x: Tensor, act: ActId, alpha = 0): Tensor {
@@ -9,11 +9,12 @@ export function activation(x: Tensor, act: ActId, alpha = 0): Tensor {
   native.activationForward(act, x.data, y.data, alpha);
   if (!needsGrad(x)) return y;
   return record(y, [x], () => {
-    // dx += f'(x) * dy: compute into a scratch then add, since x.grad may already hold a sum.
-    const dx = gradOf(x);
-    const tmp = scratchLike(dx);
-    native.activationBackward(act, x.data, y.data, y.grad!, tmp, alpha);
-    native.axpy(1, tmp, dx);
+    // dx += f'(x) * dy. A first contribution is written directly; a later one goes through a
+    // scratch then adds, since x.grad already holds a sum.
+    const [dx, accumulate] = gradTarget(x);
+    const out = accumulate ? scratchLike(dx) : dx;
+    native.activationBackward(act, x.data, y.data, y.grad!, out, alpha);
+    if (accumulate) native.axpy(1, out, dx);
   });
 }
 

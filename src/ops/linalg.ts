@@ -1,7 +1,7 @@
 import { Tensor } from '../tensor';
 import { ShapeError } from '../errors';
 import { native, ActId } from '../backend/native';
-import { output, needsGrad, record, gradOf, fusedSgdRate, pool } from '../autograd/engine';
+import { output, needsGrad, record, gradOf, gradTarget, fusedSgdRate, pool } from '../autograd/engine';
 
 function rows2d(t: Tensor): [number, number] {
   const cols = t.shape[t.rank - 1] ?? 1;
@@ -67,12 +67,15 @@ export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId
     let dz = y.grad!;
     if (act !== ActId.Linear) {
       // z's buffer is dead after this point, so the activation gradient can overwrite a scratch.
-      const scratch = gradOf(z);
+      const scratch = pool.acquire(z.size);
       native.activationBackward(act, z.data, y.data, dz, scratch, alpha);
       dz = scratch;
     }
     // dx first: it reads the kernel, which a fused SGD step below overwrites.
-    if (x.requiresGrad) native.gemm(false, true, m, k, n, 1, dz, n, kernel.data, n, 1, gradOf(x), k, null);
+    if (x.requiresGrad) {
+      const [dx, accumulate] = gradTarget(x);
+      native.gemm(false, true, m, k, n, 1, dz, n, kernel.data, n, accumulate ? 1 : 0, dx, k, null);
+    }
     if (bias && bias.requiresGrad) {
       const lr = fusedSgdRate(bias);
       if (lr === null) native.columnSum(dz, m, n, gradOf(bias), true);

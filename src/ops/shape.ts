@@ -1,7 +1,7 @@
 import { Tensor, Shape, sizeOf } from '../tensor';
 import { ShapeError } from '../errors';
 import { native } from '../backend/native';
-import { needsGrad, record, gradOf } from '../autograd/engine';
+import { needsGrad, record, gradTarget } from '../autograd/engine';
 
 /** Same data seen with another shape (zero-copy); the gradient flows back unchanged. */
 export function reshape(x: Tensor, shape: Shape): Tensor {
@@ -10,5 +10,9 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   }
   const y = new Tensor(x.data, shape);
   if (!needsGrad(x)) return y;
-  return record(y, [x], () => native.axpy(1, y.grad!, gradOf(x)));
+  return record(y, [x], () => {
+    const [dx, accumulate] = gradTarget(x);
+    if (accumulate) native.axpy(1, y.grad!, dx);
+    else dx.set(y.grad!);
+  });
 }
