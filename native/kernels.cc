@@ -1,6 +1,7 @@
 #include "kernels.h"
 #include "simd.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -410,9 +411,24 @@ double sum_squares(const float* x, int64_t n) {
   return s;
 }
 
+DEEPNODE_ELEMENTWISE_CLONES
 int64_t first_non_finite(const float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i)
-    if (!std::isfinite(x[i])) return i;
+  // A block at a time with a branch-free test that vectorises (the exponent bits all ones means
+  // NaN or Inf), then the exact index inside the first block that has one: fit checks its whole
+  // dataset with this before training (43M floats for Fashion-MNIST).
+  constexpr int64_t kBlock = 1024;
+  for (int64_t b = 0; b < n; b += kBlock) {
+    const int64_t e = std::min(n, b + kBlock);
+    uint32_t bad = 0;
+    for (int64_t i = b; i < e; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i, sizeof bits);
+      bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+    }
+    if (bad)
+      for (int64_t i = b; i < e; ++i)
+        if (!std::isfinite(x[i])) return i;
+  }
   return -1;
 }
 

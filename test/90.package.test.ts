@@ -202,6 +202,14 @@ describe('npm package: pack, install without a compiler, use from JS and TypeScr
       npm_config_userconfig: path.join(work, 'npmrc'),
       npm_config_script_shell: '/bin/sh',  // npm spawns "sh" by name otherwise
       npm_config_update_notifier: 'false',
+      // The machine's trust settings and proxy, so npm reaches the registry the way the user's npm
+      // does (a sandbox with its own CA failed here on Node 22 without them); nothing that could
+      // put a compiler on PATH.
+      ...Object.fromEntries(
+        ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy']
+          .filter((k) => process.env[k] !== undefined)
+          .map((k) => [k, process.env[k]]),
+      ),
     };
     project = path.join(work, 'project');
     fs.mkdirSync(project);
