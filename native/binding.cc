@@ -179,6 +179,27 @@ Napi::Value ActivationBackward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// activationBackwardBias(act, x, y, dy, dx, alpha, rows, cols, db, dbScale)
+Napi::Value ActivationBackwardBias(const Napi::CallbackInfo& info) {
+  Args a(info, "activationBackwardBias", 10);
+  const Act act = actArg(a, info, 0);
+  const int64_t rows = a.dim(6, "rows"), cols = a.dim(7, "cols"), n = rows * cols;
+  const float* x = a.f32(1, "x", n);
+  const float* y = a.f32(2, "y", n);
+  const float* dy = a.f32(3, "dy", n);
+  float* dx = a.f32(4, "dx", n);
+  float* db = a.f32(8, "db", cols);
+  a.noOverlap(dx, n, x, n, "dx", "x");
+  a.noOverlap(dx, n, y, n, "dx", "y");
+  a.noPartialOverlap(dx, dy, n, "dx", "dy");
+  a.noOverlap(db, cols, x, n, "db", "x");
+  a.noOverlap(db, cols, y, n, "db", "y");
+  a.noOverlap(db, cols, dy, n, "db", "dy");
+  a.noOverlap(db, cols, dx, n, "db", "dx");
+  deepnode::activation_backward_bias(act, x, y, dy, dx, rows, cols, a.num(5, "alpha"), db, a.num(9, "dbScale"));
+  return info.Env().Undefined();
+}
+
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   Args a(info, "softmax", 4);
   const int64_t rows = a.dim(2, "rows"), cols = a.dim(3, "cols");
@@ -969,6 +990,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("activationForward", Napi::Function::New(env, ActivationForward, "activationForward"));
   exports.Set("activationBackward", Napi::Function::New(env, ActivationBackward, "activationBackward"));
+  exports.Set("activationBackwardBias", Napi::Function::New(env, ActivationBackwardBias, "activationBackwardBias"));
   exports.Set("softmax", Napi::Function::New(env, Softmax, "softmax"));
   exports.Set("logSoftmax", Napi::Function::New(env, LogSoftmax, "logSoftmax"));
   exports.Set("softmaxBackward", Napi::Function::New(env, SoftmaxBackward, "softmaxBackward"));

@@ -210,6 +210,26 @@ void activation_backward(Act act, const float* x, const float* y, const float* d
   }
 }
 
+DEEPNODE_ELEMENTWISE_CLONES
+void activation_backward_bias(Act act, const float* x, const float* y, const float* dy, float* dx,
+                              int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
+  // Column sums a tile of columns at a time, on the stack, while each row is still in L1.
+  constexpr int64_t kTile = 512;
+  float sums[kTile];
+  for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
+    const int64_t w = std::min(kTile, cols - c0);
+    for (int64_t j = 0; j < w; ++j) sums[j] = 0.0f;
+    for (int64_t r = 0; r < rows; ++r) {
+      const int64_t at = r * cols + c0;
+      activation_backward(act, x + at, y + at, dy + at, dx + at, w, alpha);
+      const float* row = dx + at;
+      for (int64_t j = 0; j < w; ++j) sums[j] += row[j];
+    }
+    float* out = db + c0;
+    for (int64_t j = 0; j < w; ++j) out[j] += db_scale * sums[j];
+  }
+}
+
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {
   if (cols == 0) return;  // empty rows: without this, up to 2^31 of them would still be looped over
   for (int64_t r = 0; r < rows; ++r) {

@@ -32,6 +32,12 @@ void activation_forward(Act act, const float* x, float* y, int64_t n, float alph
 void activation_backward(Act act, const float* x, const float* y, const float* dy, float* dx,
                          int64_t n, float alpha);
 
+// The Dense layer's backward epilogue in one pass over a [rows, cols] batch: dx = dy * f'(x) as
+// above, and db[j] += db_scale * sum_r dx[r, j] (db_scale = 1 accumulates the bias gradient;
+// -lr applies a plain SGD step to the bias itself).
+void activation_backward_bias(Act act, const float* x, const float* y, const float* dy, float* dx,
+                              int64_t rows, int64_t cols, float alpha, float* db, float db_scale);
+
 // Row-wise softmax over the last axis of a [rows, cols] matrix, max-subtracted.
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols);
 // dx = y * (dy - sum(dy * y)) per row.

@@ -413,6 +413,27 @@ const SPECS: Record<string, Spec> = {
     gen: (r, a) => { const n = dim(r); return [Math.floor(r() * 15), a.arr(n, r), a.arr(n, r, 0, 1), a.arr(n, r), a.arr(n, r), 0.3]; },
     check: finiteAt(4),
   },
+  activationBackwardBias: {
+    roles: ['act', 'f32', 'f32', 'f32', 'f32', 'num', 'dim', 'dim', 'f32', 'num'],
+    gen: (r, a) => {
+      const rows = dim(r), cols = dim(r), n = rows * cols;
+      return [Math.floor(r() * 15), a.arr(n, r), a.arr(n, r, 0, 1), a.arr(n, r), a.arr(n, r), 0.3, rows, cols, a.arr(cols, r), r() < 0.5 ? 1 : -0.01];
+    },
+    // The fused pass must equal activationBackward followed by column sums scaled into db.
+    check: (_r, after, b) => {
+      const rows = b[6] as number, cols = b[7] as number, scale = b[9] as number;
+      const dx = new Float32Array(rows * cols);
+      native.activationBackward(b[0] as number, F(b[1]), F(b[2]), F(b[3]), dx, 0.3);
+      const bad = compareArrays('dx', F(after[4]), Array.from(dx));
+      if (bad) return bad;
+      const db0 = F(b[8]);
+      return compareArrays('db', F(after[8]), Array.from({ length: cols }, (_, j) => {
+        let s = 0;
+        for (let i = 0; i < rows; i++) s += dx[i * cols + j]!;
+        return db0[j]! + scale * s;
+      }));
+    },
+  },
   softmax: {
     roles: ['f32', 'f32', 'dim', 'dim'],
     gen: (r, a) => { const rows = dim(r), cols = dim(r); return [a.arr(rows * cols, r), a.arr(rows * cols, r), rows, cols]; },

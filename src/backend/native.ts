@@ -50,6 +50,8 @@ export interface NativeBinding {
   ): void;
   activationForward(act: ActId, x: F32, y: F32, alpha: number): void;
   activationBackward(act: ActId, x: F32, y: F32, dy: F32, dx: F32, alpha: number): void;
+  /** dx = dy * f'(x) over [rows, cols], and db[j] += dbScale * sum_r dx[r, j] in the same pass. */
+  activationBackwardBias(act: ActId, x: F32, y: F32, dy: F32, dx: F32, alpha: number, rows: number, cols: number, db: F32, dbScale: number): void;
   softmax(x: F32, y: F32, rows: number, cols: number): void;
   logSoftmax(x: F32, y: F32, rows: number, cols: number): void;
   softmaxBackward(y: F32, dy: F32, dx: F32, rows: number, cols: number): void;

@@ -65,10 +65,20 @@ export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId
   const parents = bias ? [x, kernel, bias] : [x, kernel];
   return record(y, parents, () => {
     let dz = y.grad!;
+    const trainBias = bias !== null && bias.requiresGrad;
+    // The bias takes lr-scaled sums itself under a fused SGD step, else its gradient.
+    const biasLr = trainBias ? fusedSgdRate(bias) : null;
+    let biasDone = false;
     if (act !== ActId.Linear) {
-      // z's buffer is dead after this point, so the activation gradient can overwrite a scratch.
+      // dz = dy * act'(z) into a scratch; with a trainable bias, its column sums in the same pass.
       const scratch = pool.acquire(z.size);
-      native.activationBackward(act, z.data, y.data, dz, scratch, alpha);
+      if (trainBias) {
+        const [db, scale] = biasLr === null ? [gradOf(bias), 1] : [bias.data, -biasLr];
+        native.activationBackwardBias(act, z.data, y.data, dz, scratch, alpha, m, n, db, scale);
+        biasDone = true;
+      } else {
+        native.activationBackward(act, z.data, y.data, dz, scratch, alpha);
+      }
       dz = scratch;
     }
     // dx first: it reads the kernel, which a fused SGD step below overwrites.
@@ -76,13 +86,12 @@ export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId
       const [dx, accumulate] = gradTarget(x);
       native.gemm(false, true, m, k, n, 1, dz, n, kernel.data, n, accumulate ? 1 : 0, dx, k, null);
     }
-    if (bias && bias.requiresGrad) {
-      const lr = fusedSgdRate(bias);
-      if (lr === null) native.columnSum(dz, m, n, gradOf(bias), true);
+    if (trainBias && !biasDone) {
+      if (biasLr === null) native.columnSum(dz, m, n, gradOf(bias), true);
       else {
         const db = pool.acquire(n);
         native.columnSum(dz, m, n, db, false);
-        native.axpy(-lr, db, bias.data);
+        native.axpy(-biasLr, db, bias.data);
       }
     }
     if (kernel.requiresGrad) {
