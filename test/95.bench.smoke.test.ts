@@ -1,0 +1,181 @@
+/**
+ * `npm run bench` (bench/run.mjs), smoke-tested on its seconds-long path: the machine section and
+ * the per-step profile with --quick. Checks the report's structure, that every figure is a finite
+ * positive number and that the JSON agrees with the tables — never a speed. Runs from a staging copy
+ * (package.json, bin/, bench/run.mjs + bench/lib/, dist/cjs) so a concurrent rebuild of dist/ cannot
+ * break it; the addon is the one this test process loaded (DEEPNODE_ADDON).
+ */
+import { execFile } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addonPath, native } from '../src/backend/native';
+
+const root = path.resolve(__dirname, '..');
+
+interface Run { code: number; stdout: string; stderr: string }
+function run(args: string[]): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [path.join(stage, 'bench', 'run.mjs'), ...args],
+      // cwd = the repo, so the fashion-mnist devDependency resolves from the working directory.
+      { cwd: root, env: { ...process.env, DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() }, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 120_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      });
+  });
+}
+
+function newest(p: string): number {
+  const st = fs.statSync(p);
+  if (!st.isDirectory()) return st.mtimeMs;
+  return Math.max(0, ...fs.readdirSync(p).map((f) => newest(path.join(p, f))));
+}
+
+let stage = '';
+beforeAll(async () => {
+  stage = fs.mkdtempSync(path.join(os.tmpdir(), 'deepnode-bench-'));
+  fs.copyFileSync(path.join(root, 'package.json'), path.join(stage, 'package.json'));
+  fs.cpSync(path.join(root, 'bin'), path.join(stage, 'bin'), { recursive: true });
+  fs.mkdirSync(path.join(stage, 'bench'));
+  fs.copyFileSync(path.join(root, 'bench', 'run.mjs'), path.join(stage, 'bench', 'run.mjs'));
+  fs.cpSync(path.join(root, 'bench', 'lib'), path.join(stage, 'bench', 'lib'), { recursive: true });
+  const distCjs = path.join(root, 'dist', 'cjs');
+  let copied = false;
+  if (fs.existsSync(path.join(distCjs, 'index.js')) && newest(distCjs) >= newest(path.join(root, 'src'))) {
+    try {
+      fs.cpSync(distCjs, path.join(stage, 'dist', 'cjs'), { recursive: true });
+      copied = fs.existsSync(path.join(stage, 'dist', 'cjs', 'index.js'));
+    } catch {
+      // another engineer's build-ts.mjs deleted dist/ meanwhile: compile our own below
+    }
+  }
+  if (!copied) {
+    const tsc = require.resolve('typescript/bin/tsc');
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', path.join(stage, 'dist', 'cjs')],
+        (err, stdout, stderr) => (err ? reject(new Error(stdout + stderr)) : resolve())));
+  }
+}, 120_000);
+
+afterAll(() => {
+  if (stage) fs.rmSync(stage, { recursive: true, force: true });
+});
+
+/** The rows of the markdown table that follows the line `header` in `text`, as arrays of cells. */
+function tableAfter(text: string, header: string): string[][] {
+  const lines = text.split('\n');
+  const i = lines.indexOf(header);
+  expect(i, `table header ${header}`).toBeGreaterThanOrEqual(0);
+  expect(lines[i + 1]).toMatch(/^\|(-{3}:?\|)+$/);
+  const rows: string[][] = [];
+  for (let j = i + 2; j < lines.length && lines[j].startsWith('|'); j++) rows.push(lines[j].slice(2, -2).split(' | '));
+  return rows;
+}
+
+interface ProfileRow { fn: string; usPerStep: number; callsPerStep: number; usPerCall: number }
+interface Profile {
+  workload: string; steps: number; wallUs: number; wallUnwrappedUs: number; nativeUs: number; outsideUs: number;
+  callsPerStep: number; rows: ProfileRow[]; calibration: { innerNs: number; wholeNs: number };
+}
+
+describe('npm run bench (bench/run.mjs)', () => {
+  it('--quick --no-peers --only profile prints the machine and a per-step profile of W1 and W3, and saves them as JSON', async () => {
+    const json = path.join(stage, 'latest.json');
+    const r = await run(['--quick', '--no-peers', '--only', 'profile', '--json', json]);
+    expect(r.code, r.stderr).toBe(0);
+
+    // 1. Machine: the kernel this addon chose, a vCPU count, and a peak with its formula.
+    const machine = new Map(tableAfter(r.stdout, '| machine |  |').map(([k, val]) => [k, val]));
+    expect(machine.get('deepnode kernel')).toMatch(new RegExp(`^${native.info().isa} `));
+    expect(Number(machine.get('vCPUs'))).toBeGreaterThanOrEqual(1);
+    const peak = machine.get('fp32 peak per core')!.match(/^([\d.]+) GFLOPS = ([\d.]+) GHz × (\d+) FMA units × (\d+) lanes × 2 flops\/FMA$/);
+    expect(peak, machine.get('fp32 peak per core')).not.toBeNull();
+    const [gflops, ghz, units, lanes] = peak!.slice(1).map(Number);
+    expect(ghz).toBeGreaterThan(0);
+    expect(gflops).toBeCloseTo(ghz * units * lanes * 2, 0);
+    expect(machine.get('FMA units × fp32 lanes')).toContain('assumption:');
+
+    // 5. Profile: one table per workload, finite non-negative figures, totals positive.
+    expect(r.stdout).toContain('## Per-step profile (1 thread;');
+    const header = '| native function | µs/step | calls/step | µs/call | share of wall |';
+    const sections = r.stdout.split('\n### ').slice(1);
+    expect(sections.map((s) => s.slice(0, 3))).toEqual(['W1:', 'W3:']);
+    for (const s of sections) {
+      const rows = tableAfter(s, header);
+      const byName = new Map(rows.map((row) => [row[0], row]));
+      for (const row of rows.filter((x) => !x[0].startsWith('**') && !x[0].startsWith('wall'))) {
+        expect(Number(row[1]), row.join('|')).toBeGreaterThanOrEqual(0);
+        expect(Number(row[2]), row.join('|')).toBeGreaterThan(0); // a listed function was called
+        expect(row[4], row.join('|')).toMatch(/^\d+%$/);
+      }
+      expect(byName.has('gemm')).toBe(true);
+      for (const name of ['**native total**', '**outside native (JS)**', 'wall per step (profiled run, wrapper cost removed)', 'wall per step (unprofiled run, check)']) {
+        const v = Number(byName.get(name)?.[1]);
+        expect(Number.isFinite(v) && v > 0, `${name}: ${byName.get(name)?.join('|')}`).toBe(true);
+      }
+    }
+    expect(r.stdout).toMatch(/Goal \(issue 5\): outside native ≤ 20 µs\/step on W1 — [\d.]+ µs\/step: \*\*(pass|FAIL)\*\*\./);
+
+    // The JSON holds the same figures: native + outside = wall, and the printed W1 outside figure.
+    const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as { machine: { isa: string; vcpus: number }; profile: { workloads: Profile[] } };
+    expect(saved.machine.isa).toBe(native.info().isa);
+    expect(saved.profile.workloads.map((p) => p.workload)).toEqual(['W1', 'W3']);
+    for (const p of saved.profile.workloads) {
+      expect(p.steps).toBeGreaterThan(0);
+      expect(p.nativeUs + p.outsideUs).toBeCloseTo(p.wallUs, 6);
+      expect(p.rows.reduce((a, x) => a + x.usPerStep, 0)).toBeCloseTo(p.nativeUs, 6);
+      expect(p.calibration.innerNs).toBeGreaterThan(0);
+      expect(p.calibration.wholeNs).toBeGreaterThanOrEqual(p.calibration.innerNs);
+    }
+    const w1Outside = Number(sections[0].split('\n').find((l) => l.startsWith('| **outside native (JS)** |'))!.split(' | ')[1]);
+    expect(w1Outside).toBeCloseTo(saved.profile.workloads[0].outsideUs, 1);
+  }, 120_000);
+
+  it('rejects an unknown section with exit code 2 and the usage', async () => {
+    const r = await run(['--only', 'conv']);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/unknown section "conv"/);
+    expect(r.stderr).toContain('--only LIST');
+  });
+
+  it('parses gemm_bench output with and without OpenBLAS (bench/lib/gemm.mjs)', async () => {
+    const { parseGemmBench, gemmGoal } = (await import(pathToFileURL(path.join(root, 'bench', 'lib', 'gemm.mjs')).href)) as {
+      parseGemmBench: (t: string) => { isa: string; openblas: boolean; rows: { shape: string; m: number; n: number; k: number; ours: Record<number, number>; openblas: Record<number, number> }[] };
+      gemmGoal: (r: { m: number; n: number; k: number }) => { text: string; ok: (ratio: number) => boolean } | null;
+    };
+    const withBlas = [
+      'deepnode sgemm (kernel: avx2), median of 5 runs, GFLOPS',
+      'shape                     m x n x k   ours 1T  oblas 1T   ratio   ours 2T  oblas 2T   ratio',
+      'square               1024x1024x1024      48.4      69.9    0.69      39.3      74.4    0.53',
+      'dW 784x300 (tA)          784x300x32      35.2      48.5    0.73      12.6      43.6    0.29',
+      'batch 256, 784         256x1024x784      43.7      70.3    0.62      43.3      65.1    0.67',
+    ].join('\n');
+    const a = parseGemmBench(withBlas);
+    expect(a.isa).toBe('avx2');
+    expect(a.openblas).toBe(true);
+    expect(a.rows).toEqual([
+      { shape: 'square', m: 1024, n: 1024, k: 1024, ours: { 1: 48.4, 2: 39.3 }, openblas: { 1: 69.9, 2: 74.4 } },
+      { shape: 'dW 784x300 (tA)', m: 784, n: 300, k: 32, ours: { 1: 35.2, 2: 12.6 }, openblas: { 1: 48.5, 2: 43.6 } },
+      { shape: 'batch 256, 784', m: 256, n: 1024, k: 784, ours: { 1: 43.7, 2: 43.3 }, openblas: { 1: 70.3, 2: 65.1 } },
+    ]);
+    expect(gemmGoal(a.rows[0])!.ok(0.91)).toBe(true);
+    expect(gemmGoal(a.rows[0])!.ok(0.89)).toBe(false);
+    expect(gemmGoal(a.rows[1])!.ok(1.01)).toBe(true); // a batch-32 MLP product: must beat OpenBLAS
+    expect(gemmGoal(a.rows[1])!.ok(0.99)).toBe(false);
+    expect(gemmGoal(a.rows[2])).toBeNull();
+
+    const without = [
+      '(OpenBLAS not found: apt-get install -y libopenblas-dev to compare)',
+      'deepnode sgemm (kernel: avx512), median of 3 runs, GFLOPS',
+      'shape                     m x n x k   ours 1T   ours 2T',
+      'fwd 784->300             32x300x784      57.4       1.3',
+    ].join('\n');
+    const b = parseGemmBench(without);
+    expect(b).toEqual({ isa: 'avx512', openblas: false, rows: [{ shape: 'fwd 784->300', m: 32, n: 300, k: 784, ours: { 1: 57.4, 2: 1.3 }, openblas: {} }] });
+    expect(() => parseGemmBench('nothing here')).toThrow(/header/);
+  });
+});
