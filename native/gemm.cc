@@ -1,4 +1,5 @@
-// SGEMM front end: ISA dispatch, trivial cases, thread split and per-thread workspaces.
+// SGEMM front end: ISA dispatch, trivial cases, thread split, the helper-thread pool and
+// per-thread workspaces.
 // The packed/blocked algorithm itself is in gemm_kernel.inc, compiled once per ISA.
 #include "gemm.h"
 #include "scratch.h"
@@ -7,18 +8,24 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 #include <new>
+#include <thread>
+#include <vector>
 
 // Each ISA translation unit exports these (see gemm_kernel.inc).
 #define DN_GEMM_DECLARE(prefix)                                                              \
   int prefix##mr();                                                                          \
   int prefix##nr();                                                                          \
   int64_t prefix##work_floats(int64_t m, int64_t n, int64_t k);                              \
+  int64_t prefix##shared_a_floats(int64_t m, int64_t k);                                     \
+  void prefix##pack_a(int trans_a, int64_t m, int64_t k, const float* A, int64_t lda, float* dst); \
   void prefix##sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, \
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,   \
-                     float* C, int64_t ldc, const float* bias, float* work);
+                     float* C, int64_t ldc, const float* bias, const float* packed_a, float* work);
 // The AVX2 and AVX-512 units exist on x86-64 only; elsewhere (aarch64: the generic unit's GCC
 // vector extensions compile to NEON) the generic kernel is the only one.
 #if defined(__x86_64__) || defined(_M_X64)
@@ -42,12 +49,17 @@ struct Kernel {
   const char* isa;
   int mr, nr;
   int64_t (*work_floats)(int64_t m, int64_t n, int64_t k);
+  int64_t (*shared_a_floats)(int64_t m, int64_t k);
+  void (*pack_a)(int, int64_t, int64_t, const float*, int64_t, float*);
   void (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                int64_t, float, float*, int64_t, const float*, float*);
+                int64_t, float, float*, int64_t, const float*, const float*, float*);
 };
 
-#define DN_GEMM_KERNEL(name, prefix) \
-  Kernel { name, prefix##mr(), prefix##nr(), prefix##work_floats, prefix##sgemm }
+#define DN_GEMM_KERNEL(name, prefix)                                                           \
+  Kernel {                                                                                     \
+    name, prefix##mr(), prefix##nr(), prefix##work_floats, prefix##shared_a_floats, prefix##pack_a, \
+        prefix##sgemm                                                                          \
+  }
 
 #if DEEPNODE_GEMM_X86
 bool cpu_has_avx2() {
@@ -90,39 +102,18 @@ const Kernel g_kernel = select_kernel();
 
 std::atomic<int> g_num_threads{0};  // 0: not set, use omp_get_max_threads()
 
-// Products below this many flops stay on the calling thread and never enter OpenMP:
-// a fork/join costs ~1 us, and on a shared machine a busy core can stall it for much longer.
+// Products below this many flops stay on the calling thread and never wake the helpers:
+// handing out blocks costs ~1 us, and waking a sleeping helper far more.
 constexpr double kParallelMinFlops = 1.5e6;
 // Each extra thread must get at least this much work.
 constexpr double kMinFlopsPerThread = 0.75e6;
 constexpr int kBlocksPerThread = 4;
 constexpr int kMaxBlocks = 256;
 
-// Back-off when threads are not getting cores: after a parallel call whose helpers started
-// too late, the next `g_serial_left` calls run on one thread; the back-off doubles while the
-// contention lasts (up to 1024 calls) and decays when parallel calls run cleanly.
-std::atomic<int> g_serial_left{0};
-std::atomic<int> g_backoff{0};
-
-bool backing_off() {
-  if (g_serial_left.load(std::memory_order_relaxed) <= 0) return false;
-  g_serial_left.fetch_sub(1, std::memory_order_relaxed);
-  return true;
-}
-
-void note_contention(bool contended) {
-  int b = g_backoff.load(std::memory_order_relaxed);
-  if (contended) {
-    b = b < 4 ? 4 : (b >= 1024 ? 1024 : b * 2);
-    g_serial_left.store(b, std::memory_order_relaxed);
-  } else {
-    b /= 2;
-  }
-  g_backoff.store(b, std::memory_order_relaxed);
-}
-
-// Per-thread packing buffer (nullptr when memory runs out; callers must not throw in OpenMP regions).
+// Per-thread packing buffer (nullptr when memory runs out; helper threads must not throw).
 thread_local AlignedScratch t_workspace;
+// The caller's copy of op(A) packed once and shared by the column blocks of a product (see sgemm).
+thread_local AlignedScratch t_shared_a;
 
 // One thread's share of C: rows [i0, i1) x columns [j0, j1).
 struct Block {
@@ -141,6 +132,7 @@ struct Problem {
   float* C;
   int64_t ldc;
   const float* bias;
+  const float* packed_a;  // op(A) packed whole for blocks spanning all m rows, or nullptr
 };
 
 // Computes one block of C on the calling thread; false if no workspace could be allocated.
@@ -152,7 +144,8 @@ bool run_block(const Problem& p, const Block& b) noexcept {
   const float* a = p.trans_a ? p.A + b.i0 : p.A + b.i0 * p.lda;
   const float* bm = p.trans_b ? p.B + b.j0 * p.ldb : p.B + b.j0;
   g_kernel.sgemm(p.trans_a, p.trans_b, m, n, p.k, p.alpha, a, p.lda, bm, p.ldb, p.beta,
-                 p.C + b.i0 * p.ldc + b.j0, p.ldc, p.bias ? p.bias + b.j0 : nullptr, work);
+                 p.C + b.i0 * p.ldc + b.j0, p.ldc, p.bias ? p.bias + b.j0 : nullptr,
+                 b.i0 == 0 && b.i1 == p.m ? p.packed_a : nullptr, work);
   return true;
 }
 
@@ -160,7 +153,8 @@ int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 // Splits C into tm x tn blocks (tm * tn == threads) aligned to the register tile, choosing the
 // split with the least estimated per-thread time: its compute (including the padding of
-// partial tiles) plus the packing of its A rows and B columns, which every thread does itself.
+// partial tiles) plus the packing of its A rows (once for all blocks when the grid has one
+// block row, see sgemm) and of its B columns, which every block does itself.
 void choose_grid(int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out, int64_t* tn_out) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
   double best = -1;
@@ -171,7 +165,9 @@ void choose_grid(int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out, 
     const int64_t tn = threads / tm;
     if (ceil_div(m, mr) < tm || ceil_div(n, nr) < tn) continue;  // some thread would idle
     const int64_t mb = ceil_div(ceil_div(m, mr), tm) * mr, nb = ceil_div(ceil_div(n, nr), tn) * nr;
-    const double cost = static_cast<double>(mb) * nb * k / 8.0 + 6.0 * (mb + nb) * k;
+    // With one block row, op(A) is packed once and shared (see sgemm): its cost is spread.
+    const double a_packs = tm == 1 && g_kernel.shared_a_floats(m, k) > 0 ? 1.0 / tn : 1.0;
+    const double cost = static_cast<double>(mb) * nb * k / 8.0 + 6.0 * (a_packs * mb + nb) * k;
     if (best < 0 || cost < best) {
       best = cost;
       *tm_out = tm;
@@ -209,6 +205,228 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
   }
 }
 
+// The GEMM's own thread pool. The caller always works too, and the blocks of C are claimed one
+// at a time from a shared counter, so the caller never waits for a helper to *start*: a helper
+// that does not get a core (another process holds it) simply claims nothing, and the product
+// finishes at one-thread speed instead of stalling at a barrier (the collapse of spin-barrier
+// pools on a shared machine). The caller waits only for blocks a helper has already claimed.
+// Idle helpers spin for kSpinMicros (the next product of a training step usually follows within
+// that), then sleep on a condition variable; they never hold a core for longer.
+constexpr int kSpinMicros = 150;
+// Slack before a wait for a helper's block counts as a sign that the helper lost its core.
+constexpr int kStrandedMicros = 200;
+
+// Back-off while another process holds the cores our helpers need. Two signs, both absent on
+// a quiet machine: the caller was stranded for W waiting for a block that a helper claimed and
+// then lost its core in the middle of (products then run on the calling thread alone for the
+// next kStrandedFactor * W, when such stalls, averaged over recent products, cost more than
+// the second thread saves), or, for a short
+// product, a helper that was awake (spinning) when the product was published still claimed no
+// block in the product's whole duration D (alone for kAbsentFactor * D). A stall then costs a
+// small fraction of the time whatever the product size, and on the calling thread alone the
+// helpers fall asleep instead of taking the caller's CPU share. A helper that was asleep and
+// starts late is no sign (the caller simply takes its blocks). Large products rarely back off:
+// for them two threads stay ahead even through a stall, and one stall must not serialise the
+// products that follow (a benchmark of a few large products would then measure one thread).
+constexpr int kStrandedFactor = 32;
+constexpr int kAbsentFactor = 8;
+constexpr std::chrono::microseconds kAbsentMaxProduct{10 * kSpinMicros};
+std::atomic<int64_t> g_serial_until_ns{0};
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+bool backing_off() { return now_ns() < g_serial_until_ns.load(std::memory_order_relaxed); }
+
+void back_off_for(std::chrono::nanoseconds t) {
+  if (t.count() > 0) g_serial_until_ns.store(now_ns() + t.count(), std::memory_order_relaxed);
+}
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+// One step of a spin-wait. Every few steps it yields the core: if the other thread of the
+// product (or the caller's next serial work) shares this core because another process holds
+// the rest, the spinner must not take the core from it. On a free core the yield returns at once.
+inline void spin_step(int i) {
+  if ((i & 15) == 0)
+    std::this_thread::yield();
+  else
+    cpu_relax();
+}
+
+class Pool {
+ public:
+  static Pool& instance() {
+    static Pool pool;
+    return pool;
+  }
+
+  // Runs blocks [0, blocks) of the product on the caller and up to `helpers` helper threads.
+  // done[b] says whether block b ran (false: its thread had no workspace; the caller retries).
+  // Returns false, having run nothing, when another thread is using the pool (the caller then
+  // runs serially) or helper threads cannot be created. Never throws.
+  // *backoff: how long to run products serially after this one (see back_off_for), else zero.
+  bool run(const Problem& p, int64_t tm, int64_t tn, int blocks, int helpers, bool* done,
+           std::chrono::nanoseconds* backoff) noexcept {
+    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    if (!ensure_helpers(helpers)) return false;
+    problem_ = p;
+    tm_ = tm;
+    tn_ = tn;
+    done_ = done;
+    completed_.store(0, std::memory_order_relaxed);
+    active_helpers_.store(helpers, std::memory_order_relaxed);
+    const uint64_t gen = (++generation_) & 0xffffffffu;
+    // Publishing the state (seq_cst) releases everything above to the helpers that claim a block.
+    state_.store(gen << 32 | static_cast<uint64_t>(blocks) << 16, std::memory_order_seq_cst);
+    const bool all_awake = sleepers_.load(std::memory_order_seq_cst) == 0;
+    if (!all_awake) {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_work_.notify_all();
+    }
+    const auto start = std::chrono::steady_clock::now();
+    const int mine = work(static_cast<uint32_t>(gen));
+    *backoff = std::chrono::nanoseconds{0};
+    const auto caller_done = std::chrono::steady_clock::now();
+    // An absent helper costs this product nothing (the caller ran it all); it only matters for
+    // short products, where its spinning between them can take the caller's CPU share.
+    if (mine == blocks && all_awake && caller_done - start < kAbsentMaxProduct)
+      *backoff = kAbsentFactor * std::chrono::duration_cast<std::chrono::nanoseconds>(caller_done - start);
+    // Only blocks already claimed by a helper remain: spin briefly, then sleep until they finish.
+    std::chrono::nanoseconds stall{0};
+    if (completed_.load(std::memory_order_acquire) != blocks) {
+      const auto spin_end = caller_done + std::chrono::microseconds(kSpinMicros);
+      for (int i = 1; completed_.load(std::memory_order_acquire) != blocks; ++i) {
+        spin_step(i);
+        if ((i & 63) == 0 && std::chrono::steady_clock::now() > spin_end) {
+          std::unique_lock<std::mutex> lock(mu_);
+          caller_waiting_.store(true, std::memory_order_seq_cst);
+          while (completed_.load(std::memory_order_seq_cst) != blocks)
+            cv_done_.wait_for(lock, std::chrono::milliseconds(1));
+          caller_waiting_.store(false, std::memory_order_relaxed);
+          break;
+        }
+      }
+      // Blocks are of about equal size, so a helper's last block should end within about one
+      // block's time of the caller's: a much longer wait means the helper lost its core mid-block.
+      const auto waited = std::chrono::steady_clock::now() - caller_done;
+      const auto block_time = mine > 0 ? (caller_done - start) / mine : caller_done - start;
+      if (waited > 2 * block_time + std::chrono::microseconds(kStrandedMicros))
+        stall = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
+    }
+    // Back off when the recent stalls (a moving average, so one stall next to a large product
+    // does not count for much) cost more than the second thread gains: about the caller's time.
+    stall_average_ = (stall_average_ * 7 + stall) / 8;
+    if (stall.count() > 0 && stall_average_ > caller_done - start && kStrandedFactor * stall > *backoff)
+      *backoff = kStrandedFactor * stall;
+    return true;
+  }
+
+  ~Pool() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+      // A state change wakes the sleepers; the new generation has no blocks to claim.
+      state_.store(((++generation_) & 0xffffffffu) << 32, std::memory_order_seq_cst);
+      cv_work_.notify_all();
+    }
+    for (std::thread& t : threads_) {
+#ifdef _WIN32
+      t.detach();  // joining in a DLL's static destructor deadlocks on the loader lock
+#else
+      t.join();
+#endif
+    }
+  }
+
+ private:
+  Pool() = default;
+
+  static uint32_t gen_of(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+
+  bool ensure_helpers(int helpers) noexcept {
+    try {
+      while (static_cast<int>(threads_.size()) < helpers) {
+        const int index = static_cast<int>(threads_.size());
+        threads_.emplace_back([this, index] { helper_main(index); });
+      }
+    } catch (...) {
+      return false;  // std::system_error (no more threads) or bad_alloc
+    }
+    return true;
+  }
+
+  // Claims and runs blocks of generation `gen` until none is left; returns how many it ran.
+  int work(uint32_t gen) noexcept {
+    uint64_t s = state_.load(std::memory_order_acquire);
+    for (int ran = 0;; ++ran) {
+      if (gen_of(s) != gen) return ran;
+      const int next = static_cast<int>(s & 0xffff), blocks = static_cast<int>((s >> 16) & 0xffff);
+      if (next >= blocks) return ran;
+      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+        --ran;
+        continue;
+      }
+      // The claim pins the job: its caller waits for this block before changing anything.
+      done_[next] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next));
+      if (completed_.fetch_add(1, std::memory_order_seq_cst) + 1 == blocks &&
+          caller_waiting_.load(std::memory_order_seq_cst)) {
+        std::lock_guard<std::mutex> lock(mu_);
+        cv_done_.notify_all();
+      }
+      s = state_.load(std::memory_order_acquire);
+    }
+  }
+
+  void helper_main(int index) noexcept {
+    uint32_t seen = gen_of(state_.load(std::memory_order_acquire));
+    for (;;) {
+      uint64_t s = state_.load(std::memory_order_acquire);
+      if (gen_of(s) == seen) {
+        const auto spin_end = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+        for (int i = 1; gen_of(s = state_.load(std::memory_order_acquire)) == seen; ++i) {
+          spin_step(i);
+          if ((i & 63) == 0 && std::chrono::steady_clock::now() > spin_end) break;
+        }
+        if (gen_of(s) == seen) {
+          std::unique_lock<std::mutex> lock(mu_);
+          sleepers_.fetch_add(1, std::memory_order_seq_cst);
+          while (gen_of(s = state_.load(std::memory_order_seq_cst)) == seen && !stop_) cv_work_.wait(lock);
+          sleepers_.fetch_sub(1, std::memory_order_relaxed);
+          if (stop_) return;
+        }
+      }
+      seen = gen_of(s);
+      if (index < active_helpers_.load(std::memory_order_relaxed)) work(seen);
+    }
+  }
+
+  std::mutex run_mu_;  // one product at a time uses the helpers
+  std::vector<std::thread> threads_;
+  uint64_t generation_ = 0;
+  // generation (32 bits) | blocks (16) | next unclaimed block (16), claimed by compare-exchange.
+  std::atomic<uint64_t> state_{0};
+  std::atomic<int> completed_{0};
+  std::atomic<int> active_helpers_{0};
+  Problem problem_{};
+  int64_t tm_ = 1, tn_ = 1;
+  bool* done_ = nullptr;
+  std::chrono::nanoseconds stall_average_{0};  // of recent products (guarded by run_mu_)
+  std::mutex mu_;  // guards sleeping and waking
+  std::condition_variable cv_work_, cv_done_;
+  std::atomic<int> sleepers_{0};
+  std::atomic<bool> caller_waiting_{false};
+  bool stop_ = false;
+};
+
 }  // namespace
 
 void set_num_threads(int n) { g_num_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
@@ -228,7 +446,7 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     scale_c(m, n, beta, C, ldc, bias);
     return;
   }
-  const Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias};
+  Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr};
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 
   int threads = 1;
@@ -239,55 +457,34 @@ void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alph
     if (threads > kMaxBlocks / kBlocksPerThread) threads = kMaxBlocks / kBlocksPerThread;
     if (threads < 1) threads = 1;
   }
-  if (threads <= 1) {
-    if (!run_block(p, Block{0, m, 0, n})) throw std::bad_alloc();
-    return;
-  }
-  // A few blocks per thread, so that a thread that runs while another waits for a core
-  // takes over that thread's work instead of leaving it for later.
-  int blocks = threads * kBlocksPerThread;
-  while (blocks > threads && flops / blocks < kMinFlopsPerThread) blocks -= threads;
-  int64_t tm = 1, tn = 1;
-  choose_grid(m, n, k, blocks, &tm, &tn);
-  blocks = static_cast<int>(tm * tn);
-
-  // Each thread claims disjoint blocks of C and packs its own panels: no barrier, no sharing.
-  // Claiming (rather than block = thread id) also covers a runtime that grants fewer threads.
-  bool done[kMaxBlocks];
-  for (int b = 0; b < blocks; ++b) done[b] = false;
-  std::atomic<int> next_block{0};
-  std::atomic<int> helpers_that_worked{0};
-  using Clock = std::chrono::steady_clock;
-  float block_seconds[kMaxBlocks];
-  Clock::time_point caller_done;
-#pragma omp parallel num_threads(threads)
-  {
-    bool worked = false;
-    for (int b = next_block.fetch_add(1, std::memory_order_relaxed); b < blocks;
-         b = next_block.fetch_add(1, std::memory_order_relaxed)) {
-      const auto start = Clock::now();
-      done[b] = run_block(p, block_of(m, n, tm, tn, b));
-      block_seconds[b] = std::chrono::duration<float>(Clock::now() - start).count();
-      worked = true;
+  if (threads > 1) {
+    // A few blocks per thread, so that a thread that runs while another waits for a core
+    // takes over that thread's work instead of leaving it for later.
+    int blocks = threads * kBlocksPerThread;
+    while (blocks > threads && flops / blocks < kMinFlopsPerThread) blocks -= threads;
+    int64_t tm = 1, tn = 1;
+    choose_grid(m, n, k, blocks, &tm, &tn);
+    blocks = static_cast<int>(tm * tn);
+    // Column blocks would each pack all of op(A) (the batch-32 and batch-256 layers split along
+    // n): pack it once here and share it.
+    const int64_t shared = tm == 1 && blocks > 1 ? g_kernel.shared_a_floats(m, k) : 0;
+    if (shared > 0) {
+      float* pa = t_shared_a.get(shared);
+      if (!pa) throw std::bad_alloc();
+      g_kernel.pack_a(transA, m, k, A, lda, pa);
+      p.packed_a = pa;
     }
-    if (omp_get_thread_num() == 0)
-      caller_done = Clock::now();
-    else if (worked)
-      helpers_that_worked.fetch_add(1, std::memory_order_relaxed);
+    bool done[kMaxBlocks];
+    std::chrono::nanoseconds backoff{0};
+    if (blocks > 1 && Pool::instance().run(p, tm, tn, blocks, threads - 1, done, &backoff)) {
+      back_off_for(backoff);
+      // A thread that could not allocate its workspace left its block for the caller.
+      for (int b = 0; b < blocks; ++b)
+        if (!done[b] && !run_block(p, block_of(m, n, tm, tn, b))) throw std::bad_alloc();
+      return;
+    }
   }
-  // Signs that another process holds our cores (the blocks are of about equal size): a helper
-  // never got a block, a block took far longer than another (its thread lost its core), or
-  // the caller waited long for the team at the join. Then run the next calls on one thread.
-  const float join_wait = std::chrono::duration<float>(Clock::now() - caller_done).count();
-  float fastest = block_seconds[0], slowest = block_seconds[0];
-  for (int b = 1; b < blocks; ++b) {
-    if (block_seconds[b] < fastest) fastest = block_seconds[b];
-    if (block_seconds[b] > slowest) slowest = block_seconds[b];
-  }
-  note_contention(helpers_that_worked.load() == 0 || slowest > 4 * fastest + 50e-6f || join_wait > 200e-6f);
-  // A worker that could not allocate its workspace left its block for the caller.
-  for (int b = 0; b < blocks; ++b)
-    if (!done[b] && !run_block(p, block_of(m, n, tm, tn, b))) throw std::bad_alloc();
+  if (!run_block(p, Block{0, m, 0, n})) throw std::bad_alloc();
 }
 
 }  // namespace deepnode

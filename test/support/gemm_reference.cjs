@@ -132,7 +132,8 @@ function randomCases(seed, count) {
 function childMain() {
   const path = require('node:path');
   const root = path.resolve(__dirname, '..', '..');
-  const native = require('node-gyp-build')(root);
+  // The same addon as the parent test: DEEPNODE_ADDON (a private cmake-js build) when set.
+  const native = process.env.DEEPNODE_ADDON ? require(process.env.DEEPNODE_ADDON) : require('node-gyp-build')(root);
   const failures = [];
   const r = rng(4242);
   for (const threads of [1, 2]) {
