@@ -491,6 +491,7 @@ int64_t binary_matches(const float* pred, const float* targets, int64_t n, float
 }
 
 void gather_rows(const float* src, int64_t per, const int32_t* index, int64_t count, float* out) {
+  if (per == 0 || count == 0) return;  // the buffers may be empty (null) typed arrays
   constexpr int64_t kAhead = 4;
   const auto row = [=](int64_t r) { return src + (index ? static_cast<int64_t>(index[r]) : r) * per; };
   for (int64_t r = 0; r < count && r < kAhead; ++r)
