@@ -216,6 +216,22 @@ void activation_backward_bias(Act act, const float* x, const float* y, const flo
   // Column sums a tile of columns at a time, on the stack, while each row is still in L1.
   constexpr int64_t kTile = 512;
   float sums[kTile];
+  if (cols <= kTile) {
+    // Short rows: the derivative a block of whole rows (~16 KB) per call, so that the call and
+    // the vector loop's start-up are paid per block, not per row; then the block's sums.
+    const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1));
+    for (int64_t j = 0; j < cols; ++j) sums[j] = 0.0f;
+    for (int64_t r0 = 0; r0 < rows; r0 += block) {
+      const int64_t r1 = std::min(rows, r0 + block), at = r0 * cols;
+      activation_backward(act, x + at, y + at, dy + at, dx + at, (r1 - r0) * cols, alpha);
+      for (int64_t r = r0; r < r1; ++r) {
+        const float* row = dx + r * cols;
+        for (int64_t j = 0; j < cols; ++j) sums[j] += row[j];
+      }
+    }
+    for (int64_t j = 0; j < cols; ++j) db[j] += db_scale * sums[j];
+    return;
+  }
   for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
     const int64_t w = std::min(kTile, cols - c0);
     for (int64_t j = 0; j < w; ++j) sums[j] = 0.0f;
