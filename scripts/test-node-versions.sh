@@ -6,8 +6,8 @@
 #      ESM) a small model trains on a split standardised by the datasets helpers, evaluates on the
 #      test part, saves and loads back with the same predictions;
 #   2. with --full (or DEEPNODE_NODE_VERSIONS_FULL=1), the whole vitest suite, on the Node versions
-#      vite supports (vite 7: ^20.19 || >=22.12, read from node_modules/vite/package.json; Node 18
-#      gets the smoke script only, which the output says).
+#      vite supports (read from node_modules/vite/package.json: the pinned vite 6 supports
+#      ^18 || ^20 || >=22; a Node outside that range gets the smoke script only, which the output says).
 # The addon is N-API (version 8): one binary serves every Node version, no rebuild.
 # Usage: scripts/test-node-versions.sh [--full] [major ...]   (default majors: 18 20 22)
 # Env: DEEPNODE_NODES_DIR (default ${TMPDIR:-/tmp}/deepnode-nodes: installs are reused across runs).
