@@ -4,60 +4,23 @@
  * installed package would, so a concurrent rebuild of the repo's dist/ cannot break it; the addon
  * is the one this test process loaded (DEEPNODE_ADDON).
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addonPath, native } from '../src/backend/native';
+import { root, run, stagePackage } from './support/stage';
 
-const root = path.resolve(__dirname, '..');
 const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as {
   version: string; bin: Record<string, string>; files: string[];
 };
-
-interface Run { code: number; stdout: string; stderr: string }
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(cmd, args, { cwd, env: { ...process.env, ...env }, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
-  });
-}
 
 let stage = '';
 const addon = { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() };
 const cli = (args: string[], env: NodeJS.ProcessEnv = addon) => run(process.execPath, [path.join(stage, 'bin', 'deepnode.mjs'), ...args], env);
 
-function newest(p: string): number {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...fs.readdirSync(p).map((f) => newest(path.join(p, f))));
-}
 
 beforeAll(async () => {
-  stage = fs.mkdtempSync(path.join(os.tmpdir(), 'deepnode-cli-'));
-  fs.copyFileSync(path.join(root, 'package.json'), path.join(stage, 'package.json'));
-  fs.cpSync(path.join(root, 'bin'), path.join(stage, 'bin'), { recursive: true });
-  const distCjs = path.join(root, 'dist', 'cjs');
-  const fresh = fs.existsSync(path.join(distCjs, 'index.js')) && newest(distCjs) >= newest(path.join(root, 'src'));
-  let copied = false;
-  if (fresh) {
-    try {
-      fs.cpSync(distCjs, path.join(stage, 'dist', 'cjs'), { recursive: true });
-      copied = fs.existsSync(path.join(stage, 'dist', 'cjs', 'index.js'));
-    } catch {
-      // another engineer's build-ts.mjs deleted dist/ meanwhile: compile our own below
-    }
-  }
-  if (!copied) {
-    const tsc = require.resolve('typescript/bin/tsc');
-    const r = await run(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', path.join(stage, 'dist', 'cjs')]);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-  }
+  stage = await stagePackage('deepnode-cli-');
 }, 120_000);
 
 afterAll(() => {

@@ -5,59 +5,26 @@
  * (package.json, bin/, bench/run.mjs + bench/lib/, dist/cjs) so a concurrent rebuild of dist/ cannot
  * break it; the addon is the one this test process loaded (DEEPNODE_ADDON).
  */
-import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addonPath, native } from '../src/backend/native';
+import { Run, root, run as runCmd, stagePackage } from './support/stage';
 
-const root = path.resolve(__dirname, '..');
 
-interface Run { code: number; stdout: string; stderr: string }
 function run(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [path.join(stage, 'bench', 'run.mjs'), ...args],
-      // cwd = the repo, so the fashion-mnist devDependency resolves from the working directory.
-      { cwd: root, env: { ...process.env, DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() }, encoding: 'utf8', maxBuffer: 16 << 20, timeout: 120_000 },
-      (err, stdout, stderr) => {
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout, stderr });
-      });
-  });
-}
-
-function newest(p: string): number {
-  const st = fs.statSync(p);
-  if (!st.isDirectory()) return st.mtimeMs;
-  return Math.max(0, ...fs.readdirSync(p).map((f) => newest(path.join(p, f))));
+  // cwd = the repo, so the fashion-mnist devDependency resolves from the working directory.
+  return runCmd(process.execPath, [path.join(stage, 'bench', 'run.mjs'), ...args], { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() }, root);
 }
 
 let stage = '';
 beforeAll(async () => {
-  stage = fs.mkdtempSync(path.join(os.tmpdir(), 'deepnode-bench-'));
-  fs.copyFileSync(path.join(root, 'package.json'), path.join(stage, 'package.json'));
-  fs.cpSync(path.join(root, 'bin'), path.join(stage, 'bin'), { recursive: true });
-  fs.mkdirSync(path.join(stage, 'bench'));
-  fs.copyFileSync(path.join(root, 'bench', 'run.mjs'), path.join(stage, 'bench', 'run.mjs'));
-  fs.cpSync(path.join(root, 'bench', 'lib'), path.join(stage, 'bench', 'lib'), { recursive: true });
-  const distCjs = path.join(root, 'dist', 'cjs');
-  let copied = false;
-  if (fs.existsSync(path.join(distCjs, 'index.js')) && newest(distCjs) >= newest(path.join(root, 'src'))) {
-    try {
-      fs.cpSync(distCjs, path.join(stage, 'dist', 'cjs'), { recursive: true });
-      copied = fs.existsSync(path.join(stage, 'dist', 'cjs', 'index.js'));
-    } catch {
-      // another engineer's build-ts.mjs deleted dist/ meanwhile: compile our own below
-    }
-  }
-  if (!copied) {
-    const tsc = require.resolve('typescript/bin/tsc');
-    await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.json'), '--outDir', path.join(stage, 'dist', 'cjs')],
-        (err, stdout, stderr) => (err ? reject(new Error(stdout + stderr)) : resolve())));
-  }
+  stage = await stagePackage('deepnode-bench-', (dir) => {
+    fs.mkdirSync(path.join(dir, 'bench'));
+    fs.copyFileSync(path.join(root, 'bench', 'run.mjs'), path.join(dir, 'bench', 'run.mjs'));
+    fs.cpSync(path.join(root, 'bench', 'lib'), path.join(dir, 'bench', 'lib'), { recursive: true });
+  });
 }, 120_000);
 
 afterAll(() => {
