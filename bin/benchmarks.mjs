@@ -6,6 +6,7 @@
 //               batch 32, 55,000 Fashion-MNIST images), per thread count.
 // Both report medians of repeated runs: the machines we measure on are shared and noisy.
 import { createRequire } from 'node:module';
+import { markdownTable, median } from './format.mjs';
 
 const require = createRequire(import.meta.url);
 // The CommonJS build: the same module instance `import 'deepnode'` gives (dist/esm re-exports it).
@@ -14,7 +15,7 @@ const { native } = require('../dist/cjs/backend/native.js');
 
 export { deepnode, native };
 
-export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+export { median };
 
 // [label, transA, transB, m, n, k]
 const GEMM_SHAPES = [
@@ -33,10 +34,6 @@ const QUICK_SHAPES = [
   ['fwd 32x100x300', false, false, 32, 100, 300],
   ['dW 300x100x32 (A^T)', true, false, 300, 100, 32],
 ];
-
-function markdownTable(header, rows) {
-  return [`| ${header.join(' | ')} |`, `|${header.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-}
 
 const threadLabel = (t) => `${t} thread${t === 1 ? '' : 's'}`;
 
