@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace deepnode {
 namespace {
@@ -213,37 +214,28 @@ void activation_backward(Act act, const float* x, const float* y, const float* d
 DEEPNODE_ELEMENTWISE_CLONES
 void activation_backward_bias(Act act, const float* x, const float* y, const float* dy, float* dx,
                               int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
-  // Column sums a tile of columns at a time, on the stack, while each row is still in L1.
-  constexpr int64_t kTile = 512;
-  float sums[kTile];
-  if (cols <= kTile) {
-    // Short rows: the derivative a block of whole rows (~16 KB) per call, so that the call and
-    // the vector loop's start-up are paid per block, not per row; then the block's sums.
-    const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1));
-    for (int64_t j = 0; j < cols; ++j) sums[j] = 0.0f;
-    for (int64_t r0 = 0; r0 < rows; r0 += block) {
-      const int64_t r1 = std::min(rows, r0 + block), at = r0 * cols;
-      activation_backward(act, x + at, y + at, dy + at, dx + at, (r1 - r0) * cols, alpha);
-      for (int64_t r = r0; r < r1; ++r) {
-        const float* row = dx + r * cols;
-        for (int64_t j = 0; j < cols; ++j) sums[j] += row[j];
-      }
-    }
-    for (int64_t j = 0; j < cols; ++j) db[j] += db_scale * sums[j];
-    return;
+  // The derivative a block of whole rows (~16 KB) per call, so that the call and the vector loop's
+  // start-up are paid per block, not per row (W3's rows are 100 wide); then the block's column
+  // sums, while it is still in L1. The sums live on the stack up to 512 columns.
+  constexpr int64_t kStackCols = 512;
+  float stack_sums[kStackCols];
+  std::vector<float> heap_sums;
+  float* sums = stack_sums;
+  if (cols > kStackCols) {
+    heap_sums.resize(static_cast<size_t>(cols));
+    sums = heap_sums.data();
   }
-  for (int64_t c0 = 0; c0 < cols; c0 += kTile) {
-    const int64_t w = std::min(kTile, cols - c0);
-    for (int64_t j = 0; j < w; ++j) sums[j] = 0.0f;
-    for (int64_t r = 0; r < rows; ++r) {
-      const int64_t at = r * cols + c0;
-      activation_backward(act, x + at, y + at, dy + at, dx + at, w, alpha);
-      const float* row = dx + at;
-      for (int64_t j = 0; j < w; ++j) sums[j] += row[j];
+  for (int64_t j = 0; j < cols; ++j) sums[j] = 0.0f;
+  const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1));
+  for (int64_t r0 = 0; r0 < rows; r0 += block) {
+    const int64_t r1 = std::min(rows, r0 + block), at = r0 * cols;
+    activation_backward(act, x + at, y + at, dy + at, dx + at, (r1 - r0) * cols, alpha);
+    for (int64_t r = r0; r < r1; ++r) {
+      const float* row = dx + r * cols;
+      for (int64_t j = 0; j < cols; ++j) sums[j] += row[j];
     }
-    float* out = db + c0;
-    for (int64_t j = 0; j < w; ++j) out[j] += db_scale * sums[j];
   }
+  for (int64_t j = 0; j < cols; ++j) db[j] += db_scale * sums[j];
 }
 
 void softmax_rows(const float* x, float* y, int64_t rows, int64_t cols) {

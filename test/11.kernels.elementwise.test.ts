@@ -429,6 +429,25 @@ describe('reductions and BLAS-1', () => {
     expect(caught(() => native.gatherRows(src, rows, per, Int32Array.from([0, 50]), 2, new Float32Array(2 * per)))).toMatchObject({ code: 'ERR_NATIVE_VALUE' });
   });
 
+  it('activationBackwardBias equals activationBackward plus scaled column sums, narrow and wide rows', () => {
+    for (const [rows, cols] of [[32, 100], [5, 700], [3, 1]] as const) {
+      const r = rng(rows * 1000 + cols), n = rows * cols;
+      const x = randArray(r, n, -3, 3), y = new Float32Array(n), dy = randArray(r, n, -1, 1);
+      native.activationForward(ActId.Selu, x, y, 0);
+      const want = new Float32Array(n);
+      native.activationBackward(ActId.Selu, x, y, dy, want, 0);
+      const dx = new Float32Array(n), db = randArray(r, cols, -1, 1), db0 = Float32Array.from(db);
+      native.activationBackwardBias(ActId.Selu, x, y, dy, dx, 0, rows, cols, db, -0.5);
+      expect(Array.from(dx)).toEqual(Array.from(want));
+      const wantDb = Array.from(db0, (v, j) => {
+        let sum = 0;
+        for (let i = 0; i < rows; i++) sum += want[i * cols + j]!;
+        return v - 0.5 * sum;
+      });
+      expectClose(db, wantDb, 1e-5, 1e-6, `db ${rows}x${cols}`);
+    }
+  });
+
   it('axpy y += a x and scale x *= a', () => {
     const x = randArray(rng(23), 37), y = randArray(rng(24), 37);
     const want = Array.from(y, (v, i) => v + -1.5 * x[i]!);

@@ -81,12 +81,8 @@ export class Batcher {
       return new Tensor(src.subarray(start * per, end * per), [rows, ...this.source.shape.slice(1)]);
     }
     const out = this.full.subarray(0, rows * per);
-    if (per === 1) {
-      for (let r = 0; r < rows; r++) out[r] = src[index[start + r]!]!;
-    } else {
-      // Native: rows drawn at random from a large set cost a cache miss each, which it overlaps.
-      native.gatherRows(src, this.source.shape[0]!, per, index.subarray(start, end), rows, out);
-    }
+    // Native: rows drawn at random from a large set cost a cache miss each, which it overlaps.
+    native.gatherRows(src, this.source.shape[0]!, per, index.subarray(start, end), rows, out);
     return new Tensor(out, [rows, ...this.source.shape.slice(1)]);
   }
 }
