@@ -447,12 +447,7 @@ if (only.includes('profile'))
     const out = [`## Per-step profile (${threadLabel(threads)}; µs per training step by native function; "outside native" = wall − native)`];
     try {
       deepnode.setNumThreads(threads);
-      for (const [w, n] of plan) {
-        log(`profile: ${w}, ${n} images per epoch`);
-        const { x, y } = await w1Data(n);
-        deepnode.setSeed(1);
-        const p = await profileSteps(native, WORKLOADS[w].model(), x, y, { batchSize: WORKLOADS[w].batchSize, epochs: quick ? 1 : 2 });
-        profiles.push({ workload: w, ...p });
+      const table = (p) => {
         const share = (us) => fmtPct(us / p.wallUs);
         const calls = (c) => (c >= 1 ? fmt(c, 1) : c.toPrecision(2)); // a once-per-epoch check shows as 0.0029, not 0.0
         const rows = p.rows.map((r) => [r.fn, fmt(r.usPerStep, 1), calls(r.callsPerStep), fmt(r.usPerCall, 2), share(r.usPerStep)]);
@@ -462,13 +457,33 @@ if (only.includes('profile'))
           ['wall per step (profiled run, wrapper cost removed)', fmt(p.wallUs, 1), '', '', ''],
           ['wall per step (unprofiled run, check)', fmt(p.wallUnwrappedUs, 1), '', '', ''],
         );
+        return markdownTable(['native function', 'µs/step', 'calls/step', 'µs/call', 'share of wall'], rows, ['l', 'r', 'r', 'r', 'r']);
+      };
+      for (const [w, n] of plan) {
+        log(`profile: ${w}, ${n} images per epoch`);
+        const { x, y } = await w1Data(n);
+        const profileWith = async (onePlan) => {
+          const prev = deepnode.setTrainPlanEnabled(onePlan);
+          try {
+            deepnode.setSeed(1);
+            return await profileSteps(native, WORKLOADS[w].model(), x, y, { batchSize: WORKLOADS[w].batchSize, epochs: quick ? 1 : 2 });
+          } finally {
+            deepnode.setTrainPlanEnabled(prev);
+          }
+        };
+        // How fit runs it (the whole step in one native call), then the same step op by op through
+        // autograd, whose table shows which kernels the one call spends its time in.
+        const p = await profileWith(true);
+        const perOp = await profileWith(false);
+        profiles.push({ workload: w, ...p, perOp });
         out.push('', `### ${w}: ${WORKLOADS[w].what}; ${p.steps} steps (${p.epochs} epoch${p.epochs === 1 ? '' : 's'} of ${p.samples} images)`, '');
-        out.push(markdownTable(['native function', 'µs/step', 'calls/step', 'µs/call', 'share of wall'], rows, ['l', 'r', 'r', 'r', 'r']));
+        out.push('As `fit` runs it (the whole step in one native call, `trainPlanStep`):', '', table(p));
         if (w === 'W1') {
           p.goal = '≤ 20 µs/step outside native';
           p.result = p.outsideUs <= 20 ? PASS : FAIL;
           out.push('', `Goal (issue 5): outside native ≤ 20 µs/step on W1 — ${fmt(p.outsideUs, 1)} µs/step: **${p.result}**.`);
         }
+        out.push('', 'The same step op by op through autograd (`setTrainPlanEnabled(false)`), showing the kernels inside that one call:', '', table(perOp));
         out.push('', `Wrapper cost calibrated on a wrapped no-op and subtracted: ${fmt(p.calibration.innerNs, 0)} ns per call inside the timed region, ${fmt(p.calibration.wholeNs, 0)} ns per call in all.`);
       }
     } finally {

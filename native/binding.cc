@@ -17,6 +17,9 @@
 #include "dropout.h"
 #include "quantized.h"  // quantized inference block
 
+// binding_plan.cc: trainPlanCreate / trainPlanStep.
+void RegisterTrainPlan(Napi::Env env, Napi::Object exports);
+
 namespace {
 
 using deepnode::Act;
@@ -987,6 +990,7 @@ Napi::Value QuantizedIsa(const Napi::CallbackInfo& info) {
 // ---- end quantized inference ----
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  ::RegisterTrainPlan(env, exports);
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("activationForward", Napi::Function::New(env, ActivationForward, "activationForward"));
   exports.Set("activationBackward", Napi::Function::New(env, ActivationBackward, "activationBackward"));

@@ -13,6 +13,8 @@
       'native/batchnorm.cc',
       'native/dropout.cc',
       'native/quantized.cc',
+      'native/train_plan.cc',
+      'native/binding_plan.cc',
     ],
     # Compiled with -mavx2 -mfma -mf16c; reached only through extern "C" entry points after a CPU check.
     # x86-64 only: the files compile to nothing elsewhere, and CMakeLists.txt leaves them out there.

@@ -24,7 +24,7 @@ san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-poin
 plain=(-g -O1)
 
 # The kernel sources (everything in native/ but the N-API binding) with their per-ISA flags.
-kernel_srcs=(kernels optimizers batchnorm dropout activations_ext quantized gemm gemm_generic)
+kernel_srcs=(kernels optimizers batchnorm dropout activations_ext quantized gemm gemm_generic train_plan)
 
 # build <dir> <flags...>: objects of every kernel unit and both tests, linked into two binaries.
 build() {
@@ -119,15 +119,16 @@ if [[ "${DEEPNODE_SANITIZE_ADDON:-1}" == 1 ]]; then
   addon="$out/asan/deepnode.node"
   t=$SECONDS
   if "$CXX" "${base[@]}" "${san[@]}" -fvisibility=hidden "${defs[@]}" "${inc[@]}" -c "$native/binding.cc" -o "$out/asan/binding.o" &&
-     "$CXX" -shared -fopenmp "${san[@]}" "$out/asan/binding.o" "$out/asan/"{kernels,optimizers,batchnorm,dropout,activations_ext,quantized,gemm,gemm_generic,gemm_avx2,quantized_avx2,gemm_avx512}.o -o "$addon"; then
+     "$CXX" "${base[@]}" "${san[@]}" -fvisibility=hidden "${defs[@]}" "${inc[@]}" -c "$native/binding_plan.cc" -o "$out/asan/binding_plan.o" &&
+     "$CXX" -shared -fopenmp "${san[@]}" "$out/asan/binding.o" "$out/asan/binding_plan.o" "$out/asan/"{kernels,optimizers,batchnorm,dropout,activations_ext,quantized,gemm,gemm_generic,gemm_avx2,quantized_avx2,gemm_avx512,train_plan}.o -o "$addon"; then
     echo "    built in $((SECONDS - t)) s"
     # Node itself is not instrumented: leak checking would report V8's own allocations, so it is off
     # here (the C++ tests above run LeakSanitizer); every other ASan/UBSan report aborts node.
-    run "vitest on the ASan addon (fuzz ${DEEPNODE_FUZZ_CASES:-12000} cases + kernel tests)" env \
+    run "vitest on the ASan addon (fuzz ${DEEPNODE_FUZZ_CASES:-12000} cases + kernel and training-plan tests)" env \
       LD_PRELOAD="$("$CXX" -print-file-name=libasan.so) $("$CXX" -print-file-name=libubsan.so)" \
       ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
       DEEPNODE_ADDON="$addon" OMP_NUM_THREADS=2 \
-      "$root/node_modules/.bin/vitest" run --root "$root" test/12.native.errors.test.ts test/10.kernels.gemm.test.ts test/11.kernels.elementwise.test.ts
+      "$root/node_modules/.bin/vitest" run --root "$root" test/12.native.errors.test.ts test/10.kernels.gemm.test.ts test/11.kernels.elementwise.test.ts test/39.train_plan.test.ts
   else
     fail "ASan addon build"
   fi

@@ -10,6 +10,7 @@ import { ValueError, describe } from './errors';
 export { Tensor } from './tensor';
 export type { Shape } from './tensor';
 export { Sequential } from './models/sequential';
+export { setTrainPlanEnabled } from './models/train_plan';
 export { mcPredict } from './models/mc_dropout';
 export { cloneModel } from './models/clone';
 export type { McPredictArgs, McPrediction } from './models/mc_dropout';

@@ -46,6 +46,8 @@ interface ProfileRow { fn: string; usPerStep: number; callsPerStep: number; usPe
 interface Profile {
   workload: string; steps: number; wallUs: number; wallUnwrappedUs: number; nativeUs: number; outsideUs: number;
   callsPerStep: number; rows: ProfileRow[]; calibration: { innerNs: number; wholeNs: number };
+  /** The same workload through the per-op autograd path. */
+  perOp?: Profile;
 }
 
 describe('npm run bench (bench/run.mjs)', () => {
@@ -71,17 +73,23 @@ describe('npm run bench (bench/run.mjs)', () => {
     const sections = r.stdout.split('\n### ').slice(1);
     expect(sections.map((s) => s.slice(0, 3))).toEqual(['W1:', 'W3:']);
     for (const s of sections) {
-      const rows = tableAfter(s, header);
+      // Two tables per workload: fit's one-call step, then the per-op path's kernels.
+      const [planText, perOpText] = s.split('The same step op by op through autograd');
+      expect(perOpText, 'per-op table').toBeDefined();
+      expect(tableAfter(planText!, header).map((row) => row[0])).toContain('trainPlanStep');
+      expect(tableAfter(perOpText!, header).map((row) => row[0])).toContain('gemm');
+      for (const text of [planText!, perOpText!]) {
+      const rows = tableAfter(text, header);
       const byName = new Map(rows.map((row) => [row[0], row]));
       for (const row of rows.filter((x) => !x[0].startsWith('**') && !x[0].startsWith('wall'))) {
         expect(Number(row[1]), row.join('|')).toBeGreaterThanOrEqual(0);
         expect(Number(row[2]), row.join('|')).toBeGreaterThan(0); // a listed function was called
         expect(row[4], row.join('|')).toMatch(/^\d+%$/);
       }
-      expect(byName.has('gemm')).toBe(true);
       for (const name of ['**native total**', '**outside native (JS)**', 'wall per step (profiled run, wrapper cost removed)', 'wall per step (unprofiled run, check)']) {
         const v = Number(byName.get(name)?.[1]);
         expect(Number.isFinite(v) && v > 0, `${name}: ${byName.get(name)?.join('|')}`).toBe(true);
+      }
       }
     }
     expect(r.stdout).toMatch(/Goal \(issue 5\): outside native ≤ 20 µs\/step on W1 — [\d.]+ µs\/step: \*\*(pass|FAIL)\*\*\./);
@@ -90,7 +98,7 @@ describe('npm run bench (bench/run.mjs)', () => {
     const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as { machine: { isa: string; vcpus: number }; profile: { workloads: Profile[] } };
     expect(saved.machine.isa).toBe(native.info().isa);
     expect(saved.profile.workloads.map((p) => p.workload)).toEqual(['W1', 'W3']);
-    for (const p of saved.profile.workloads) {
+    for (const p of saved.profile.workloads.flatMap((w) => [w, w.perOp!])) {
       expect(p.steps).toBeGreaterThan(0);
       expect(p.nativeUs + p.outsideUs).toBeCloseTo(p.wallUs, 6);
       expect(p.rows.reduce((a, x) => a + x.usPerStep, 0)).toBeCloseTo(p.nativeUs, 6);

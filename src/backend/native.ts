@@ -68,6 +68,15 @@ export interface NativeBinding {
   /** out[r] = src[index[r]] for rows of `per` floats (index null: the first `count` rows). */
   gatherRows(src: F32, rows: number, per: number, index: Int32Array | null, count: number, out: F32): void;
   axpy(alpha: number, x: F32, y: F32): void;
+  /**
+   * A whole training step of a Dense/BatchNormalization stack as one call (native/train_plan.h;
+   * src/models/train_plan.ts builds the layer specs). Returns an opaque handle.
+   */
+  trainPlanCreate(layers: Record<string, unknown>[], maxRows: number, loss: number): object;
+  /** One step of a plan; returns the mean loss (not finite: nothing was changed). */
+  trainPlanStep(
+    plan: object, x: F32, targets: F32, rows: number, fused: boolean, lr: number, pred: F32 | null, softmaxPred: boolean,
+  ): number;
   scale(alpha: number, x: F32): void;
   sparseArgmaxMatches(pred: F32, labels: F32, rows: number, cols: number): number;
   argmaxMatches(pred: F32, targets: F32, rows: number, cols: number): number;

@@ -244,6 +244,11 @@ export abstract class Layer {
     return this._regularized.filter(([v]) => v.requiresGrad).map(([v, r]) => r.call(v));
   }
 
+  /** Whether the layer has a weight constraint (so the model must call applyConstraints after a step). */
+  get hasConstraints(): boolean {
+    return this._constrained.length > 0;
+  }
+
   /** Project constrained weights back into their sets; the model calls this after each step. */
   applyConstraints(): void {
     for (const [v, c] of this._constrained) if (v.requiresGrad) c.apply(v);

@@ -21,6 +21,7 @@ import { native } from '../backend/native';
 import { add } from '../ops/arithmetic';
 import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
+import { TrainPlan } from './train_plan';
 import { saveModel, saveWeights, loadWeights } from '../saving/model_io';
 import type { SaveOptions, SaveResult } from '../saving/model_io';
 
@@ -133,6 +134,12 @@ export class Sequential {
   // The batch being trained on, for callbacks that inspect it (callbacks.gradientStats).
   private batchX: Tensor | null = null;
   private batchY: Tensor | null = null;
+  /** The one-call training step (train_plan.ts): undefined until tried, null when the model does not qualify. */
+  private plan: TrainPlan | null | undefined = undefined;
+  /** Layers with a constraint to apply after each step. */
+  private constrained: Layer[] = [];
+  /** Where the plan writes the model's output for the metrics. */
+  private planPred = new Float32Array(0);
 
   constructor(layers: Layer[] = [], options: { name?: string } = {}) {
     this.name = options.name ?? uniqueName('sequential');
@@ -240,6 +247,7 @@ export class Sequential {
     const units = last ? (last[last.length - 1] ?? 0) : 0;
     const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, units ?? 0));
     this.compiled = { optimizer, loss, metrics };
+    this.plan = undefined;
     if (this.built) this.packWeights();
   }
 
@@ -268,6 +276,7 @@ export class Sequential {
     this.fusable = fusable;
     this.unfusedSegments = segments.filter((_, i) => !fusable.has(vars[i]!));
     this.stateVars = this._layers.filter((l) => l.trainable).flatMap((l) => l.nonTrainableWeights);
+    this.plan = undefined;
     this.stateSaved = new Float32Array(this.stateVars.reduce((n, v) => n + v.size, 0));
   }
 
@@ -490,6 +499,43 @@ export class Sequential {
   }
 
   private trainStep(x: Tensor, y: Tensor, compiled: Compiled): number {
+    const planned = this.planStep(x, y, compiled);
+    return planned ?? this.autogradStep(x, y, compiled);
+  }
+
+  /**
+   * The training step as one native call (train_plan.ts), when the model qualifies; null when it
+   * does not, or when the loss was not finite (the plan then changed nothing, and the autograd
+   * step runs to find and report where the non-finite value came from).
+   */
+  private planStep(x: Tensor, y: Tensor, compiled: Compiled): number | null {
+    const rows = x.shape[0] ?? 0;
+    let plan = this.plan;
+    if (plan === undefined || (plan !== null && (plan.maxRows < rows || !plan.current()))) {
+      plan = this.plan = TrainPlan.build(this._layers, this._inputShape!, compiled.loss, this.fusable, Math.max(rows, 1));
+      this.constrained = this._layers.filter((l) => l.hasConstraints);
+      if (plan) this.planPred = new Float32Array(plan.maxRows * plan.classes);
+    }
+    if (plan === null || rows === 0) return null;
+    // Shapes the plan was not made for: the autograd path reports them.
+    if (x.size !== rows * plan.inWidth || y.size !== (plan.sparseTargets ? rows : rows * plan.classes)) return null;
+    const optimizer = compiled.optimizer;
+    const lr = this.fusable.size > 0 ? optimizer.fusedSgdRate() : null;
+    const wantPred = compiled.metrics.length > 0;
+    const pred = wantPred ? this.planPred.subarray(0, rows * plan.classes) : null;
+    const loss = plan.step(x, y, lr, pred);
+    if (!Number.isFinite(loss)) return null;
+    if (lr === null) optimizer.apply(this.params, this.grads, this.segments);
+    else optimizer.finishFusedStep(this.params, this.grads, this.unfusedSegments);
+    for (const layer of this.constrained) layer.applyConstraints();
+    if (pred) {
+      const out = new Tensor(pred, [rows, plan.classes]);
+      for (const m of compiled.metrics) m.update(out, y);
+    }
+    return loss;
+  }
+
+  private autogradStep(x: Tensor, y: Tensor, compiled: Compiled): number {
     return scope(() => {
       const outs = this.stepOutputs;
       const state = this.stateVars;

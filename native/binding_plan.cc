@@ -1,0 +1,275 @@
+// The N-API side of TrainPlan (train_plan.h): trainPlanCreate(layers, maxRows, loss) -> handle and
+// trainPlanStep(handle, x, targets, rows, fused, lr, pred, softmaxPred) -> mean loss.
+//
+// The plan keeps raw pointers into Float32Arrays the JS side owns (weights, gradients, moving
+// statistics). The handle holds a reference to each of those arrays, so none can be collected
+// while the plan lives, and every step re-reads each array's data pointer and length before any
+// kernel runs: a detached, shrunk or replaced buffer fails the step with ERR_PLAN_STALE instead of
+// letting a kernel touch freed memory.
+#include <napi.h>
+
+#include <cmath>
+#include <new>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "train_plan.h"
+
+namespace {
+
+using deepnode::Act;
+using deepnode::PlanLayer;
+
+[[noreturn]] void Fail(Napi::Env env, const char* code, const std::string& message, bool typeError = false) {
+  Napi::Error err = typeError ? Napi::Error(Napi::TypeError::New(env, message)) : Napi::Error(Napi::RangeError::New(env, message));
+  err.Set("code", Napi::String::New(env, code));
+  throw err;
+}
+
+// Distinguishes our handles from any other External.
+const napi_type_tag kPlanTag = {0x6465'6570'6e6f'6465ULL, 0x7472'6169'6e70'6c61ULL};
+
+struct Held {
+  napi_ref ref;
+  float* data;
+  int64_t need;  // elements the plan may touch
+};
+
+struct PlanHandle {
+  deepnode::TrainPlan plan;
+  std::vector<Held> held;
+  PlanHandle(std::vector<PlanLayer> layers, int64_t max_rows, deepnode::PlanLoss loss)
+      : plan(std::move(layers), max_rows, loss) {}
+};
+
+class Spec {
+ public:
+  Spec(Napi::Env env, Napi::Object o, size_t index) : env_(env), o_(o), where_("trainPlanCreate: layers[" + std::to_string(index) + "]") {}
+
+  int64_t dim(const char* key) const {
+    Napi::Value v = o_.Get(key);
+    if (!v.IsNumber()) Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a number", true);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!(d >= 1) || d != std::floor(d) || d > 2147483647.0)
+      Fail(env_, "ERR_NATIVE_VALUE", where_ + "." + key + " must be an integer in [1, 2^31), received " + std::to_string(d));
+    return static_cast<int64_t>(d);
+  }
+
+  double num(const char* key) const {
+    Napi::Value v = o_.Get(key);
+    if (!v.IsNumber()) Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a number", true);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d)) Fail(env_, "ERR_NATIVE_VALUE", where_ + "." + key + " must be finite, received " + std::to_string(d));
+    return d;
+  }
+
+  bool flag(const char* key) const {
+    Napi::Value v = o_.Get(key);
+    if (!v.IsBoolean()) Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a boolean", true);
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  std::string str(const char* key) const {
+    Napi::Value v = o_.Get(key);
+    if (!v.IsString()) Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a string", true);
+    return v.As<Napi::String>().Utf8Value();
+  }
+
+  // A Float32Array of at least `need` elements (or null when optional), remembered in `held`.
+  float* array(const char* key, int64_t need, bool optional, std::vector<Held>& held) const {
+    Napi::Value v = o_.Get(key);
+    if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a Float32Array", true);
+    auto a = v.As<Napi::Float32Array>();
+    float* p = a.Data();
+    const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+    if (len < need)
+      Fail(env_, "ERR_NATIVE_SIZE", where_ + "." + key + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+    napi_ref ref = nullptr;
+    if (napi_create_reference(env_, v, 1, &ref) != napi_ok) Fail(env_, "ERR_NATIVE_ALLOC", "trainPlanCreate: cannot hold " + where_ + "." + key);
+    held.push_back({ref, p, need});
+    return p;
+  }
+
+ private:
+  Napi::Env env_;
+  Napi::Object o_;
+  std::string where_;
+};
+
+void ReleaseHeld(napi_env env, std::vector<Held>& held) {
+  for (Held& h : held) napi_delete_reference(env, h.ref);
+  held.clear();
+}
+
+void FinalizePlan(napi_env env, void* data, void*) {
+  auto* handle = static_cast<PlanHandle*>(data);
+  ReleaseHeld(env, handle->held);
+  delete handle;
+}
+
+Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 3) Fail(env, "ERR_NATIVE_ARGS", "trainPlanCreate: expected 3 arguments, received " + std::to_string(info.Length()), true);
+  if (!info[0].IsArray()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanCreate: layers must be an array", true);
+  if (!info[1].IsNumber() || !info[2].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanCreate: maxRows and loss must be numbers", true);
+  const double max_rows = info[1].As<Napi::Number>().DoubleValue();
+  if (!(max_rows >= 1) || max_rows != std::floor(max_rows) || max_rows > 1048576.0)
+    Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: maxRows must be an integer in [1, 2^20], received " + std::to_string(max_rows));
+  const double loss = info[2].As<Napi::Number>().DoubleValue();
+  if (loss != 0.0 && loss != 1.0) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: unknown loss id " + std::to_string(loss));
+  Napi::Array specs = info[0].As<Napi::Array>();
+  std::vector<PlanLayer> layers;
+  std::vector<Held> held;
+  try {
+    for (uint32_t i = 0; i < specs.Length(); ++i) {
+      Napi::Value sv = specs.Get(i);
+      if (!sv.IsObject()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanCreate: layers[" + std::to_string(i) + "] must be an object", true);
+      Spec s(env, sv.As<Napi::Object>(), i);
+      PlanLayer l;
+      const std::string kind = s.str("kind");
+      if (kind == "dense") {
+        deepnode::PlanDense& d = l.dense;
+        d.in = s.dim("in");
+        d.out = s.dim("out");
+        if (d.in * d.out > (int64_t(1) << 31)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: a kernel of more than 2^31 elements");
+        const double act = s.num("act");
+        if (!(act >= 0) || act >= static_cast<double>(Act::Count) || act != std::floor(act))
+          Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: unknown activation id " + std::to_string(act));
+        d.act = static_cast<Act>(static_cast<int32_t>(act));
+        d.alpha = static_cast<float>(s.num("alpha"));
+        d.train_kernel = s.flag("trainKernel");
+        d.train_bias = s.flag("trainBias");
+        d.fuse_kernel = s.flag("fuseKernel");
+        d.fuse_bias = s.flag("fuseBias");
+        d.kernel = s.array("kernel", d.in * d.out, false, held);
+        d.bias = s.array("bias", d.out, true, held);
+        if (d.bias == nullptr && d.train_bias) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: trainBias without a bias");
+        d.kernel_grad = s.array("kernelGrad", d.in * d.out, !d.train_kernel, held);
+        d.bias_grad = s.array("biasGrad", d.out, !d.train_bias, held);
+      } else if (kind == "batchnorm") {
+        l.is_dense = false;
+        deepnode::PlanBatchNorm& b = l.bn;
+        b.C = s.dim("C");
+        b.momentum = s.num("momentum");
+        b.eps = static_cast<float>(s.num("epsilon"));
+        if (!(b.eps > 0)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: epsilon must be positive");
+        b.batch_stats = s.flag("batchStats");
+        b.gamma = s.array("gamma", b.C, true, held);
+        b.beta = s.array("beta", b.C, true, held);
+        b.moving_mean = s.array("movingMean", b.C, false, held);
+        b.moving_var = s.array("movingVariance", b.C, false, held);
+        b.gamma_grad = s.array("gammaGrad", b.C, true, held);
+        b.beta_grad = s.array("betaGrad", b.C, true, held);
+        if ((b.gamma_grad != nullptr && b.gamma == nullptr) || (b.beta_grad != nullptr && b.beta == nullptr))
+          Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: a gradient for an absent gamma or beta");
+      } else {
+        Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: layers[" + std::to_string(i) + "].kind must be 'dense' or 'batchnorm', received '" + kind + "'");
+      }
+      layers.push_back(l);
+    }
+    auto* handle = new PlanHandle(std::move(layers), static_cast<int64_t>(max_rows), static_cast<deepnode::PlanLoss>(static_cast<int32_t>(loss)));
+    handle->held = std::move(held);
+    held.clear();
+    napi_value ext;
+    if (napi_create_external(env, handle, FinalizePlan, nullptr, &ext) != napi_ok) {
+      ReleaseHeld(env, handle->held);
+      delete handle;
+      Fail(env, "ERR_NATIVE_ALLOC", "trainPlanCreate: cannot create the plan handle");
+    }
+    napi_type_tag_object(env, ext, &kPlanTag);
+    return Napi::Value(env, ext);
+  } catch (const std::invalid_argument& e) {
+    ReleaseHeld(env, held);
+    Fail(env, "ERR_NATIVE_VALUE", std::string("trainPlanCreate: ") + e.what());
+  } catch (const std::bad_alloc&) {
+    ReleaseHeld(env, held);
+    Fail(env, "ERR_NATIVE_ALLOC", "trainPlanCreate: out of memory for the plan's workspace");
+  } catch (...) {
+    ReleaseHeld(env, held);
+    throw;
+  }
+}
+
+Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 8) Fail(env, "ERR_NATIVE_ARGS", "trainPlanStep: expected 8 arguments, received " + std::to_string(info.Length()), true);
+  bool tagged = false;
+  if (info[0].Type() != napi_external || napi_check_object_type_tag(env, info[0], &kPlanTag, &tagged) != napi_ok || !tagged)
+    Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: plan must be a handle from trainPlanCreate", true);
+  auto* handle = static_cast<PlanHandle*>(info[0].As<Napi::External<PlanHandle>>().Data());
+  deepnode::TrainPlan& plan = handle->plan;
+
+  auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) -> float* {
+    if (optional && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanStep: ") + name + " must be a Float32Array", true);
+    auto a = info[i].As<Napi::Float32Array>();
+    float* p = a.Data();
+    const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+    if (len < need)
+      Fail(env, "ERR_NATIVE_SIZE", std::string("trainPlanStep: ") + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+    return p;
+  };
+  if (!info[3].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: rows must be a number", true);
+  const double rows_d = info[3].As<Napi::Number>().DoubleValue();
+  if (!(rows_d >= 1) || rows_d > static_cast<double>(plan.max_rows()) || rows_d != std::floor(rows_d))
+    Fail(env, "ERR_NATIVE_VALUE", "trainPlanStep: rows must be an integer in [1, " + std::to_string(plan.max_rows()) + "], received " + std::to_string(rows_d));
+  const int64_t rows = static_cast<int64_t>(rows_d);
+  if (!info[4].IsBoolean() || !info[7].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: fused and softmaxPred must be booleans", true);
+  if (!info[5].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: lr must be a number", true);
+  const bool fused = info[4].As<Napi::Boolean>().Value();
+  const double lr = info[5].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(lr)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanStep: lr must be finite, received " + std::to_string(lr));
+  const int64_t classes = plan.classes();
+  const float* x = f32(1, "x", rows * plan.in_width(), false);
+  const float* targets = f32(2, "targets", plan.sparse_targets() ? rows : rows * classes, false);
+  float* pred = f32(6, "pred", rows * classes, true);
+  const bool softmax_pred = info[7].As<Napi::Boolean>().Value();
+
+  // Every held array must still be where it was, at least as long: else refuse to run.
+  for (const Held& h : handle->held) {
+    napi_value v;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_reference_value(env, h.ref, &v) != napi_ok || v == nullptr ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        data != h.data || static_cast<int64_t>(length) < h.need)
+      Fail(env, "ERR_PLAN_STALE", "trainPlanStep: a weight or gradient buffer of the plan was detached or replaced; make a new plan");
+  }
+  // The batch must not alias anything the step writes.
+  for (const Held& h : handle->held) {
+    const float* lo = h.data;
+    const float* hi = h.data + h.need;
+    auto overlaps = [&](const float* p, int64_t n) { return p != nullptr && n > 0 && p < hi && lo < p + n; };
+    if (overlaps(x, rows * plan.in_width()) || overlaps(targets, plan.sparse_targets() ? rows : rows * classes) ||
+        overlaps(pred, pred ? rows * classes : 0))
+      Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanStep: x, targets or pred overlaps a buffer of the plan");
+  }
+  if (pred != nullptr) {
+    const int64_t np = rows * classes, nx = rows * plan.in_width(), nt = plan.sparse_targets() ? rows : rows * classes;
+    if ((pred < x + nx && x < pred + np) || (pred < targets + nt && targets < pred + np))
+      Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanStep: pred overlaps x or targets");
+  }
+  int64_t bad = -1;
+  double loss = 0.0;
+  try {
+    loss = plan.step(x, targets, rows, fused, static_cast<float>(lr), pred, softmax_pred, &bad);
+  } catch (const std::bad_alloc&) {
+    Fail(env, "ERR_NATIVE_ALLOC", "trainPlanStep: out of memory");
+  }
+  if (bad >= 0)
+    Fail(env, "ERR_LABEL", "label at index " + std::to_string(bad) + " is " + std::to_string(targets[bad]) +
+                               ", expected an integer class id in [0, " + std::to_string(classes) + ")");
+  return Napi::Number::New(env, loss);
+}
+
+}  // namespace
+
+void RegisterTrainPlan(Napi::Env env, Napi::Object exports) {
+  exports.Set("trainPlanCreate", Napi::Function::New(env, TrainPlanCreate, "trainPlanCreate"));
+  exports.Set("trainPlanStep", Napi::Function::New(env, TrainPlanStep, "trainPlanStep"));
+}

@@ -1,0 +1,194 @@
+#include "train_plan.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "batchnorm.h"
+#include "gemm.h"
+
+namespace deepnode {
+namespace {
+
+void zero(float* p, int64_t n) {
+  if (p != nullptr && n > 0) std::memset(p, 0, static_cast<size_t>(n) * sizeof(float));
+}
+
+}  // namespace
+
+TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss loss)
+    : layers_(std::move(layers)), max_rows_(max_rows), loss_(loss) {
+  if (layers_.empty()) throw std::invalid_argument("a training plan needs at least one layer");
+  if (max_rows_ < 1) throw std::invalid_argument("max_rows must be positive");
+  const PlanLayer& last = layers_.back();
+  if (!last.is_dense || last.dense.act != Act::Linear)
+    throw std::invalid_argument("the last layer of a training plan must be a linear Dense layer (the logits)");
+  int64_t width = 0;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const PlanLayer& l = layers_[i];
+    if (l.in_width() < 1 || l.out_width() < 1)
+      throw std::invalid_argument("layer " + std::to_string(i) + " has an empty width");
+    if (i > 0 && l.in_width() != layers_[i - 1].out_width())
+      throw std::invalid_argument("layer " + std::to_string(i) + " takes " + std::to_string(l.in_width()) +
+                                  " features, the layer before gives " + std::to_string(layers_[i - 1].out_width()));
+    if (l.is_dense) {
+      const PlanDense& d = l.dense;
+      if (d.kernel == nullptr || (d.train_kernel && d.kernel_grad == nullptr) ||
+          (d.train_bias && (d.bias == nullptr || d.bias_grad == nullptr)))
+        throw std::invalid_argument("layer " + std::to_string(i) + " lacks a kernel, bias or gradient buffer it trains");
+    } else if (l.bn.moving_mean == nullptr || l.bn.moving_var == nullptr ||
+               (l.bn.gamma_grad != nullptr && l.bn.gamma == nullptr) || (l.bn.beta_grad != nullptr && l.bn.beta == nullptr)) {
+      throw std::invalid_argument("layer " + std::to_string(i) + " lacks a statistic, gamma or beta buffer it uses");
+    }
+    width = std::max({width, l.in_width(), l.out_width()});
+  }
+  const size_t n = layers_.size();
+  need_dx_.assign(n, false);
+  bool trainable_before = false;
+  for (size_t i = 0; i < n; ++i) {
+    need_dx_[i] = trainable_before;
+    const PlanLayer& l = layers_[i];
+    trainable_before = trainable_before ||
+                       (l.is_dense ? (l.dense.train_kernel || l.dense.train_bias)
+                                   : (l.bn.gamma_grad != nullptr || l.bn.beta_grad != nullptr));
+  }
+  z_.resize(n);
+  y_.resize(n);
+  mean_.resize(n);
+  var_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    const PlanLayer& l = layers_[i];
+    const size_t out = static_cast<size_t>(max_rows_ * l.out_width());
+    y_[i].resize(out);
+    if (l.is_dense && l.dense.act != Act::Linear) z_[i].resize(out);
+    if (!l.is_dense) {
+      mean_[i].resize(static_cast<size_t>(l.bn.C));
+      var_[i].resize(static_cast<size_t>(l.bn.C));
+    }
+  }
+  const size_t wide = static_cast<size_t>(max_rows_ * width);
+  dlogits_.resize(static_cast<size_t>(max_rows_ * classes()));
+  dz_.resize(wide);
+  grad_a_.resize(wide);
+  grad_b_.resize(wide);
+  bias_step_.resize(static_cast<size_t>(width));
+}
+
+double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
+                       bool softmax_pred, int64_t* bad_label) {
+  *bad_label = -1;
+  const size_t n = layers_.size();
+
+  // Forward. A BN layer in training mode writes the batch statistics to its scratch; the moving
+  // statistics are folded in only once the loss is known to be finite.
+  const float* h = x;
+  for (size_t i = 0; i < n; ++i) {
+    const PlanLayer& l = layers_[i];
+    float* y = y_[i].data();
+    if (l.is_dense) {
+      const PlanDense& d = l.dense;
+      float* z = d.act == Act::Linear ? y : z_[i].data();
+      sgemm(false, false, rows, d.out, d.in, 1.0f, h, d.in, d.kernel, d.out, 0.0f, z, d.out, d.bias);
+      if (d.act != Act::Linear) activation_forward(d.act, z, y, rows * d.out, d.alpha);
+    } else {
+      const PlanBatchNorm& b = l.bn;
+      float* mean = b.batch_stats ? mean_[i].data() : b.moving_mean;
+      float* var = b.batch_stats ? var_[i].data() : b.moving_var;
+      batchnorm_forward(h, y, rows, b.C, 1, b.gamma, b.beta, mean, var, b.eps, b.batch_stats);
+    }
+    h = y;
+  }
+
+  // The loss from the logits, its gradient (already divided by the batch size) into dlogits_.
+  const float* logits = h;
+  const int64_t classes = this->classes();
+  const double inv_rows = 1.0 / static_cast<double>(rows);
+  double total = 0.0;
+  if (loss_ == PlanLoss::SparseSoftmaxXent) {
+    total = sparse_softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv_rows),
+                                nullptr, bad_label);
+    if (*bad_label >= 0) return std::nan("");
+  } else {
+    total = softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv_rows), nullptr);
+  }
+  const double loss = static_cast<float>(total * inv_rows);
+  if (!std::isfinite(loss)) return loss;
+
+  if (pred != nullptr) {
+    if (softmax_pred) softmax_rows(logits, pred, rows, classes);
+    else std::memcpy(pred, logits, static_cast<size_t>(rows * classes) * sizeof(float));
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const PlanLayer& l = layers_[i];
+    if (l.is_dense || !l.bn.batch_stats) continue;
+    const double m = l.bn.momentum;
+    float* mm = l.bn.moving_mean;
+    float* mv = l.bn.moving_var;
+    for (int64_t c = 0; c < l.bn.C; ++c) {
+      mm[c] = static_cast<float>(static_cast<double>(mm[c]) * m + static_cast<double>(mean_[i][c]) * (1.0 - m));
+      mv[c] = static_cast<float>(static_cast<double>(mv[c]) * m + static_cast<double>(var_[i][c]) * (1.0 - m));
+    }
+  }
+
+  // Backward, last layer first. dy is the gradient w.r.t. layer i's output; layer i writes the
+  // gradient w.r.t. its input into whichever of grad_a_ / grad_b_ dy is not.
+  const float* dy = dlogits_.data();
+  for (size_t i = n; i-- > 0;) {
+    const PlanLayer& l = layers_[i];
+    const float* in = i == 0 ? x : y_[i - 1].data();
+    float* dx = nullptr;
+    if (need_dx_[i]) dx = dy == grad_a_.data() ? grad_b_.data() : grad_a_.data();
+    if (l.is_dense) {
+      const PlanDense& d = l.dense;
+      const int64_t out_n = rows * d.out;
+      const bool bias_step = d.train_bias && d.fuse_bias && fused;
+      float* db = !d.train_bias ? nullptr : bias_step ? d.bias : d.bias_grad;
+      const float db_scale = bias_step ? -lr : 1.0f;
+      const float* dz = dy;
+      bool bias_done = false;
+      if (d.act != Act::Linear) {
+        if (db != nullptr) {
+          if (!bias_step) zero(db, d.out);
+          activation_backward_bias(d.act, z_[i].data(), y_[i].data(), dy, dz_.data(), rows, d.out, d.alpha, db,
+                                   db_scale);
+          bias_done = true;
+        } else {
+          activation_backward(d.act, z_[i].data(), y_[i].data(), dy, dz_.data(), out_n, d.alpha);
+        }
+        dz = dz_.data();
+      }
+      // dx before the kernel changes under a fused step.
+      if (dx != nullptr) sgemm(false, true, rows, d.in, d.out, 1.0f, dz, d.out, d.kernel, d.out, 0.0f, dx, d.in);
+      if (db != nullptr && !bias_done) {
+        if (bias_step) {
+          column_sum(dz, rows, d.out, bias_step_.data(), false);
+          axpy(-lr, bias_step_.data(), d.bias, d.out);
+        } else {
+          column_sum(dz, rows, d.out, db, false);
+        }
+      }
+      if (d.train_kernel) {
+        if (d.fuse_kernel && fused)
+          sgemm(true, false, d.in, d.out, rows, -lr, in, d.in, dz, d.out, 1.0f, d.kernel, d.out);
+        else
+          sgemm(true, false, d.in, d.out, rows, 1.0f, in, d.in, dz, d.out, 0.0f, d.kernel_grad, d.out);
+      }
+    } else {
+      const PlanBatchNorm& b = l.bn;
+      const float* mean = b.batch_stats ? mean_[i].data() : b.moving_mean;
+      const float* var = b.batch_stats ? var_[i].data() : b.moving_var;
+      zero(dx, rows * b.C);
+      zero(b.gamma_grad, b.C);
+      zero(b.beta_grad, b.C);
+      batchnorm_backward(in, dy, rows, b.C, 1, mean, var, b.gamma, b.eps, b.batch_stats, dx, b.gamma_grad,
+                         b.beta_grad);
+    }
+    if (dx == nullptr) break;  // nothing trainable below this layer
+    dy = dx;
+  }
+  return loss;
+}
+
+}  // namespace deepnode

@@ -1,0 +1,102 @@
+// A whole training step of a Sequential stack of Dense and BatchNormalization layers, run as one
+// native call: forward, softmax cross-entropy, backward, and (for plain SGD) the weight update
+// fused into the backward pass. It is the composition of the kernels the autograd path calls one
+// by one (sgemm, activation_*, batchnorm_*, sparse_softmax_xent, ...), in the same order and on
+// the same values, so both paths train to the same weights; what it saves is the per-op JS and
+// N-API work between kernels (src/models/train_plan.ts decides when a model qualifies).
+//
+// Plain C++: raw pointers to memory the caller owns (weights, gradients, moving statistics) and
+// workspace the plan owns. Nothing here knows N-API; the binding re-checks every size.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "kernels.h"
+
+namespace deepnode {
+
+enum class PlanLoss : int32_t {
+  SparseSoftmaxXent = 0,  // targets: one float class id per row
+  SoftmaxXent = 1,        // targets: a distribution per row (rows x classes)
+};
+
+// y = act(x W + b), W of shape [in, out]. A weight's gradient goes to *_grad (overwritten, not
+// accumulated) unless the step is fused and fuse_* is set, in which case the weight itself takes
+// w -= lr * gradient. A frozen weight has train_* false and is only read.
+struct PlanDense {
+  int64_t in = 0, out = 0;
+  float* kernel = nullptr;
+  float* bias = nullptr;  // nullptr: no bias
+  Act act = Act::Linear;
+  float alpha = 0.0f;
+  bool train_kernel = false, train_bias = false;
+  bool fuse_kernel = false, fuse_bias = false;
+  float* kernel_grad = nullptr;  // needed when train_kernel (a step may be unfused)
+  float* bias_grad = nullptr;    // needed when train_bias
+};
+
+// Batch normalisation of a [rows, C] batch over its rows (axis -1). batch_stats: training mode
+// (normalise with the batch's statistics and fold them into the moving ones with `momentum`, in
+// double precision as the JS layer does); otherwise the moving statistics are constants. Gradients
+// of gamma and beta are overwritten into *_grad when non-null.
+struct PlanBatchNorm {
+  int64_t C = 0;
+  float* gamma = nullptr;  // nullptr: scale off
+  float* beta = nullptr;   // nullptr: center off
+  float* moving_mean = nullptr;
+  float* moving_var = nullptr;
+  double momentum = 0.99;
+  float eps = 1e-3f;
+  bool batch_stats = true;
+  float* gamma_grad = nullptr;
+  float* beta_grad = nullptr;
+};
+
+struct PlanLayer {
+  bool is_dense = true;
+  PlanDense dense;
+  PlanBatchNorm bn;
+  int64_t in_width() const { return is_dense ? dense.in : bn.C; }
+  int64_t out_width() const { return is_dense ? dense.out : bn.C; }
+};
+
+class TrainPlan {
+ public:
+  // The layers must chain (each in_width equals the previous out_width) and the last must be a
+  // Dense layer with a linear activation: its output is the logits of the loss. max_rows bounds
+  // the batch. Throws std::invalid_argument on a malformed stack, std::bad_alloc without memory.
+  TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss loss);
+
+  // One step on `rows` samples (1 <= rows <= max_rows). x: rows x in_width(); targets as the
+  // loss says. fused: apply w -= lr * gradient to the weights marked fuse_* during the backward
+  // pass (dx is always computed from the weights before the step). pred, when non-null, receives
+  // softmax(logits) when softmax_pred, else the logits.
+  //
+  // Returns the mean loss, rounded to float as the JS loss tensor is. When it is not finite, or a
+  // sparse label is not a class id (*bad_label receives its row, else -1), nothing is changed:
+  // no weight, gradient or moving statistic is written.
+  double step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
+              bool softmax_pred, int64_t* bad_label);
+
+  int64_t in_width() const { return layers_.front().in_width(); }
+  int64_t classes() const { return layers_.back().out_width(); }
+  int64_t max_rows() const { return max_rows_; }
+  // Whether targets are one class id per row (else a distribution per row).
+  bool sparse_targets() const { return loss_ == PlanLoss::SparseSoftmaxXent; }
+  size_t size() const { return layers_.size(); }
+  const PlanLayer& layer(size_t i) const { return layers_[i]; }
+
+ private:
+  std::vector<PlanLayer> layers_;
+  int64_t max_rows_;
+  PlanLoss loss_;
+  // need_dx_[i]: a trainable weight lies in a layer before i, so layer i passes a gradient back.
+  std::vector<bool> need_dx_;
+  // Per layer: pre-activation z (Dense with an activation only), output y, and a BN layer's batch
+  // mean and variance. Layer i reads layers i-1's y (or x).
+  std::vector<std::vector<float>> z_, y_, mean_, var_;
+  std::vector<float> dlogits_, dz_, grad_a_, grad_b_, bias_step_;
+};
+
+}  // namespace deepnode

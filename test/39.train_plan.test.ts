@@ -1,0 +1,395 @@
+/**
+ * The one-call training step (src/models/train_plan.ts, native/train_plan.cc). Three kinds of
+ * checks:
+ *  - a step against a float64 reference written here from the formulas (Dense + LeakyReLU +
+ *    softmax cross-entropy + SGD; BatchNormalization's batch statistics, gradients and moving
+ *    averages);
+ *  - differential: the same model trained from the same seed with the plan and with the per-op
+ *    autograd path (itself checked by finite differences and PyTorch fixtures in test/20-36) ends
+ *    with bit-identical weights, for fused SGD, Adam, BN, frozen layers, constraints and metrics;
+ *  - the native API refuses malformed specs, stale or detached buffers, aliasing and bad labels
+ *    with coded errors, and a randomized run of such calls never crashes.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Sequential } from '../src/models/sequential';
+import * as layers from '../src/layers';
+import { Adam, SGD, schedules } from '../src/optimizers';
+import type { Optimizer } from '../src/optimizers';
+import { constraints } from '../src';
+import { Tensor } from '../src/tensor';
+import { setSeed } from '../src/random';
+import { native } from '../src/backend/native';
+import { CategoricalCrossentropy } from '../src/losses';
+import type { Loss } from '../src/losses';
+import { setTrainPlanEnabled } from '../src/models/train_plan';
+import { caught, expectClose, randArray, rng } from './support/reference';
+
+afterEach(() => {
+  setTrainPlanEnabled(true);
+  vi.restoreAllMocks();
+});
+
+function data(n: number, features: number, classes: number, seed: number, oneHot = false): [Tensor, Tensor] {
+  const r = rng(seed);
+  const x = new Tensor(randArray(r, n * features, -1, 1), [n, features]);
+  const labels = Array.from({ length: n }, () => Math.floor(r() * classes));
+  if (!oneHot) return [x, new Tensor(Float32Array.from(labels), [n])];
+  const y = new Float32Array(n * classes);
+  labels.forEach((c, i) => (y[i * classes + c] = 1));
+  return [x, new Tensor(y, [n, classes])];
+}
+
+interface Run {
+  weights: Float32Array[];
+  losses: number[];
+  metrics: number[];
+  planSteps: number;
+}
+
+async function train(
+  build: () => Sequential, opt: () => Optimizer, plan: boolean, x: Tensor, y: Tensor,
+  { loss = 'sparseCategoricalCrossentropy' as string | Loss, metrics = [] as string[], epochs = 3, batchSize = 8 } = {},
+): Promise<Run> {
+  setTrainPlanEnabled(plan);
+  setSeed(77);
+  const model = build();
+  model.compile({ loss: loss as never, optimizer: opt(), metrics: metrics as never });
+  const spy = vi.spyOn(native, 'trainPlanStep');
+  try {
+    const h = await model.fit(x, y, { epochs, batchSize, verbose: 0 });
+    return {
+      weights: model.getWeights().map((w) => Float32Array.from(w.data)),
+      losses: h.history.loss as number[],
+      metrics: metrics.length > 0 ? (h.history[Object.keys(h.history).find((k) => k.includes('acc'))!] as number[]) : [],
+      planSteps: spy.mock.calls.length,
+    };
+  } finally {
+    spy.mockRestore();
+  }
+}
+
+async function expectSameAsAutograd(
+  build: () => Sequential, opt: () => Optimizer, options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[] } = {},
+): Promise<Run> {
+  const { oneHot = false, classes = 3, features = 6, inputShape, ...rest } = options;
+  const [x2, y] = data(44, features, classes, 5, oneHot);
+  const x = inputShape ? new Tensor(x2.data, [44, ...inputShape]) : x2;
+  const planned = await train(build, opt, true, x, y, rest);
+  const autograd = await train(build, opt, false, x, y, rest);
+  const steps = (rest.epochs ?? 3) * Math.ceil(44 / (rest.batchSize ?? 8));
+  expect(planned.planSteps).toBe(steps);
+  expect(autograd.planSteps).toBe(0);
+  expect(planned.weights.length).toBe(autograd.weights.length);
+  planned.weights.forEach((w, i) => expect(Array.from(w), `weight ${i}`).toEqual(Array.from(autograd.weights[i]!)));
+  expect(planned.losses).toEqual(autograd.losses);
+  expect(planned.metrics).toEqual(autograd.metrics);
+  // Training moved the weights (the comparison is not between two untouched initialisations).
+  setSeed(77);
+  const init = build().getWeights();
+  expect(planned.weights.some((w, i) => w.some((v, j) => Math.abs(v - init[i]!.data[j]!) > 1e-4))).toBe(true);
+  return planned;
+}
+
+describe('one-call training step: against a float64 reference', () => {
+  it('Dense LeakyReLU -> Dense softmax, sparse cross-entropy, one SGD step', async () => {
+    const n = 5, f = 4, h = 6, c = 3, lr = 0.3, slope = 0.2;
+    const r = rng(11);
+    const W1 = randArray(r, f * h), b1 = randArray(r, h, -0.2, 0.2), W2 = randArray(r, h * c), b2 = randArray(r, c, -0.2, 0.2);
+    const [x, y] = data(n, f, c, 12);
+    const model = new Sequential([
+      layers.dense({ units: h, activation: 'leaky_relu', inputShape: [f] }),
+      layers.dense({ units: c, activation: 'softmax' }),
+    ]);
+    model.setWeights([W1, b1, W2, b2].map((a, i) => new Tensor(a.slice(), i % 2 ? [a.length] : [i === 0 ? f : h, i === 0 ? h : c])));
+    model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: lr }) });
+    const spy = vi.spyOn(native, 'trainPlanStep');
+    const hist = await model.fit(x, y, { epochs: 1, batchSize: n, shuffle: false, verbose: 0 });
+    expect(spy).toHaveBeenCalledTimes(1);
+
+    // float64 reference
+    const X = Array.from(x.data), Y = Array.from(y.data);
+    const z1 = new Float64Array(n * h), a1 = new Float64Array(n * h), z2 = new Float64Array(n * c), p = new Float64Array(n * c);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < h; j++) {
+        let s = b1[j]!;
+        for (let k = 0; k < f; k++) s += X[i * f + k]! * W1[k * h + j]!;
+        z1[i * h + j] = s;
+        a1[i * h + j] = s > 0 ? s : slope * s;
+      }
+      let mx = -Infinity;
+      for (let j = 0; j < c; j++) {
+        let s = b2[j]!;
+        for (let k = 0; k < h; k++) s += a1[i * h + k]! * W2[k * c + j]!;
+        z2[i * c + j] = s;
+        mx = Math.max(mx, s);
+      }
+      let se = 0;
+      for (let j = 0; j < c; j++) se += Math.exp(z2[i * c + j]! - mx);
+      for (let j = 0; j < c; j++) p[i * c + j] = Math.exp(z2[i * c + j]! - mx) / se;
+    }
+    let loss = 0;
+    for (let i = 0; i < n; i++) loss -= Math.log(p[i * c + Y[i]!]!) / n;
+    const dz2 = p.map((v, idx) => (v - (Y[Math.floor(idx / c)] === idx % c ? 1 : 0)) / n);
+    const da1 = new Float64Array(n * h);
+    for (let i = 0; i < n; i++) for (let k = 0; k < h; k++) for (let j = 0; j < c; j++) da1[i * h + k] += dz2[i * c + j]! * W2[k * c + j]!;
+    const dz1 = da1.map((v, idx) => (z1[idx]! > 0 ? v : slope * v));
+    const nW1 = Array.from(W1), nb1 = Array.from(b1), nW2 = Array.from(W2), nb2 = Array.from(b2);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < f; k++) for (let j = 0; j < h; j++) nW1[k * h + j] -= lr * X[i * f + k]! * dz1[i * h + j]!;
+      for (let j = 0; j < h; j++) nb1[j] -= lr * dz1[i * h + j]!;
+      for (let k = 0; k < h; k++) for (let j = 0; j < c; j++) nW2[k * c + j] -= lr * a1[i * h + k]! * dz2[i * c + j]!;
+      for (let j = 0; j < c; j++) nb2[j] -= lr * dz2[i * c + j]!;
+    }
+    expect(hist.history.loss![0]).toBeCloseTo(loss, 5);
+    const got = model.getWeights().map((w) => w.data);
+    [nW1, nb1, nW2, nb2].forEach((want, i) => expectClose(got[i]!, want, 1e-5, 1e-6, `weight ${i}`));
+  });
+
+  it('BatchNormalization (batch statistics, gamma/beta gradients, moving averages) -> Dense softmax, one SGD step', async () => {
+    const n = 6, f = 3, c = 2, lr = 0.5, momentum = 0.9, eps = 1e-3;
+    const r = rng(21);
+    const gamma = randArray(r, f, 0.5, 1.5), beta = randArray(r, f, -0.3, 0.3), mm0 = randArray(r, f), mv0 = randArray(r, f, 0.5, 2);
+    const W = randArray(r, f * c), b = randArray(r, c, -0.1, 0.1);
+    const [x, y] = data(n, f, c, 22);
+    const model = new Sequential([layers.batchNormalization({ inputShape: [f], momentum, epsilon: eps }), layers.dense({ units: c, activation: 'softmax' })]);
+    model.setWeights([gamma, beta, mm0, mv0, W, b].map((a, i) => new Tensor(a.slice(), i === 4 ? [f, c] : [a.length])));
+    model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: lr }) });
+    const spy = vi.spyOn(native, 'trainPlanStep');
+    await model.fit(x, y, { epochs: 1, batchSize: n, shuffle: false, verbose: 0 });
+    expect(spy).toHaveBeenCalledTimes(1);
+
+    const X = Array.from(x.data), Y = Array.from(y.data);
+    const mean = new Float64Array(f), vr = new Float64Array(f);
+    for (let k = 0; k < f; k++) {
+      for (let i = 0; i < n; i++) mean[k] += X[i * f + k]! / n;
+      for (let i = 0; i < n; i++) vr[k] += (X[i * f + k]! - mean[k]!) ** 2 / n; // biased, as Keras
+    }
+    const xhat = X.map((v, idx) => (v - mean[idx % f]!) / Math.sqrt(vr[idx % f]! + eps));
+    const a = xhat.map((v, idx) => gamma[idx % f]! * v + beta[idx % f]!);
+    const dz = new Float64Array(n * c);
+    for (let i = 0; i < n; i++) {
+      const z = Array.from({ length: c }, (_, j) => b[j]! + Array.from({ length: f }, (_, k) => a[i * f + k]! * W[k * c + j]!).reduce((s, t) => s + t, 0));
+      const mx = Math.max(...z);
+      const e = z.map((v) => Math.exp(v - mx));
+      const se = e.reduce((s, t) => s + t, 0);
+      for (let j = 0; j < c; j++) dz[i * c + j] = (e[j]! / se - (Y[i] === j ? 1 : 0)) / n;
+    }
+    const da = new Float64Array(n * f);
+    for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) for (let j = 0; j < c; j++) da[i * f + k] += dz[i * c + j]! * W[k * c + j]!;
+    const dgamma = new Float64Array(f), dbeta = new Float64Array(f);
+    for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) { dgamma[k] += da[i * f + k]! * xhat[i * f + k]!; dbeta[k] += da[i * f + k]!; }
+    const got = model.getWeights().map((w) => w.data);
+    expectClose(got[0]!, Array.from(gamma, (g, k) => g - lr * dgamma[k]!), 1e-5, 1e-6, 'gamma');
+    expectClose(got[1]!, Array.from(beta, (v, k) => v - lr * dbeta[k]!), 1e-5, 1e-6, 'beta');
+    expectClose(got[2]!, Array.from(mm0, (v, k) => v * momentum + mean[k]! * (1 - momentum)), 1e-6, 1e-7, 'moving mean');
+    expectClose(got[3]!, Array.from(mv0, (v, k) => v * momentum + vr[k]! * (1 - momentum)), 1e-6, 1e-7, 'moving variance');
+  });
+});
+
+describe('one-call training step: same training as the autograd path', () => {
+  it('W1-like stack with fused plain SGD (leaky_relu, selu without bias, softmax), Flatten first', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.flatten({ inputShape: [2, 3] }),
+        layers.dense({ units: 7, activation: 'leaky_relu', kernelInitializer: 'heNormal' }),
+        layers.dense({ units: 5, activation: 'selu', useBias: false }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: 0.1 }),
+      { inputShape: [2, 3] },
+    );
+  });
+
+  it('BatchNormalization stack (W2 shape) with a learning-rate schedule and accuracy', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.batchNormalization({ inputShape: [6] }),
+        layers.dense({ units: 9, activation: 'relu' }),
+        layers.batchNormalization({ momentum: 0.9 }),
+        layers.dense({ units: 5, activation: 'elu' }),
+        layers.batchNormalization({ center: false }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: schedules.exponentialDecay({ initialLearningRate: 0.2, decaySteps: 3, decayRate: 0.5 }) }),
+      { metrics: ['accuracy'] },
+    );
+  });
+
+  it('Adam with clipnorm (gradients written for the optimizer), categorical cross-entropy from logits, batch 16 with a short last batch', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.dense({ units: 8, activation: 'tanh', inputShape: [6] }),
+        layers.batchNormalization({ scale: false }),
+        layers.dense({ units: 4, activation: 'swish' }),
+        layers.dense({ units: 4 }),
+      ]),
+      () => new Adam({ learningRate: 0.01, clipnorm: 0.5 }),
+      { loss: new CategoricalCrossentropy(true), oneHot: true, classes: 4, metrics: ['accuracy'], batchSize: 16 },
+    );
+  });
+
+  it('SGD with momentum, a frozen Dense, a frozen BatchNormalization (inference mode) and a max-norm constraint', async () => {
+    await expectSameAsAutograd(
+      () => {
+        const m = new Sequential([
+          layers.dense({ units: 8, activation: 'relu', inputShape: [6], kernelConstraint: constraints.maxNorm({ maxValue: 0.5 }) }),
+          layers.batchNormalization(),
+          layers.dense({ units: 7, activation: 'gelu' }),
+          layers.dense({ units: 3, activation: 'softmax' }),
+        ]);
+        m.layers[1]!.trainable = false;
+        m.layers[2]!.trainable = false;
+        return m;
+      },
+      () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+    );
+  });
+
+  it('models outside the plan keep the autograd path (Dropout, a regularizer, MSE, a hidden sigmoid)', async () => {
+    const [x, y] = data(16, 6, 3, 9);
+    const cases: [() => Sequential, string][] = [
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.dropout({ rate: 0.2 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], kernelRegularizer: 'l2' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'sigmoid' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 1 })]), 'meanSquaredError'],
+      // softmax output with fromLogits-style linear loss mismatch: a linear last layer and a probability loss
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 3 })]), 'sparseCategoricalCrossentropy'],
+    ];
+    for (const [build, loss] of cases) {
+      const target = loss === 'meanSquaredError' ? new Tensor(x.data.subarray(0, 16), [16, 1]) : y;
+      const run = await train(build, () => new SGD({ learningRate: 0.1 }), true, x, target, { loss, epochs: 1, metrics: [] });
+      expect(run.planSteps, loss).toBe(0);
+      expect(run.losses[0]).toBeGreaterThan(0);
+    }
+  });
+
+  it('a non-finite loss changes nothing and is diagnosed by the autograd path', async () => {
+    const [x, y] = data(16, 6, 3, 3);
+    setSeed(1);
+    const model = new Sequential([layers.batchNormalization({ inputShape: [6] }), layers.dense({ units: 4, activation: 'relu' }), layers.dense({ units: 3, activation: 'softmax' })]);
+    model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: 0.1 }) });
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    // A kernel at the edge of float range: the second layer's output overflows on any batch.
+    const w = model.getWeights();
+    w[4] = new Tensor(new Float32Array(w[4]!.size).fill(3e38), w[4]!.shape);
+    model.setWeights(w);
+    const before = model.getWeights().map((t) => Float32Array.from(t.data));
+    const spy = vi.spyOn(native, 'trainPlanStep');
+    const err = (await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 }).then(() => null, (e: unknown) => e)) as (Error & { code?: string }) | null;
+    expect(spy).toHaveBeenCalledTimes(1);
+    expect(err?.code).toBe('ERR_NON_FINITE');
+    expect(err?.message).toMatch(/the first non-finite value appeared in the output of Dense "dense\w*" \(layer 2 of 3\)/);
+    model.getWeights().forEach((t, i) => expect(Array.from(t.data), `weight ${i}`).toEqual(Array.from(before[i]!)));
+  });
+
+  it('freezing a layer between fits re-plans (the old plan would point at the old buffers)', async () => {
+    const [x, y] = data(24, 6, 3, 4);
+    setSeed(2);
+    const model = new Sequential([layers.dense({ units: 5, activation: 'relu', inputShape: [6] }), layers.dense({ units: 3, activation: 'softmax' })]);
+    model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: 0.1 }) });
+    await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+    model.layers[0]!.trainable = false;
+    const frozen = Float32Array.from(model.layers[0]!.getWeights()[0]!.data);
+    const spy = vi.spyOn(native, 'trainPlanStep');
+    await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
+    expect(spy).toHaveBeenCalledTimes(6);
+    expect(Array.from(model.layers[0]!.getWeights()[0]!.data)).toEqual(Array.from(frozen));
+  });
+});
+
+describe('one-call training step: the native API refuses bad input', () => {
+  const dense = (over: Record<string, unknown> = {}) => ({
+    kind: 'dense', in: 3, out: 2, kernel: new Float32Array(6), bias: new Float32Array(2), act: 0, alpha: 0,
+    trainKernel: true, trainBias: true, fuseKernel: true, fuseBias: true, kernelGrad: new Float32Array(6), biasGrad: new Float32Array(2), ...over,
+  });
+
+  it('malformed specs throw coded errors naming the field', () => {
+    const cases: [unknown[], string, RegExp][] = [
+      [[[dense({ in: 0 })], 4, 0], 'ERR_NATIVE_VALUE', /layers\[0\]\.in/],
+      [[[dense({ kernel: new Float32Array(5) })], 4, 0], 'ERR_NATIVE_SIZE', /layers\[0\]\.kernel has 5 elements, needs 6/],
+      [[[dense({ kernelGrad: null })], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.kernelGrad must be a Float32Array/],
+      [[[dense({ act: 99 })], 4, 0], 'ERR_NATIVE_VALUE', /activation id/],
+      [[[dense({ act: 1 })], 4, 0], 'ERR_NATIVE_VALUE', /last layer .* linear Dense/],
+      [[[dense(), dense()], 4, 0], 'ERR_NATIVE_VALUE', /takes 3 features, the layer before gives 2/],
+      [[[{ kind: 'conv' }], 4, 0], 'ERR_NATIVE_VALUE', /kind must be/],
+      [[[dense({ bias: 'x' })], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.bias must be a Float32Array/],
+      [[[], 4, 0], 'ERR_NATIVE_VALUE', /at least one layer/],
+      [[[dense()], 0, 0], 'ERR_NATIVE_VALUE', /maxRows/],
+      [[[dense()], 4, 7], 'ERR_NATIVE_VALUE', /loss id/],
+      [[[dense()], 4], 'ERR_NATIVE_ARGS', /expected 3 arguments/],
+    ];
+    for (const [args, code, msg] of cases) {
+      const e = caught(() => (native.trainPlanCreate as (...a: unknown[]) => unknown)(...args));
+      expect(e.code, String(e)).toBe(code);
+      expect(e.message).toMatch(msg);
+    }
+  });
+
+  it('a step refuses foreign handles, bad rows, short or aliasing batches, bad labels, and stale or detached buffers', () => {
+    const spec = dense();
+    const plan = native.trainPlanCreate([spec], 4, 0);
+    const x = new Float32Array(12), y = Float32Array.from([0, 1, 1, 0]);
+    expect(native.trainPlanStep(plan, x, y, 4, true, 0.1, null, true)).toBeCloseTo(Math.log(2), 6);
+    const step = (...a: unknown[]) => caught(() => (native.trainPlanStep as (...b: unknown[]) => unknown)(...a));
+    expect(step({}, x, y, 4, true, 0.1, null, true).code).toBe('ERR_NATIVE_TYPE');
+    expect(step(plan, x, y, 5, true, 0.1, null, true).code).toBe('ERR_NATIVE_VALUE');
+    expect(step(plan, x.subarray(0, 11), y, 4, true, 0.1, null, true).code).toBe('ERR_NATIVE_SIZE');
+    expect(step(plan, x, y, 4, true, NaN, null, true).code).toBe('ERR_NATIVE_VALUE');
+    expect(step(plan, x, y, 4, true, 0.1, x, true).code).toBe('ERR_NATIVE_OVERLAP');
+    expect(step(plan, x, y.subarray(0, 3), 4, true, 0.1, null, true).code).toBe('ERR_NATIVE_SIZE');
+    const kernelBefore = Float32Array.from(spec.kernel);
+    const e = step(plan, x, Float32Array.from([0, 2, 1, 0]), 4, true, 0.1, null, true);
+    expect(e.code).toBe('ERR_LABEL');
+    expect(e.message).toMatch(/label at index 1 is 2/);
+    expect(Array.from(spec.kernel)).toEqual(Array.from(kernelBefore)); // nothing was applied
+    structuredClone(spec.kernelGrad.buffer, { transfer: [spec.kernelGrad.buffer] });
+    expect(step(plan, x, y, 4, false, 0.1, null, true).code).toBe('ERR_PLAN_STALE');
+  });
+
+  it('x sharing bytes with a weight the step writes is refused', () => {
+    const buf = new Float32Array(64);
+    const spec = dense({ kernel: buf.subarray(0, 6) });
+    const plan = native.trainPlanCreate([spec], 2, 0);
+    const e = caught(() => native.trainPlanStep(plan, buf.subarray(4, 10), Float32Array.from([0, 1]), 2, true, 0.1, null, true));
+    expect(e.code).toBe('ERR_NATIVE_OVERLAP');
+  });
+
+  it('a randomized run of malformed and valid calls ends each in a coded error or a finite loss', () => {
+    const r = rng(2024);
+    const pick = <T,>(xs: T[]): T => xs[Math.floor(r() * xs.length)]!;
+    const junk = [null, undefined, 0, -1, 1.5, NaN, 'a', {}, [], new Float32Array(0), new Float64Array(4), true];
+    let ok = 0;
+    for (let t = 0; t < 400; t++) {
+      const inF = 1 + Math.floor(r() * 4), outF = 1 + Math.floor(r() * 4), rows = 1 + Math.floor(r() * 3);
+      const bn = r() < 0.4;
+      const specs: Record<string, unknown>[] = [];
+      if (bn) specs.push({ kind: 'batchnorm', C: inF, gamma: randArray(r, inF), beta: randArray(r, inF), movingMean: new Float32Array(inF), movingVariance: new Float32Array(inF).fill(1), momentum: 0.9, epsilon: 1e-3, batchStats: r() < 0.5, gammaGrad: new Float32Array(inF), betaGrad: new Float32Array(inF) });
+      specs.push({ ...dense({ in: inF, out: outF, kernel: randArray(r, inF * outF), bias: randArray(r, outF), kernelGrad: new Float32Array(inF * outF), biasGrad: new Float32Array(outF) }) });
+      const args: unknown[] = [specs, rows, r() < 0.5 ? 0 : 1];
+      if (r() < 0.5) {
+        const s = pick(specs);
+        s[pick(Object.keys(s))] = pick(junk);
+      }
+      let plan: object;
+      try {
+        plan = (native.trainPlanCreate as (...a: unknown[]) => object)(...args);
+      } catch (e) {
+        expect((e as { code?: string }).code, String(e)).toMatch(/^ERR_NATIVE_/);
+        continue;
+      }
+      const sparse = args[2] === 0;
+      const x = randArray(r, rows * inF, -3, 3);
+      const y = sparse ? Float32Array.from({ length: rows }, () => Math.floor(r() * outF)) : randArray(r, rows * outF, 0, 1);
+      const stepArgs: unknown[] = [plan, x, y, rows, r() < 0.5, 0.1, r() < 0.5 ? new Float32Array(rows * outF) : null, true];
+      if (r() < 0.5) stepArgs[1 + Math.floor(r() * 7)] = pick(junk);
+      try {
+        const loss = (native.trainPlanStep as (...a: unknown[]) => number)(...stepArgs);
+        expect(typeof loss).toBe('number');
+        ok++;
+      } catch (e) {
+        expect((e as { code?: string }).code, String(e)).toMatch(/^ERR_(NATIVE_|LABEL|PLAN_STALE)/);
+      }
+    }
+    expect(ok).toBeGreaterThan(20);
+  });
+});
