@@ -9,6 +9,8 @@
 #include <napi.h>
 
 #include <cmath>
+#include <initializer_list>
+#include <utility>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -193,6 +195,36 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
   }
 }
 
+// Every held array must still be where it was, at least as long: else refuse to run.
+void CheckHeld(napi_env env, const PlanHandle& handle, const char* fn) {
+  for (const Held& h : handle.held) {
+    napi_value v;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    if (napi_get_reference_value(env, h.ref, &v) != napi_ok || v == nullptr ||
+        napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
+        data != h.data || static_cast<int64_t>(length) < h.need)
+      Fail(env, "ERR_PLAN_STALE", std::string(fn) + ": a weight or gradient buffer of the plan was detached or replaced; make a new plan");
+  }
+}
+
+// The call's own arrays (pointer, elements) must not share bytes with anything the step writes,
+// nor with each other.
+void CheckApart(napi_env env, const PlanHandle& handle, const char* fn, std::initializer_list<std::pair<const void*, int64_t>> spans) {
+  auto overlaps = [](const std::pair<const void*, int64_t>& a, const float* lo, int64_t n) {
+    const float* p = static_cast<const float*>(a.first);
+    return p != nullptr && a.second > 0 && n > 0 && p < lo + n && lo < p + a.second;
+  };
+  for (const auto& a : spans) {
+    for (const Held& h : handle.held)
+      if (overlaps(a, h.data, h.need)) Fail(env, "ERR_NATIVE_OVERLAP", std::string(fn) + ": an argument overlaps a buffer of the plan");
+    for (const auto& b : spans)
+      if (&a != &b && a.first != nullptr && b.first != nullptr && overlaps(a, static_cast<const float*>(b.first), b.second))
+        Fail(env, "ERR_NATIVE_OVERLAP", std::string(fn) + ": two arguments overlap");
+  }
+}
+
 Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (info.Length() != 8) Fail(env, "ERR_NATIVE_ARGS", "trainPlanStep: expected 8 arguments, received " + std::to_string(info.Length()), true);
@@ -229,31 +261,9 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   float* pred = f32(6, "pred", rows * classes, true);
   const bool softmax_pred = info[7].As<Napi::Boolean>().Value();
 
-  // Every held array must still be where it was, at least as long: else refuse to run.
-  for (const Held& h : handle->held) {
-    napi_value v;
-    napi_typedarray_type type;
-    size_t length = 0;
-    void* data = nullptr;
-    if (napi_get_reference_value(env, h.ref, &v) != napi_ok || v == nullptr ||
-        napi_get_typedarray_info(env, v, &type, &length, &data, nullptr, nullptr) != napi_ok ||
-        data != h.data || static_cast<int64_t>(length) < h.need)
-      Fail(env, "ERR_PLAN_STALE", "trainPlanStep: a weight or gradient buffer of the plan was detached or replaced; make a new plan");
-  }
-  // The batch must not alias anything the step writes.
-  for (const Held& h : handle->held) {
-    const float* lo = h.data;
-    const float* hi = h.data + h.need;
-    auto overlaps = [&](const float* p, int64_t n) { return p != nullptr && n > 0 && p < hi && lo < p + n; };
-    if (overlaps(x, rows * plan.in_width()) || overlaps(targets, plan.sparse_targets() ? rows : rows * classes) ||
-        overlaps(pred, pred ? rows * classes : 0))
-      Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanStep: x, targets or pred overlaps a buffer of the plan");
-  }
-  if (pred != nullptr) {
-    const int64_t np = rows * classes, nx = rows * plan.in_width(), nt = plan.sparse_targets() ? rows : rows * classes;
-    if ((pred < x + nx && x < pred + np) || (pred < targets + nt && targets < pred + np))
-      Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanStep: pred overlaps x or targets");
-  }
+  CheckHeld(env, *handle, "trainPlanStep");
+  CheckApart(env, *handle, "trainPlanStep", {{x, rows * plan.in_width()}, {targets, plan.sparse_targets() ? rows : rows * classes},
+                                             {pred, pred ? rows * classes : 0}});
   int64_t bad = -1;
   double loss = 0.0;
   try {
@@ -267,9 +277,92 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, loss);
 }
 
+
+// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, softmaxPred) -> steps done
+Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 13) Fail(env, "ERR_NATIVE_ARGS", "trainPlanRun: expected 13 arguments, received " + std::to_string(info.Length()), true);
+  bool tagged = false;
+  if (info[0].Type() != napi_external || napi_check_object_type_tag(env, info[0], &kPlanTag, &tagged) != napi_ok || !tagged)
+    Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: plan must be a handle from trainPlanCreate", true);
+  auto* handle = static_cast<PlanHandle*>(info[0].As<Napi::External<PlanHandle>>().Data());
+  deepnode::TrainPlan& plan = handle->plan;
+  auto count = [&](size_t i, const char* name, double lo, double hi) -> int64_t {
+    if (!info[i].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a number", true);
+    const double d = info[i].As<Napi::Number>().DoubleValue();
+    if (!(d >= lo) || !(d <= hi) || d != std::floor(d))
+      Fail(env, "ERR_NATIVE_VALUE", std::string("trainPlanRun: ") + name + " must be an integer in [" + std::to_string(static_cast<int64_t>(lo)) + ", " +
+                                        std::to_string(static_cast<int64_t>(hi)) + "], received " + std::to_string(d));
+    return static_cast<int64_t>(d);
+  };
+  const int64_t n = count(4, "n", 0, 2147483647.0);
+  const int64_t start = count(5, "start", 0, 2147483647.0);
+  const int64_t batch = count(6, "batch", 1, static_cast<double>(plan.max_rows()));
+  const int64_t steps = count(7, "steps", 0, 1048576.0);
+  const int64_t in = plan.in_width(), classes = plan.classes(), t_width = plan.sparse_targets() ? 1 : classes;
+  auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) -> float* {
+    if (optional && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
+    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a Float32Array", true);
+    auto a = info[i].As<Napi::Float32Array>();
+    float* p = a.Data();
+    const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+    if (len < need)
+      Fail(env, "ERR_NATIVE_SIZE", std::string("trainPlanRun: ") + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+    return p;
+  };
+  const float* x = f32(1, "xSrc", n * in, false);
+  const float* t = f32(2, "tSrc", n * t_width, false);
+  // The rows the steps will read: [start, min(n, start + steps * batch)).
+  const int64_t end = std::min<int64_t>(n, start + steps * batch);
+  const int32_t* index = nullptr;
+  if (!info[3].IsNull() && !info[3].IsUndefined()) {
+    if (!info[3].IsTypedArray() || info[3].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array)
+      Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: index must be an Int32Array or null", true);
+    auto a = info[3].As<Napi::Int32Array>();
+    index = a.Data();
+    const int64_t len = index == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+    if (len < n) Fail(env, "ERR_NATIVE_SIZE", "trainPlanRun: index has " + std::to_string(len) + " elements, needs " + std::to_string(n));
+    for (int64_t i = start; i < end; ++i)
+      if (index[i] < 0 || index[i] >= n)
+        Fail(env, "ERR_NATIVE_VALUE", "trainPlanRun: index[" + std::to_string(i) + "] = " + std::to_string(index[i]) + " is outside [0, " + std::to_string(n) + ")");
+  }
+  const float* lrs = f32(8, "lrs", steps, false);
+  for (int64_t j = 0; j < steps; ++j)
+    if (!std::isfinite(lrs[j])) Fail(env, "ERR_NATIVE_VALUE", "trainPlanRun: lrs[" + std::to_string(j) + "] is not finite");
+  if (!info[9].IsTypedArray() || info[9].As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: losses must be a Float64Array", true);
+  auto lossArr = info[9].As<Napi::Float64Array>();
+  double* losses = lossArr.Data();
+  if ((losses == nullptr ? 0 : static_cast<int64_t>(lossArr.ElementLength())) < steps)
+    Fail(env, "ERR_NATIVE_SIZE", "trainPlanRun: losses needs " + std::to_string(steps) + " elements");
+  float* preds = f32(10, "preds", steps * batch * classes, true);
+  float* tout = f32(11, "targetsOut", steps * batch * t_width, true);
+  if (!info[12].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: softmaxPred must be a boolean", true);
+  const bool softmax_pred = info[12].As<Napi::Boolean>().Value();
+  CheckHeld(env, *handle, "trainPlanRun");
+  CheckApart(env, *handle, "trainPlanRun",
+             {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps}, {losses, steps * 2},
+              {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0}});
+  int64_t bad = -1, done = 0;
+  try {
+    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, softmax_pred, &bad);
+  } catch (const std::bad_alloc&) {
+    Fail(env, "ERR_NATIVE_ALLOC", "trainPlanRun: out of memory");
+  }
+  if (bad >= 0) {
+    const int64_t row = start + done * batch + bad;
+    Fail(env, "ERR_LABEL", "label at row " + std::to_string(index ? index[row] : row) + " is " +
+                               std::to_string(t[(index ? index[row] : row) * t_width]) + ", expected an integer class id in [0, " +
+                               std::to_string(classes) + ")");
+  }
+  return Napi::Number::New(env, static_cast<double>(done));
+}
+
 }  // namespace
 
 void RegisterTrainPlan(Napi::Env env, Napi::Object exports) {
+  exports.Set("trainPlanRun", Napi::Function::New(env, TrainPlanRun, "trainPlanRun"));
   exports.Set("trainPlanCreate", Napi::Function::New(env, TrainPlanCreate, "trainPlanCreate"));
   exports.Set("trainPlanStep", Napi::Function::New(env, TrainPlanStep, "trainPlanStep"));
 }

@@ -8,6 +8,7 @@
 
 #include "batchnorm.h"
 #include "gemm.h"
+#include "optimizers.h"
 
 namespace deepnode {
 namespace {
@@ -76,8 +77,42 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
   bias_step_.resize(static_cast<size_t>(width));
 }
 
-double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
+int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
+                       int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
                        bool softmax_pred, int64_t* bad_label) {
+  *bad_label = -1;
+  const int64_t in = in_width(), classes = this->classes();
+  const int64_t t_width = sparse_targets() ? 1 : classes;
+  const int64_t rows_max = std::min(batch, max_rows_);
+  x_batch_.resize(static_cast<size_t>(max_rows_ * in));
+  t_batch_.resize(static_cast<size_t>(max_rows_ * t_width));
+  for (int64_t j = 0; j < steps; ++j) {
+    const int64_t from = start + j * batch;
+    if (from >= n) return j;
+    const int64_t rows = std::min(rows_max, n - from);
+    const int32_t* idx = index != nullptr ? index + from : nullptr;
+    // Contiguous rows need no copy.
+    const float* xb = x_src + from * in;
+    const float* tb = t_src + from * t_width;
+    if (idx != nullptr) {
+      gather_rows(x_src, in, idx, rows, x_batch_.data());
+      gather_rows(t_src, t_width, idx, rows, t_batch_.data());
+      xb = x_batch_.data();
+      tb = t_batch_.data();
+    }
+    float* pred = preds != nullptr ? preds + j * batch * classes : nullptr;
+    const double loss = step(xb, tb, rows, true, lrs[j], pred, softmax_pred, bad_label, true);
+    losses[j] = loss;
+    if (*bad_label >= 0 || !std::isfinite(loss)) return j;
+    if (targets_out != nullptr)
+      std::memcpy(targets_out + j * batch * t_width, tb, static_cast<size_t>(rows * t_width) * sizeof(float));
+  }
+  return steps;
+}
+
+double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
+                       bool softmax_pred, int64_t* bad_label, bool sgd_all) {
+  const bool sgd_rest = fused && sgd_all;
   *bad_label = -1;
   const size_t n = layers_.size();
 
@@ -170,11 +205,14 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
         }
       }
       if (d.train_kernel) {
-        if (d.fuse_kernel && fused)
+        if (d.fuse_kernel && fused) {
           sgemm(true, false, d.in, d.out, rows, -lr, in, d.in, dz, d.out, 1.0f, d.kernel, d.out);
-        else
+        } else {
           sgemm(true, false, d.in, d.out, rows, 1.0f, in, d.in, dz, d.out, 0.0f, d.kernel_grad, d.out);
+          if (sgd_rest) sgd_update(d.kernel, d.kernel_grad, nullptr, d.in * d.out, lr, 0.0f, false, 0.0f);
+        }
       }
+      if (sgd_rest && d.train_bias && !bias_step) sgd_update(d.bias, d.bias_grad, nullptr, d.out, lr, 0.0f, false, 0.0f);
     } else {
       const PlanBatchNorm& b = l.bn;
       const float* mean = b.batch_stats ? mean_[i].data() : b.moving_mean;
@@ -184,6 +222,11 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
       zero(b.beta_grad, b.C);
       batchnorm_backward(in, dy, rows, b.C, 1, mean, var, b.gamma, b.eps, b.batch_stats, dx, b.gamma_grad,
                          b.beta_grad);
+      if (sgd_rest) {
+        // dx above used gamma before this update.
+        if (b.gamma_grad != nullptr) sgd_update(b.gamma, b.gamma_grad, nullptr, b.C, lr, 0.0f, false, 0.0f);
+        if (b.beta_grad != nullptr) sgd_update(b.beta, b.beta_grad, nullptr, b.C, lr, 0.0f, false, 0.0f);
+      }
     }
     if (dx == nullptr) break;  // nothing trainable below this layer
     dy = dx;

@@ -76,7 +76,23 @@ class TrainPlan {
   // Returns the mean loss, rounded to float as the JS loss tensor is. When it is not finite, or a
   // sparse label is not a class id (*bad_label receives its row, else -1), nothing is changed:
   // no weight, gradient or moving statistic is written.
+  //
+  // sgd_all (with fused): the weights not marked fuse_* (BatchNormalization's gamma and beta)
+  // take the same plain SGD step right after their gradient is written, through sgd_update as the
+  // optimizer would (so a whole plain-SGD step happens here).
   double step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
+              bool softmax_pred, int64_t* bad_label, bool sgd_all = false);
+
+  // Up to `steps` plain-SGD steps (sgd_all) over consecutive batches of a dataset: batch j holds
+  // rows [start + j * batch, ...) of the epoch's order (index null: in storage order), at most
+  // `batch` of them and none past n. x_src holds n rows of in_width() floats, t_src n rows of
+  // targets (1 float per row for a sparse loss, classes() otherwise); lrs[j] is step j's learning
+  // rate. losses[j] receives step j's loss; preds (steps x batch x classes) and targets_out
+  // (steps x batch x target width) receive each step's model output and gathered targets when
+  // non-null. Stops at the first step whose loss is not finite or whose label is bad (that step
+  // changes nothing; *bad_label as in step) and returns the number of steps completed.
+  int64_t run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
+              int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
               bool softmax_pred, int64_t* bad_label);
 
   int64_t in_width() const { return layers_.front().in_width(); }
@@ -97,6 +113,7 @@ class TrainPlan {
   // mean and variance. Layer i reads layers i-1's y (or x).
   std::vector<std::vector<float>> z_, y_, mean_, var_;
   std::vector<float> dlogits_, dz_, grad_a_, grad_b_, bias_step_;
+  std::vector<float> x_batch_, t_batch_;  // run()'s gathered batch
 };
 
 }  // namespace deepnode

@@ -7,13 +7,14 @@
  * anything cannot fuse), and compares the weights. The two differ only in rounding (the fused GEMM
  * scales and adds in one epilogue), so they agree to float32 precision, not bit for bit.
  */
-import { describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Sequential } from '../src/models/sequential';
 import * as layers from '../src/layers';
 import { SGD, schedules } from '../src/optimizers';
 import type { Optimizer, LearningRateSchedule } from '../src/optimizers';
 import { Tensor } from '../src/tensor';
 import { setSeed } from '../src/random';
+import { setTrainPlanEnabled } from '../src/models/train_plan';
 import { expectClose, randArray, rng } from './support/reference';
 
 type Build = () => Sequential;
@@ -56,6 +57,11 @@ async function expectSameTraining(build: Build, lr: number | (() => LearningRate
 }
 
 describe('fused plain SGD', () => {
+  // These are the autograd path's fused step; test/39 covers the one-call plan, which runs the
+  // same models by default.
+  beforeAll(() => setTrainPlanEnabled(false));
+  afterAll(() => setTrainPlanEnabled(true));
+
   it('Dense stack: same weights as the unfused step, and the fused path is taken', async () => {
     await expectSameTraining(
       () =>

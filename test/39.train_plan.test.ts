@@ -22,12 +22,22 @@ import { native } from '../src/backend/native';
 import { CategoricalCrossentropy } from '../src/losses';
 import type { Loss } from '../src/losses';
 import { setTrainPlanEnabled } from '../src/models/train_plan';
+import { Callback, LambdaCallback } from '../src/callbacks/callback';
 import { caught, expectClose, randArray, rng } from './support/reference';
 
 afterEach(() => {
   setTrainPlanEnabled(true);
   vi.restoreAllMocks();
 });
+
+/** Counts the batches the plan trained: one per trainPlanStep call, plus what each trainPlanRun reports. */
+function countPlanSteps(): { steps: () => number; perStep: () => number; chunked: () => number } {
+  const one = vi.spyOn(native, 'trainPlanStep');
+  const run = vi.spyOn(native, 'trainPlanRun');
+  const chunked = () => run.mock.results.reduce((a, r) => a + (r.type === 'return' ? (r.value as number) : 0), 0);
+  const perStep = () => one.mock.results.filter((r) => r.type === 'return' && Number.isFinite(r.value as number)).length;
+  return { steps: () => perStep() + chunked(), perStep, chunked };
+}
 
 function data(n: number, features: number, classes: number, seed: number, oneHot = false): [Tensor, Tensor] {
   const r = rng(seed);
@@ -44,45 +54,55 @@ interface Run {
   losses: number[];
   metrics: number[];
   planSteps: number;
+  chunkedSteps: number;
 }
 
 async function train(
   build: () => Sequential, opt: () => Optimizer, plan: boolean, x: Tensor, y: Tensor,
-  { loss = 'sparseCategoricalCrossentropy' as string | Loss, metrics = [] as string[], epochs = 3, batchSize = 8 } = {},
+  { loss = 'sparseCategoricalCrossentropy' as string | Loss, metrics = [] as string[], epochs = 3, batchSize = 8, callbacks = [] as Callback[] } = {},
 ): Promise<Run> {
   setTrainPlanEnabled(plan);
   setSeed(77);
   const model = build();
   model.compile({ loss: loss as never, optimizer: opt(), metrics: metrics as never });
-  const spy = vi.spyOn(native, 'trainPlanStep');
+  const counter = countPlanSteps();
   try {
-    const h = await model.fit(x, y, { epochs, batchSize, verbose: 0 });
+    const h = await model.fit(x, y, { epochs, batchSize, verbose: 0, callbacks });
     return {
       weights: model.getWeights().map((w) => Float32Array.from(w.data)),
       losses: h.history.loss as number[],
       metrics: metrics.length > 0 ? (h.history[Object.keys(h.history).find((k) => k.includes('acc'))!] as number[]) : [],
-      planSteps: spy.mock.calls.length,
+      planSteps: counter.steps(),
+      chunkedSteps: counter.chunked(),
     };
   } finally {
-    spy.mockRestore();
+    vi.restoreAllMocks();
   }
 }
 
 async function expectSameAsAutograd(
-  build: () => Sequential, opt: () => Optimizer, options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[] } = {},
+  build: () => Sequential, opt: () => Optimizer, options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[]; chunked?: boolean } = {},
 ): Promise<Run> {
-  const { oneHot = false, classes = 3, features = 6, inputShape, ...rest } = options;
+  const { oneHot = false, classes = 3, features = 6, inputShape, chunked = true, ...rest } = options;
   const [x2, y] = data(44, features, classes, 5, oneHot);
   const x = inputShape ? new Tensor(x2.data, [44, ...inputShape]) : x2;
+  // Without batch callbacks plain SGD runs several batches per native call; a callback watching
+  // each batch keeps one call per batch. Both must match autograd bit for bit.
   const planned = await train(build, opt, true, x, y, rest);
+  const perBatch = await train(build, opt, true, x, y, { ...rest, callbacks: [new LambdaCallback({ onBatchEnd: () => {} })] });
   const autograd = await train(build, opt, false, x, y, rest);
   const steps = (rest.epochs ?? 3) * Math.ceil(44 / (rest.batchSize ?? 8));
   expect(planned.planSteps).toBe(steps);
+  expect(planned.chunkedSteps).toBe(chunked ? steps : 0);
+  expect(perBatch.planSteps).toBe(steps);
+  expect(perBatch.chunkedSteps).toBe(0);
   expect(autograd.planSteps).toBe(0);
-  expect(planned.weights.length).toBe(autograd.weights.length);
-  planned.weights.forEach((w, i) => expect(Array.from(w), `weight ${i}`).toEqual(Array.from(autograd.weights[i]!)));
-  expect(planned.losses).toEqual(autograd.losses);
-  expect(planned.metrics).toEqual(autograd.metrics);
+  for (const run of [planned, perBatch]) {
+    expect(run.weights.length).toBe(autograd.weights.length);
+    run.weights.forEach((w, i) => expect(Array.from(w), `weight ${i}`).toEqual(Array.from(autograd.weights[i]!)));
+    expect(run.losses).toEqual(autograd.losses);
+    expect(run.metrics).toEqual(autograd.metrics);
+  }
   // Training moved the weights (the comparison is not between two untouched initialisations).
   setSeed(77);
   const init = build().getWeights();
@@ -102,9 +122,9 @@ describe('one-call training step: against a float64 reference', () => {
     ]);
     model.setWeights([W1, b1, W2, b2].map((a, i) => new Tensor(a.slice(), i % 2 ? [a.length] : [i === 0 ? f : h, i === 0 ? h : c])));
     model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: lr }) });
-    const spy = vi.spyOn(native, 'trainPlanStep');
+    const counter = countPlanSteps();
     const hist = await model.fit(x, y, { epochs: 1, batchSize: n, shuffle: false, verbose: 0 });
-    expect(spy).toHaveBeenCalledTimes(1);
+    expect(counter.steps()).toBe(1);
 
     // float64 reference
     const X = Array.from(x.data), Y = Array.from(y.data);
@@ -154,9 +174,9 @@ describe('one-call training step: against a float64 reference', () => {
     const model = new Sequential([layers.batchNormalization({ inputShape: [f], momentum, epsilon: eps }), layers.dense({ units: c, activation: 'softmax' })]);
     model.setWeights([gamma, beta, mm0, mv0, W, b].map((a, i) => new Tensor(a.slice(), i === 4 ? [f, c] : [a.length])));
     model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: lr }) });
-    const spy = vi.spyOn(native, 'trainPlanStep');
+    const counter = countPlanSteps();
     await model.fit(x, y, { epochs: 1, batchSize: n, shuffle: false, verbose: 0 });
-    expect(spy).toHaveBeenCalledTimes(1);
+    expect(counter.steps()).toBe(1);
 
     const X = Array.from(x.data), Y = Array.from(y.data);
     const mean = new Float64Array(f), vr = new Float64Array(f);
@@ -224,7 +244,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 4 }),
       ]),
       () => new Adam({ learningRate: 0.01, clipnorm: 0.5 }),
-      { loss: new CategoricalCrossentropy(true), oneHot: true, classes: 4, metrics: ['accuracy'], batchSize: 16 },
+      { loss: new CategoricalCrossentropy(true), oneHot: true, classes: 4, metrics: ['accuracy'], batchSize: 16, chunked: false },
     );
   });
 
@@ -242,6 +262,7 @@ describe('one-call training step: same training as the autograd path', () => {
         return m;
       },
       () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
+      { chunked: false },
     );
   });
 
@@ -282,6 +303,32 @@ describe('one-call training step: same training as the autograd path', () => {
     model.getWeights().forEach((t, i) => expect(Array.from(t.data), `weight ${i}`).toEqual(Array.from(before[i]!)));
   });
 
+  it('a non-finite loss in the middle of a multi-batch call: the batches before it are kept, the error names its batch', async () => {
+    const [x, y] = data(48, 6, 3, 8);
+    const bad = Float32Array.from(x.data);
+    bad.fill(3e38, 2 * 8 * 6, 2 * 8 * 6 + 6); // first row of batch 3 (no shuffling)
+    const xb = new Tensor(bad, x.shape);
+    const attempt = async (plan: boolean) => {
+      setTrainPlanEnabled(plan);
+      setSeed(5);
+      const model = new Sequential([layers.dense({ units: 4, activation: 'relu', inputShape: [6] }), layers.dense({ units: 3, activation: 'softmax' })]);
+      model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: 0.1 }) });
+      const counter = countPlanSteps();
+      const err = (await model.fit(xb, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0 }).then(() => null, (e: unknown) => e)) as (Error & { code?: string }) | null;
+      const chunked = counter.chunked();
+      vi.restoreAllMocks();
+      return { err, chunked, weights: model.getWeights().map((t) => Array.from(t.data)) };
+    };
+    const planned = await attempt(true);
+    const autograd = await attempt(false);
+    expect(planned.chunked).toBe(2);
+    expect(planned.err?.code).toBe('ERR_NON_FINITE');
+    expect(planned.err?.message).toMatch(/at epoch 1, batch 3;/);
+    const unnamed = (m: string | undefined) => m?.replace(/sequential_\d+/g, 'sequential').replace(/dense_\d+/g, 'dense');
+    expect(unnamed(planned.err?.message)).toBe(unnamed(autograd.err?.message));
+    expect(planned.weights).toEqual(autograd.weights);
+  });
+
   it('freezing a layer between fits re-plans (the old plan would point at the old buffers)', async () => {
     const [x, y] = data(24, 6, 3, 4);
     setSeed(2);
@@ -290,9 +337,9 @@ describe('one-call training step: same training as the autograd path', () => {
     await model.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
     model.layers[0]!.trainable = false;
     const frozen = Float32Array.from(model.layers[0]!.getWeights()[0]!.data);
-    const spy = vi.spyOn(native, 'trainPlanStep');
+    const counter = countPlanSteps();
     await model.fit(x, y, { epochs: 2, batchSize: 8, verbose: 0 });
-    expect(spy).toHaveBeenCalledTimes(6);
+    expect(counter.steps()).toBe(6);
     expect(Array.from(model.layers[0]!.getWeights()[0]!.data)).toEqual(Array.from(frozen));
   });
 });
@@ -389,7 +436,24 @@ describe('one-call training step: the native API refuses bad input', () => {
       } catch (e) {
         expect((e as { code?: string }).code, String(e)).toMatch(/^ERR_(NATIVE_|LABEL|PLAN_STALE)/);
       }
+      // Several batches over a small dataset, in a random order or in storage order.
+      const n = 1 + Math.floor(r() * 7), steps = Math.floor(r() * 4), batch = 1 + Math.floor(r() * rows);
+      const xs = randArray(r, n * inF, -3, 3);
+      const ys = sparse ? Float32Array.from({ length: n }, () => Math.floor(r() * outF)) : randArray(r, n * outF, 0, 1);
+      const index = r() < 0.5 ? null : Int32Array.from({ length: n }, () => Math.floor(r() * n));
+      const runArgs: unknown[] = [plan, xs, ys, index, n, Math.floor(r() * n), batch, steps, new Float32Array(steps).fill(0.05), new Float64Array(steps),
+        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true];
+      if (r() < 0.5) runArgs[1 + Math.floor(r() * 12)] = pick([...junk, -1, 2 ** 31, 1e9]);
+      if (index && r() < 0.2) index[Math.floor(r() * n)] = pick([-1, n, 2 ** 31 - 1]);
+      try {
+        const done = (native.trainPlanRun as (...a: unknown[]) => number)(...runArgs);
+        expect(done).toBeGreaterThanOrEqual(0);
+        expect(done).toBeLessThanOrEqual(steps);
+        ok++;
+      } catch (e) {
+        expect((e as { code?: string }).code, String(e)).toMatch(/^ERR_(NATIVE_|LABEL|PLAN_STALE)/);
+      }
     }
-    expect(ok).toBeGreaterThan(20);
+    expect(ok).toBeGreaterThan(40);
   });
 });

@@ -74,9 +74,9 @@ describe('npm run bench (bench/run.mjs)', () => {
     expect(sections.map((s) => s.slice(0, 3))).toEqual(['W1:', 'W3:']);
     for (const s of sections) {
       // Two tables per workload: fit's one-call step, then the per-op path's kernels.
-      const [planText, perOpText] = s.split('The same step op by op through autograd');
+      const [planText, perOpText] = s.split('The same steps op by op through autograd');
       expect(perOpText, 'per-op table').toBeDefined();
-      expect(tableAfter(planText!, header).map((row) => row[0])).toContain('trainPlanStep');
+      expect(tableAfter(planText!, header).map((row) => row[0])).toContain('trainPlanRun');
       expect(tableAfter(perOpText!, header).map((row) => row[0])).toContain('gemm');
       for (const text of [planText!, perOpText!]) {
       const rows = tableAfter(text, header);

@@ -73,6 +73,11 @@ export interface NativeBinding {
    * src/models/train_plan.ts builds the layer specs). Returns an opaque handle.
    */
   trainPlanCreate(layers: Record<string, unknown>[], maxRows: number, loss: number): object;
+  /** Up to `steps` plain-SGD steps of a plan over consecutive batches; returns the steps done. */
+  trainPlanRun(
+    plan: object, xSrc: F32, tSrc: F32, index: Int32Array | null, n: number, start: number, batch: number, steps: number,
+    lrs: F32, losses: Float64Array, preds: F32 | null, targetsOut: F32 | null, softmaxPred: boolean,
+  ): number;
   /** One step of a plan; returns the mean loss (not finite: nothing was changed). */
   trainPlanStep(
     plan: object, x: F32, targets: F32, rows: number, fused: boolean, lr: number, pred: F32 | null, softmaxPred: boolean,

@@ -140,6 +140,10 @@ export class Sequential {
   private constrained: Layer[] = [];
   /** Where the plan writes the model's output for the metrics. */
   private planPred = new Float32Array(0);
+  /** planChunk's buffers: learning rates in, losses, outputs and targets out. */
+  private chunkBuf: { lrs: Float32Array; losses: Float64Array; preds: Float32Array | null; targets: Float32Array | null } | null = null;
+  /** Whether the last planChunk stopped early at a non-finite loss. */
+  private lastChunkShort = false;
 
   constructor(layers: Layer[] = [], options: { name?: string } = {}) {
     this.name = options.name ?? uniqueName('sequential');
@@ -438,6 +442,10 @@ export class Sequential {
     }
     const lossMean = new Mean('loss');
     this.stopTraining = false;
+    const chunkable = cbs.every(
+      (cb) => cb instanceof ProgbarLogger || (cb.onBatchBegin === Callback.prototype.onBatchBegin && cb.onBatchEnd === Callback.prototype.onBatchEnd),
+    );
+    let chunk = 4;
     // The set-up above (data checks, packing, index) can take tens of ms on a large dataset: let the
     // event loop run before the first batch, whose one-time warm-up costs a few ms more.
     await new Promise<void>((resolve) => setImmediate(resolve));
@@ -450,8 +458,33 @@ export class Sequential {
       for (const m of compiled.metrics) m.reset();
       await list.onEpochBegin(epoch, {});
       const logs: Logs = {};
+      let perStepNext = false;
       for (let step = 0; step < steps && !this.stopTraining; step++) {
         if (args.signal?.aborted) throw abortError(args.signal, this.name, epoch, step);
+        if (chunkable && !perStepNext) {
+          // Several batches in one native call (Keras's steps_per_execution, chosen here because no
+          // callback looks at single batches); back to one batch per step for a non-finite loss.
+          const t0 = performance.now();
+          const done = this.planChunk(compiled, xt, yt, order, step, batchSize, Math.min(chunk, steps - step), lossMean);
+          if (done > 0) {
+            // About 8 ms of steps per call: the event loop still runs every ~10 ms.
+            chunk = Math.max(1, Math.min(256, Math.floor((8 * done) / Math.max(performance.now() - t0, 1e-3))));
+            step += done - 1;
+            logs.loss = lossMean.result();
+            for (const m of compiled.metrics) logs[m.name] = m.result();
+            const r = list.onBatchEnd(step, logs);
+            if (r) await r;
+            perStepNext = this.lastChunkShort; // the next batch's loss was not finite
+            const now = performance.now();
+            if (now - lastYield > 10) {
+              await new Promise<void>((resolve) => setImmediate(resolve));
+              lastYield = performance.now();
+            }
+            continue;
+          }
+          // done 0: this batch's loss was not finite; -1: the per-batch path is needed.
+        }
+        perStepNext = false;
         const start = step * batchSize;
         const end = Math.min(n, start + batchSize);
         const r0 = list.onBatchBegin(step, logs);
@@ -508,14 +541,77 @@ export class Sequential {
    * does not, or when the loss was not finite (the plan then changed nothing, and the autograd
    * step runs to find and report where the non-finite value came from).
    */
-  private planStep(x: Tensor, y: Tensor, compiled: Compiled): number | null {
-    const rows = x.shape[0] ?? 0;
+  /** The current plan for batches of up to `rows` samples (re-made when the weights moved), or null. */
+  private currentPlan(compiled: Compiled, rows: number): TrainPlan | null {
     let plan = this.plan;
     if (plan === undefined || (plan !== null && (plan.maxRows < rows || !plan.current()))) {
       plan = this.plan = TrainPlan.build(this._layers, this._inputShape!, compiled.loss, this.fusable, Math.max(rows, 1));
       this.constrained = this._layers.filter((l) => l.hasConstraints);
       if (plan) this.planPred = new Float32Array(plan.maxRows * plan.classes);
     }
+    return plan;
+  }
+
+  /**
+   * Up to `count` plain-SGD steps from batch `first` of the epoch in one native call; returns how
+   * many ran (their losses and metrics are added), fewer when a loss was not finite (that batch
+   * changed nothing and must go through `trainStep`), or -1 when the model, optimizer or
+   * constraints need the per-batch path.
+   */
+  private planChunk(
+    compiled: Compiled, xt: Tensor, yt: Tensor, order: Int32Array | null, first: number, batchSize: number, count: number, lossMean: Mean,
+  ): number {
+    this.lastChunkShort = false;
+    const plan = this.currentPlan(compiled, batchSize);
+    const optimizer = compiled.optimizer;
+    if (plan === null || this.constrained.length > 0 || this.fusable.size === 0 || optimizer.fusedSgdRate() === null) return -1;
+    const n = xt.shape[0]!;
+    if (xt.size !== n * plan.inWidth || yt.size !== (plan.sparseTargets ? n : n * plan.classes)) return -1;
+    const buf = this.chunkBuffers(count, batchSize, plan, compiled.metrics.length > 0);
+    const it0 = optimizer.iterations;
+    try {
+      for (let j = 0; j < count; j++) {
+        optimizer.iterations = it0 + j;
+        buf.lrs[j] = optimizer.fusedSgdRate()!;
+      }
+    } finally {
+      optimizer.iterations = it0;
+    }
+    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, buf.preds, buf.targets);
+    optimizer.iterations = it0 + done;
+    const tWidth = plan.sparseTargets ? 1 : plan.classes;
+    for (let j = 0; j < done; j++) {
+      const rows = Math.min(batchSize, n - (first + j) * batchSize);
+      lossMean.update(buf.losses[j]!, rows);
+      if (buf.preds && buf.targets) {
+        const off = j * batchSize;
+        const pred = new Tensor(buf.preds.subarray(off * plan.classes, (off + rows) * plan.classes), [rows, plan.classes]);
+        const target = new Tensor(buf.targets.subarray(off * tWidth, (off + rows) * tWidth), [rows, ...yt.shape.slice(1)]);
+        for (const m of compiled.metrics) m.update(pred, target);
+      }
+    }
+    this.lastChunkShort = done < count;
+    return done;
+  }
+
+  private chunkBuffers(count: number, batchSize: number, plan: TrainPlan, metrics: boolean) {
+    let b = this.chunkBuf;
+    const tWidth = plan.sparseTargets ? 1 : plan.classes;
+    if (b === null || b.lrs.length < count || (metrics && (b.preds === null || b.preds.length < count * batchSize * plan.classes || b.targets!.length < count * batchSize * tWidth))) {
+      const cap = Math.max(count, b?.lrs.length ?? 0);
+      b = this.chunkBuf = {
+        lrs: new Float32Array(cap),
+        losses: new Float64Array(cap),
+        preds: metrics ? new Float32Array(cap * batchSize * plan.classes) : null,
+        targets: metrics ? new Float32Array(cap * batchSize * tWidth) : null,
+      };
+    }
+    return metrics ? b : { ...b, preds: null, targets: null };
+  }
+
+  private planStep(x: Tensor, y: Tensor, compiled: Compiled): number | null {
+    const rows = x.shape[0] ?? 0;
+    const plan = this.currentPlan(compiled, rows);
     if (plan === null || rows === 0) return null;
     // Shapes the plan was not made for: the autograd path reports them.
     if (x.size !== rows * plan.inWidth || y.size !== (plan.sparseTargets ? rows : rows * plan.classes)) return null;

@@ -180,6 +180,18 @@ export class TrainPlan {
     return native.trainPlanStep(this.handle, x.data, y.data, rows, lr !== null, lr ?? 0, pred, this.softmaxPred);
   }
 
+  /**
+   * Up to `count` plain-SGD steps over consecutive batches of (x, y) taken in `index` order from
+   * row `start` (native/train_plan.h TrainPlan::run). Returns the number of steps done: fewer
+   * when a loss was not finite (that batch changed nothing).
+   */
+  run(
+    x: Tensor, y: Tensor, index: Int32Array | null, start: number, batch: number, count: number,
+    lrs: Float32Array, losses: Float64Array, preds: Float32Array | null, targets: Float32Array | null,
+  ): number {
+    return native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.softmaxPred);
+  }
+
   /** Whether targets are class ids (one per sample). */
   get sparseTargets(): boolean {
     return this.sparse;
