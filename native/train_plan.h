@@ -2,8 +2,12 @@
 // native call: forward, softmax cross-entropy, backward, and (for plain SGD) the weight update
 // fused into the backward pass. It is the composition of the kernels the autograd path calls one
 // by one (sgemm, activation_*, batchnorm_*, sparse_softmax_xent, ...), in the same order and on
-// the same values, so both paths train to the same weights; what it saves is the per-op JS and
-// N-API work between kernels (src/models/train_plan.ts decides when a model qualifies).
+// the same values, so both paths train to the same weights bit for bit; what it saves is the
+// per-op JS and N-API work between kernels (src/models/train_plan.ts decides when a model
+// qualifies). One exception trades bit-equality for a GEMM: a trainable BatchNormalization layer
+// with nothing trainable below it (typically the first layer) gets its gradients, and the Dense
+// layer after it its kernel gradient, from one product xhat^T dz instead of two (step()); the
+// result equals the two-GEMM one up to float rounding.
 //
 // Plain C++: raw pointers to memory the caller owns (weights, gradients, moving statistics) and
 // workspace the plan owns. Nothing here knows N-API; the binding re-checks every size.
@@ -109,6 +113,10 @@ class TrainPlan {
   PlanLoss loss_;
   // need_dx_[i]: a trainable weight lies in a layer before i, so layer i passes a gradient back.
   std::vector<bool> need_dx_;
+  // shortcut_[i]: Dense layer i takes a BN layer's output and that BN layer's gradients come from
+  // G = xhat^T dz without forming the Dense layer's dx (step()).
+  std::vector<bool> shortcut_;
+  std::vector<float> g_, istd_;
   // Per layer: pre-activation z (Dense with an activation only), output y, and a BN layer's batch
   // mean and variance. Layer i reads layers i-1's y (or x).
   std::vector<std::vector<float>> z_, y_, mean_, var_;

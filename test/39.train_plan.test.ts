@@ -6,7 +6,8 @@
  *    averages);
  *  - differential: the same model trained from the same seed with the plan and with the per-op
  *    autograd path (itself checked by finite differences and PyTorch fixtures in test/20-36) ends
- *    with bit-identical weights, for fused SGD, Adam, BN, frozen layers, constraints and metrics;
+ *    with bit-identical weights, for fused SGD, Adam, BN, frozen layers, constraints and metrics
+ *    (equal to 1e-5 when a BN layer comes first: the plan's one-GEMM shortcut sums differently);
  *  - the native API refuses malformed specs, stale or detached buffers, aliasing and bad labels
  *    with coded errors, and a randomized run of such calls never crashes.
  */
@@ -81,9 +82,9 @@ async function train(
 }
 
 async function expectSameAsAutograd(
-  build: () => Sequential, opt: () => Optimizer, options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[]; chunked?: boolean } = {},
+  build: () => Sequential, opt: () => Optimizer, options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[]; chunked?: boolean; exact?: boolean } = {},
 ): Promise<Run> {
-  const { oneHot = false, classes = 3, features = 6, inputShape, chunked = true, ...rest } = options;
+  const { oneHot = false, classes = 3, features = 6, inputShape, chunked = true, exact = true, ...rest } = options;
   const [x2, y] = data(44, features, classes, 5, oneHot);
   const x = inputShape ? new Tensor(x2.data, [44, ...inputShape]) : x2;
   // Without batch callbacks plain SGD runs several batches per native call; a callback watching
@@ -99,8 +100,14 @@ async function expectSameAsAutograd(
   expect(autograd.planSteps).toBe(0);
   for (const run of [planned, perBatch]) {
     expect(run.weights.length).toBe(autograd.weights.length);
-    run.weights.forEach((w, i) => expect(Array.from(w), `weight ${i}`).toEqual(Array.from(autograd.weights[i]!)));
-    expect(run.losses).toEqual(autograd.losses);
+    if (exact) {
+      run.weights.forEach((w, i) => expect(Array.from(w), `weight ${i}`).toEqual(Array.from(autograd.weights[i]!)));
+      expect(run.losses).toEqual(autograd.losses);
+    } else {
+      // The BN-first shortcut sums in another order: equal up to float rounding.
+      run.weights.forEach((w, i) => expectClose(w, autograd.weights[i]!, 1e-5, 1e-6, `weight ${i}`));
+      expectClose(run.losses, autograd.losses, 1e-6, 1e-7, 'losses');
+    }
     expect(run.metrics).toEqual(autograd.metrics);
   }
   // Training moved the weights (the comparison is not between two untouched initialisations).
@@ -165,14 +172,18 @@ describe('one-call training step: against a float64 reference', () => {
     [nW1, nb1, nW2, nb2].forEach((want, i) => expectClose(got[i]!, want, 1e-5, 1e-6, `weight ${i}`));
   });
 
-  it('BatchNormalization (batch statistics, gamma/beta gradients, moving averages) -> Dense softmax, one SGD step', async () => {
+  // BN first: the plan gets dgamma, dbeta and the Dense kernel's gradient from one GEMM (xhat^T dz),
+  // without the Dense layer's dx; with and without beta (center) since the shortcut uses it.
+  it.each([true, false])('BatchNormalization (batch statistics, gamma/beta gradients, moving averages) -> Dense softmax, one SGD step (center %s)', async (center) => {
     const n = 6, f = 3, c = 2, lr = 0.5, momentum = 0.9, eps = 1e-3;
     const r = rng(21);
     const gamma = randArray(r, f, 0.5, 1.5), beta = randArray(r, f, -0.3, 0.3), mm0 = randArray(r, f), mv0 = randArray(r, f, 0.5, 2);
     const W = randArray(r, f * c), b = randArray(r, c, -0.1, 0.1);
     const [x, y] = data(n, f, c, 22);
-    const model = new Sequential([layers.batchNormalization({ inputShape: [f], momentum, epsilon: eps }), layers.dense({ units: c, activation: 'softmax' })]);
-    model.setWeights([gamma, beta, mm0, mv0, W, b].map((a, i) => new Tensor(a.slice(), i === 4 ? [f, c] : [a.length])));
+    if (!center) beta.fill(0);
+    const model = new Sequential([layers.batchNormalization({ inputShape: [f], momentum, epsilon: eps, center }), layers.dense({ units: c, activation: 'softmax' })]);
+    const init = center ? [gamma, beta, mm0, mv0, W, b] : [gamma, mm0, mv0, W, b];
+    model.setWeights(init.map((a) => new Tensor(a.slice(), a === W ? [f, c] : [a.length])));
     model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: lr }) });
     const counter = countPlanSteps();
     await model.fit(x, y, { epochs: 1, batchSize: n, shuffle: false, verbose: 0 });
@@ -198,11 +209,16 @@ describe('one-call training step: against a float64 reference', () => {
     for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) for (let j = 0; j < c; j++) da[i * f + k] += dz[i * c + j]! * W[k * c + j]!;
     const dgamma = new Float64Array(f), dbeta = new Float64Array(f);
     for (let i = 0; i < n; i++) for (let k = 0; k < f; k++) { dgamma[k] += da[i * f + k]! * xhat[i * f + k]!; dbeta[k] += da[i * f + k]!; }
+    const dW = new Float64Array(f * c), dbias = new Float64Array(c);
+    for (let i = 0; i < n; i++) for (let j = 0; j < c; j++) { dbias[j] += dz[i * c + j]!; for (let k = 0; k < f; k++) dW[k * c + j] += a[i * f + k]! * dz[i * c + j]!; }
     const got = model.getWeights().map((w) => w.data);
+    const at = center ? 0 : -1;
     expectClose(got[0]!, Array.from(gamma, (g, k) => g - lr * dgamma[k]!), 1e-5, 1e-6, 'gamma');
-    expectClose(got[1]!, Array.from(beta, (v, k) => v - lr * dbeta[k]!), 1e-5, 1e-6, 'beta');
-    expectClose(got[2]!, Array.from(mm0, (v, k) => v * momentum + mean[k]! * (1 - momentum)), 1e-6, 1e-7, 'moving mean');
-    expectClose(got[3]!, Array.from(mv0, (v, k) => v * momentum + vr[k]! * (1 - momentum)), 1e-6, 1e-7, 'moving variance');
+    if (center) expectClose(got[1]!, Array.from(beta, (v, k) => v - lr * dbeta[k]!), 1e-5, 1e-6, 'beta');
+    expectClose(got[2 + at]!, Array.from(mm0, (v, k) => v * momentum + mean[k]! * (1 - momentum)), 1e-6, 1e-7, 'moving mean');
+    expectClose(got[3 + at]!, Array.from(mv0, (v, k) => v * momentum + vr[k]! * (1 - momentum)), 1e-6, 1e-7, 'moving variance');
+    expectClose(got[4 + at]!, Array.from(W, (v, k) => v - lr * dW[k]!), 1e-5, 1e-6, 'dense kernel');
+    expectClose(got[5 + at]!, Array.from(b, (v, k) => v - lr * dbias[k]!), 1e-5, 1e-6, 'dense bias');
   });
 });
 
@@ -231,7 +247,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 3, activation: 'softmax' }),
       ]),
       () => new SGD({ learningRate: schedules.exponentialDecay({ initialLearningRate: 0.2, decaySteps: 3, decayRate: 0.5 }) }),
-      { metrics: ['accuracy'] },
+      { metrics: ['accuracy'], exact: false },
     );
   });
 

@@ -21,7 +21,7 @@ import { native } from '../backend/native';
 import { add } from '../ops/arithmetic';
 import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
-import { TrainPlan } from './train_plan';
+import { TrainPlan, trainPlanEnabled } from './train_plan';
 import { saveModel, saveWeights, loadWeights } from '../saving/model_io';
 import type { SaveOptions, SaveResult } from '../saving/model_io';
 
@@ -543,6 +543,7 @@ export class Sequential {
    */
   /** The current plan for batches of up to `rows` samples (re-made when the weights moved), or null. */
   private currentPlan(compiled: Compiled, rows: number): TrainPlan | null {
+    if (!trainPlanEnabled()) return null;
     let plan = this.plan;
     if (plan === undefined || (plan !== null && (plan.maxRows < rows || !plan.current()))) {
       plan = this.plan = TrainPlan.build(this._layers, this._inputShape!, compiled.loss, this.fusable, Math.max(rows, 1));

@@ -4,7 +4,9 @@
  * `fromLogits`) Dense layer, trained on a categorical cross-entropy. The per-op path (autograd)
  * spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep stack; the plan
  * runs the same kernels, in the same order, on the same values (native/train_plan.cc), so a model
- * trains to the same weights either way (test/39 checks this against the autograd path).
+ * trains to the same weights either way, bit for bit (test/39 checks this against the autograd
+ * path) — except after a trainable BatchNormalization layer with nothing trainable below it,
+ * whose gradients come from one GEMM fewer and match up to float rounding (train_plan.h).
  *
  * Anything else (Dropout, regularizers, other losses, custom layers, rank > 2 after Flatten) keeps
  * the autograd path. `DEEPNODE_TRAIN_PLAN=0` in the environment, or `setTrainPlanEnabled(false)`,
