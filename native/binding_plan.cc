@@ -195,6 +195,30 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
   }
 }
 
+// The call's argument count, and its first argument: a handle made by trainPlanCreate.
+PlanHandle* PlanArg(const Napi::CallbackInfo& info, const char* fn, size_t count) {
+  Napi::Env env = info.Env();
+  if (info.Length() != count)
+    Fail(env, "ERR_NATIVE_ARGS", std::string(fn) + ": expected " + std::to_string(count) + " arguments, received " + std::to_string(info.Length()), true);
+  bool tagged = false;
+  if (info[0].Type() != napi_external || napi_check_object_type_tag(env, info[0], &kPlanTag, &tagged) != napi_ok || !tagged)
+    Fail(env, "ERR_NATIVE_TYPE", std::string(fn) + ": plan must be a handle from trainPlanCreate", true);
+  return static_cast<PlanHandle*>(info[0].As<Napi::External<PlanHandle>>().Data());
+}
+
+// Argument i of a call: a Float32Array of at least `need` elements (or null when optional).
+float* F32Arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name, int64_t need, bool optional) {
+  if (optional && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    Fail(info.Env(), "ERR_NATIVE_TYPE", std::string(fn) + ": " + name + " must be a Float32Array", true);
+  auto a = info[i].As<Napi::Float32Array>();
+  float* p = a.Data();
+  const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+  if (len < need)
+    Fail(info.Env(), "ERR_NATIVE_SIZE", std::string(fn) + ": " + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+  return p;
+}
+
 // Every held array must still be where it was, at least as long: else refuse to run.
 void CheckHeld(napi_env env, const PlanHandle& handle, const char* fn) {
   for (const Held& h : handle.held) {
@@ -227,24 +251,10 @@ void CheckApart(napi_env env, const PlanHandle& handle, const char* fn, std::ini
 
 Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 8) Fail(env, "ERR_NATIVE_ARGS", "trainPlanStep: expected 8 arguments, received " + std::to_string(info.Length()), true);
-  bool tagged = false;
-  if (info[0].Type() != napi_external || napi_check_object_type_tag(env, info[0], &kPlanTag, &tagged) != napi_ok || !tagged)
-    Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: plan must be a handle from trainPlanCreate", true);
-  auto* handle = static_cast<PlanHandle*>(info[0].As<Napi::External<PlanHandle>>().Data());
+  PlanHandle* handle = PlanArg(info, "trainPlanStep", 8);
   deepnode::TrainPlan& plan = handle->plan;
 
-  auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) -> float* {
-    if (optional && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanStep: ") + name + " must be a Float32Array", true);
-    auto a = info[i].As<Napi::Float32Array>();
-    float* p = a.Data();
-    const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
-    if (len < need)
-      Fail(env, "ERR_NATIVE_SIZE", std::string("trainPlanStep: ") + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
-    return p;
-  };
+  auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) { return F32Arg(info, i, "trainPlanStep", name, need, optional); };
   if (!info[3].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: rows must be a number", true);
   const double rows_d = info[3].As<Napi::Number>().DoubleValue();
   if (!(rows_d >= 1) || rows_d > static_cast<double>(plan.max_rows()) || rows_d != std::floor(rows_d))
@@ -281,11 +291,7 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
 // trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, softmaxPred) -> steps done
 Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() != 13) Fail(env, "ERR_NATIVE_ARGS", "trainPlanRun: expected 13 arguments, received " + std::to_string(info.Length()), true);
-  bool tagged = false;
-  if (info[0].Type() != napi_external || napi_check_object_type_tag(env, info[0], &kPlanTag, &tagged) != napi_ok || !tagged)
-    Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: plan must be a handle from trainPlanCreate", true);
-  auto* handle = static_cast<PlanHandle*>(info[0].As<Napi::External<PlanHandle>>().Data());
+  PlanHandle* handle = PlanArg(info, "trainPlanRun", 13);
   deepnode::TrainPlan& plan = handle->plan;
   auto count = [&](size_t i, const char* name, double lo, double hi) -> int64_t {
     if (!info[i].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a number", true);
@@ -300,17 +306,7 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   const int64_t batch = count(6, "batch", 1, static_cast<double>(plan.max_rows()));
   const int64_t steps = count(7, "steps", 0, 1048576.0);
   const int64_t in = plan.in_width(), classes = plan.classes(), t_width = plan.sparse_targets() ? 1 : classes;
-  auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) -> float* {
-    if (optional && (info[i].IsNull() || info[i].IsUndefined())) return nullptr;
-    if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a Float32Array", true);
-    auto a = info[i].As<Napi::Float32Array>();
-    float* p = a.Data();
-    const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
-    if (len < need)
-      Fail(env, "ERR_NATIVE_SIZE", std::string("trainPlanRun: ") + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
-    return p;
-  };
+  auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) { return F32Arg(info, i, "trainPlanRun", name, need, optional); };
   const float* x = f32(1, "xSrc", n * in, false);
   const float* t = f32(2, "tSrc", n * t_width, false);
   // The rows the steps will read: [start, min(n, start + steps * batch)).
