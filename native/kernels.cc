@@ -1,4 +1,6 @@
 #include "kernels.h"
+
+#include "parallel.h"
 #include "simd.h"
 
 #include <algorithm>
@@ -56,6 +58,13 @@ __attribute__((always_inline)) inline float expm1_nonpositive(float x) {
   return two_n * em1_r + (two_n - 1.0f);
 }
 
+// fmin(fmax(v, 0), 6) as selects, with the same results as the libm calls it replaces (NaN and -0
+// give +0): GCC calls fminf/fmaxf per element otherwise, ~6 ns per element instead of ~0.2.
+__attribute__((always_inline)) inline float clamp_0_6(float v) {
+  const float u = v > 0.0f ? v : 0.0f;
+  return u <= 6.0f ? u : 6.0f;
+}
+
 // Applies op(i) for i in [0, n); the loop bodies are simple enough for GCC to vectorise where the
 // math allows it.
 template <typename F>
@@ -63,10 +72,54 @@ inline void each(int64_t n, F op) {
   for (int64_t i = 0; i < n; ++i) op(i);
 }
 
+// The large element-wise passes (activations, their derivatives with the bias sums, column sums,
+// the batch gather) split across threads when a pass holds more than kParallelMin units of work,
+// each thread taking at least kPerThreadMin. A unit is one element of a ReLU pass, ~0.2 ns on one
+// thread of the 2-vCPU Zen3 VM these were measured on, so the threshold is ~200 us of one-thread
+// work. Waking the passive OpenMP team and joining it costs ~12-15 us there on a quiet machine,
+// yet splitting smaller passes never paid on that shared VM: standalone ReLU, SELU and bias passes
+// of up to 2^18 floats ran 0.8-0.95x at 2 threads, and inside W4's training steps (other
+// processes busy, the GEMM's helper spinning between products) its [256, 1024] passes and
+// 256-row gathers got slower too (gathers 246-409 vs 215-228 us per step, bias passes 484-565 vs
+// 459-514). While those ran, other processes kept both vCPUs busy (load 5-10), and a
+// compute-bound tanh pass split evenly over 2 threads ran only 1.2x faster: re-measure on a quiet
+// machine before lowering kParallelMin. Above it are passes of ~200 us and more and the
+// libm-bound activations (milliseconds per large batch), where a free core should pay.
+constexpr int64_t kParallelMin = int64_t(1) << 20;
+constexpr int64_t kPerThreadMin = int64_t(1) << 18;
+// Threads claim element-wise work this many floats (64 KB) at a time.
+constexpr int64_t kChunk = int64_t(1) << 14;
+
+// Work units per element (one-thread time per element over ReLU's, measured on 2^18 floats).
+// The libm-bound activations (sigmoid, tanh, softplus, swish, GELU, exp) cost 25-150 units.
+int64_t work_per_element(Act act, bool backward) {
+  switch (act) {
+    case Act::Elu:
+    case Act::Selu: return backward ? 1 : 3;
+    case Act::Sigmoid: return backward ? 2 : 50;
+    case Act::Tanh: return backward ? 3 : 130;
+    case Act::Softplus: return backward ? 50 : 110;
+    case Act::Swish: return 55;
+    case Act::GeluExact: return 120;
+    case Act::GeluTanh: return 150;
+    case Act::Exponential: return backward ? 1 : 25;
+    case Act::HardSigmoid:
+    case Act::Relu6: return backward ? 2 : 1;
+    default: return 1;
+  }
+}
+// The derivative and the column sums of activation_backward_bias.
+int64_t bias_work(Act act, int64_t rows, int64_t cols) { return rows * cols * (work_per_element(act, true) + 1); }
+// A random batch gather waits on memory: ~5 units per float (256 rows of 784: ~200 us).
+constexpr int64_t kGatherWork = 5;
+
+// Threads for a pass of `work` units.
+int threads_for(int64_t work) { return deepnode::threads_for(work, kParallelMin, kPerThreadMin); }
+
 }  // namespace
 
-DEEPNODE_ELEMENTWISE_CLONES
-void activation_forward(Act act, const float* x, float* y, int64_t n, float alpha) {
+namespace {
+DEEPNODE_INLINE void forward_body(Act act, const float* x, float* y, int64_t n, float alpha) {
   switch (act) {
     case Act::Linear:
       if (x != y) each(n, [=](int64_t i) { y[i] = x[i]; });
@@ -116,7 +169,7 @@ void activation_forward(Act act, const float* x, float* y, int64_t n, float alph
       });
       return;
     case Act::HardSigmoid:
-      each(n, [=](int64_t i) { y[i] = std::fmin(std::fmax(x[i] + 3.0f, 0.0f), 6.0f) / 6.0f; });
+      each(n, [=](int64_t i) { y[i] = clamp_0_6(x[i] + 3.0f) / 6.0f; });
       return;
     case Act::Softsign:
       each(n, [=](int64_t i) { y[i] = x[i] / (1.0f + std::fabs(x[i])); });
@@ -125,16 +178,15 @@ void activation_forward(Act act, const float* x, float* y, int64_t n, float alph
       each(n, [=](int64_t i) { y[i] = std::exp(x[i]); });
       return;
     case Act::Relu6:
-      each(n, [=](int64_t i) { y[i] = std::fmin(std::fmax(x[i], 0.0f), 6.0f); });
+      each(n, [=](int64_t i) { y[i] = clamp_0_6(x[i]); });
       return;
     case Act::Count:
       return;
   }
 }
 
-DEEPNODE_ELEMENTWISE_CLONES
-void activation_backward(Act act, const float* x, const float* y, const float* dy, float* dx,
-                         int64_t n, float alpha) {
+DEEPNODE_INLINE void backward_body(Act act, const float* x, const float* y, const float* dy, float* dx, int64_t n,
+                                   float alpha) {
   switch (act) {
     case Act::Linear:
       if (dx != dy) each(n, [=](int64_t i) { dx[i] = dy[i]; });
@@ -212,11 +264,145 @@ void activation_backward(Act act, const float* x, const float* y, const float* d
 }
 
 DEEPNODE_ELEMENTWISE_CLONES
-void activation_backward_bias(Act act, const float* x, const float* y, const float* dy, float* dx,
-                              int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
+void activation_forward_range(Act act, const float* x, float* y, int64_t n, float alpha) {
+  forward_body(act, x, y, n, alpha);
+}
+
+DEEPNODE_ELEMENTWISE_CLONES
+void activation_backward_range(Act act, const float* x, const float* y, const float* dy, float* dx, int64_t n,
+                               float alpha) {
+  backward_body(act, x, y, dy, dx, n, alpha);
+}
+
+// The OpenMP regions live outside the cloned functions (see simd.h); each chunk runs the clone.
+__attribute__((noinline)) void activation_forward_split(Act act, const float* x, float* y, int64_t n, float alpha,
+                                                        int threads) {
+  for_each_chunk(n, threads, kChunk,
+                 [=](int64_t i0, int64_t i1) { activation_forward_range(act, x + i0, y + i0, i1 - i0, alpha); });
+}
+
+__attribute__((noinline)) void activation_backward_split(Act act, const float* x, const float* y, const float* dy,
+                                                         float* dx, int64_t n, float alpha, int threads) {
+  for_each_chunk(n, threads, kChunk, [=](int64_t i0, int64_t i1) {
+    activation_backward_range(act, x + i0, y + i0, dy + i0, dx + i0, i1 - i0, alpha);
+  });
+}
+
+// Rows [r0, r1) of activation_backward_bias: dx for those rows and their column sums into
+// sums[0, cols) (overwritten).
+DEEPNODE_ELEMENTWISE_CLONES
+void backward_bias_rows(Act act, const float* x, const float* y, const float* dy, float* dx, int64_t r0,
+                        int64_t r1, int64_t cols, float alpha, float* sums) {
   // The derivative a block of whole rows (~16 KB) per call, so that the call and the vector loop's
   // start-up are paid per block, not per row (W3's rows are 100 wide); then the block's column
-  // sums, while it is still in L1. The sums live on the stack up to 512 columns.
+  // sums, while it is still in L1.
+  for (int64_t j = 0; j < cols; ++j) sums[j] = 0.0f;
+  const int64_t block = std::max<int64_t>(1, 4096 / std::max<int64_t>(cols, 1));
+  for (int64_t b0 = r0; b0 < r1; b0 += block) {
+    const int64_t b1 = std::min(r1, b0 + block), at = b0 * cols;
+    backward_body(act, x + at, y + at, dy + at, dx + at, (b1 - b0) * cols, alpha);
+    for (int64_t r = b0; r < b1; ++r) {
+      const float* row = dx + r * cols;
+      for (int64_t j = 0; j < cols; ++j) sums[j] += row[j];
+    }
+  }
+}
+
+// The one-thread column_sum: rows added into db one after another.
+DEEPNODE_ELEMENTWISE_CLONES
+void column_sum_range(const float* dy, int64_t rows, int64_t cols, float* db, bool accumulate) {
+  if (!accumulate) each(cols, [=](int64_t j) { db[j] = 0.0f; });
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = dy + r * cols;
+    each(cols, [=](int64_t j) { db[j] += row[j]; });
+  }
+}
+
+// Column sums of rows [r0, r1) into sums[0, cols) (overwritten).
+DEEPNODE_ELEMENTWISE_CLONES
+void column_sum_rows(const float* dy, int64_t r0, int64_t r1, int64_t cols, float* sums) {
+  each(cols, [=](int64_t j) { sums[j] = 0.0f; });
+  for (int64_t r = r0; r < r1; ++r) {
+    const float* row = dy + r * cols;
+    each(cols, [=](int64_t j) { sums[j] += row[j]; });
+  }
+}
+
+// db[j] = base[j] + scale * (sum over blocks b, in order, of partial[b * cols + j]). The blocks'
+// rows are added into the first one a whole row at a time (contiguous, vectorised); each
+// column's order stays b = 0, 1, 2, ...
+DEEPNODE_ELEMENTWISE_CLONES
+void combine_partials(float* partial, int64_t blocks, int64_t cols, const float* base, float scale, float* db) {
+  for (int64_t b = 1; b < blocks; ++b) {
+    const float* row = partial + b * cols;
+    each(cols, [=](int64_t j) { partial[j] += row[j]; });
+  }
+  if (base) each(cols, [=](int64_t j) { db[j] = base[j] + scale * partial[j]; });
+  else each(cols, [=](int64_t j) { db[j] = scale * partial[j]; });
+}
+
+// Column sums split across threads by blocks of rows: each block of kChunk floats (whole rows)
+// sums its rows into its own partial row, and the partials are added up in block order. The
+// blocks depend only on the shape, so the result is the same bits for any number of threads
+// >= 2; it differs from the one-thread pass (rows added one after another) by rounding only:
+// |difference| <= ~(rows / rows_per_block + rows_per_block) * 2^-24 * sum_r |v[r, j]| per column.
+// sum_block(r0, r1, sums) computes the block's partial; `work` is the pass's size in work units.
+// Returns false when the batch is too small for threads (the caller then runs its one-thread pass).
+template <typename SumBlock>
+bool split_column_sums(int64_t work, int64_t rows, int64_t cols, const float* base, float scale, float* db,
+                       SumBlock sum_block) {
+  const int threads = threads_for(work);
+  const int64_t rows_per_block = std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
+  if (threads <= 1 || rows < 2 * rows_per_block) return false;
+  const int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
+  std::vector<float> partial(static_cast<size_t>(blocks * cols));
+  float* p = partial.data();
+  for_each_chunk(blocks, threads, 1, [=](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      sum_block(b * rows_per_block, std::min(rows, (b + 1) * rows_per_block), p + b * cols);
+  });
+  combine_partials(p, blocks, cols, base, scale, db);
+  return true;
+}
+}  // namespace
+
+// Small passes (and every pass on one thread) run in the clone itself, as they did before the split.
+DEEPNODE_ELEMENTWISE_CLONES
+void activation_forward(Act act, const float* x, float* y, int64_t n, float alpha) {
+  const int threads = threads_for(n * work_per_element(act, false));
+  if (threads > 1) return activation_forward_split(act, x, y, n, alpha, threads);
+  forward_body(act, x, y, n, alpha);
+}
+
+DEEPNODE_ELEMENTWISE_CLONES
+void activation_backward(Act act, const float* x, const float* y, const float* dy, float* dx, int64_t n,
+                         float alpha) {
+  const int threads = threads_for(n * work_per_element(act, true));
+  if (threads > 1) return activation_backward_split(act, x, y, dy, dx, n, alpha, threads);
+  backward_body(act, x, y, dy, dx, n, alpha);
+}
+
+namespace {
+// activation_backward_bias across threads; false (nothing done) when the batch is too small.
+__attribute__((noinline)) bool backward_bias_split(Act act, const float* x, const float* y, const float* dy, float* dx,
+                                                   int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
+  const auto block = [=](int64_t r0, int64_t r1, float* sums) {
+    backward_bias_rows(act, x, y, dy, dx, r0, r1, cols, alpha, sums);
+  };
+  return split_column_sums(bias_work(act, rows, cols), rows, cols, db, db_scale, db, block);
+}
+}  // namespace
+
+DEEPNODE_ELEMENTWISE_CLONES
+void activation_backward_bias(Act act, const float* x, const float* y, const float* dy, float* dx,
+                              int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
+  // Large batches: blocks of rows across threads (split_column_sums). The threads_for test here
+  // too, not only in the split: without it the one-thread path below measured 5-9% slower.
+  if (threads_for(bias_work(act, rows, cols)) > 1 && backward_bias_split(act, x, y, dy, dx, rows, cols, alpha, db, db_scale))
+    return;
+  // One thread: the derivative a block of whole rows (~16 KB) per call, so that the call and the
+  // vector loop's start-up are paid per block, not per row (W3's rows are 100 wide); then the
+  // block's column sums, while it is still in L1. The sums live on the stack up to 512 columns.
   constexpr int64_t kStackCols = 512;
   float stack_sums[kStackCols];
   std::vector<float> heap_sums;
@@ -417,14 +603,12 @@ double squared_error(const float* pred, const float* targets, int64_t n, float* 
   return total;
 }
 
-DEEPNODE_ELEMENTWISE_CLONES
 void column_sum(const float* dy, int64_t rows, int64_t cols, float* db, bool accumulate) {
   if (cols == 0) return;
-  if (!accumulate) each(cols, [=](int64_t j) { db[j] = 0.0f; });
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* row = dy + r * cols;
-    each(cols, [=](int64_t j) { db[j] += row[j]; });
-  }
+  const auto block = [=](int64_t r0, int64_t r1, float* sums) { column_sum_rows(dy, r0, r1, cols, sums); };
+  // Column sums cost about half a work unit per element.
+  if (split_column_sums(rows * cols / 2, rows, cols, accumulate ? db : nullptr, 1.0f, db, block)) return;
+  column_sum_range(dy, rows, cols, db, accumulate);
 }
 
 double sum(const float* x, int64_t n) {
@@ -498,19 +682,30 @@ int64_t binary_matches(const float* pred, const float* targets, int64_t n, float
   return hits;
 }
 
-void gather_rows(const float* src, int64_t per, const int32_t* index, int64_t count, float* out) {
-  if (per == 0 || count == 0) return;  // the buffers may be empty (null) typed arrays
+namespace {
+void gather_rows_range(const float* src, int64_t per, const int32_t* index, int64_t r0, int64_t r1, float* out) {
   constexpr int64_t kAhead = 4;
   const auto row = [=](int64_t r) { return src + (index ? static_cast<int64_t>(index[r]) : r) * per; };
-  for (int64_t r = 0; r < count && r < kAhead; ++r)
+  for (int64_t r = r0; r < r1 && r < r0 + kAhead; ++r)
     for (int64_t j = 0; j < per; j += 16) __builtin_prefetch(row(r) + j);
-  for (int64_t r = 0; r < count; ++r) {
-    if (r + kAhead < count) {
+  for (int64_t r = r0; r < r1; ++r) {
+    if (r + kAhead < r1) {
       const float* next = row(r + kAhead);
       for (int64_t j = 0; j < per; j += 16) __builtin_prefetch(next + j);
     }
     std::memcpy(out + r * per, row(r), static_cast<size_t>(per) * sizeof(float));
   }
+}
+}  // namespace
+
+void gather_rows(const float* src, int64_t per, const int32_t* index, int64_t count, float* out) {
+  if (per == 0 || count == 0) return;  // the buffers may be empty (null) typed arrays
+  // Rows split across threads: a random batch waits on memory, and two threads wait in parallel.
+  // Chunks of rows of about kChunk floats.
+  const int64_t rows_per_chunk = std::max<int64_t>(1, kChunk / per);
+  const int threads = threads_for(count * per * kGatherWork);
+  for_each_chunk(count, threads, rows_per_chunk,
+                 [=](int64_t r0, int64_t r1) { gather_rows_range(src, per, index, r0, r1, out); });
 }
 
 void sgd_step(float* param, const float* grad, float* velocity, int64_t n, float lr, float momentum,

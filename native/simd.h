@@ -5,7 +5,16 @@
 // or with AddressSanitizer (whose runtime and ifuncs don't mix well) there is one version.
 // OpenMP regions inside a cloned function are outlined into functions that are not cloned: put
 // the loops in a cloned function that the parallel region calls, not the other way round.
+//
+// A loop that calls std::sqrt does NOT vectorise in either clone: the build keeps -fmath-errno,
+// so GCC guards every square root with a branch to libm's sqrtf (for errno on negative input),
+// and the function-level optimize("no-math-errno") attribute has no effect on that in GCC 12.
+// Such loops get hand-written AVX2 code instead: a function marked DEEPNODE_TARGET_AVX2 (x86-64
+// only, DEEPNODE_X86_SIMD), called when use_avx2_fma() says the CPU has AVX2 and FMA.
 #pragma once
+
+#include <cstdlib>
+#include <cstring>
 
 #if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(__SANITIZE_ADDRESS__)
@@ -16,3 +25,31 @@
 
 // For helpers of a cloned function: inlined into each clone, so they get its instruction set.
 #define DEEPNODE_INLINE __attribute__((always_inline)) inline
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define DEEPNODE_X86_SIMD 1
+#include <immintrin.h>
+#define DEEPNODE_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#else
+#define DEEPNODE_X86_SIMD 0
+#endif
+
+namespace deepnode {
+
+// True when the hand-written AVX2 + FMA loops may run: the CPU has both, and DEEPNODE_ISA is not
+// "generic" (which forces the portable code everywhere, as it does for the GEMM). Decided once.
+inline bool use_avx2_fma() {
+#if DEEPNODE_X86_SIMD
+  static const bool ok = [] {
+    const char* forced = std::getenv("DEEPNODE_ISA");
+    if (forced && std::strcmp(forced, "generic") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return ok;
+#else
+  return false;
+#endif
+}
+
+}  // namespace deepnode
