@@ -1,6 +1,7 @@
 // GFLOPS of deepnode::sgemm (and OpenBLAS cblas_sgemm when built with -DWITH_OPENBLAS) on the
 // shapes deepnode runs most: square products and the batch-32 MLP forward/backward products.
-// Each cell is the median of repeated timed runs (each run long enough to time reliably), warm cache.
+// Each cell is the median of repeated timed runs (each run long enough to time reliably), warm cache;
+// at 1 thread ours and OpenBLAS alternate run by run (see paired_gflops).
 #include "../native/gemm.h"
 
 #include <algorithm>
@@ -59,6 +60,48 @@ double median_gflops(const Shape& s, F&& run, int trials) {
   return rates[rates.size() / 2];
 }
 
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// One thread, two libraries: trials alternate between them (in alternating order), so that a noisy
+// shared machine slows both alike; the ratio is the median of the per-trial ratios. Returns
+// {GFLOPS of a, GFLOPS of b, median a/b}. At one thread neither library has idle workers spinning,
+// so the two can interleave (at two threads they cannot: see main).
+template <class A, class B>
+std::array<double, 3> paired_gflops(const Shape& s, A&& run_a, B&& run_b, int trials) {
+  const double flops = 2.0 * s.m * s.n * s.k;
+  auto iters_for = [](auto& run) {
+    run();
+    const auto t0 = Clock::now();
+    run();
+    const double once = std::chrono::duration<double>(Clock::now() - t0).count();
+    return std::max(1, static_cast<int>(2e-3 / std::max(once, 1e-9)));
+  };
+  const int ia = iters_for(run_a), ib = iters_for(run_b);
+  std::vector<double> ra, rb, ratio;
+  auto rate = [&](auto& run, int iters) {
+    const auto t0 = Clock::now();
+    for (int i = 0; i < iters; ++i) run();
+    return flops * iters / std::chrono::duration<double>(Clock::now() - t0).count() * 1e-9;
+  };
+  for (int t = 0; t < 3 * trials; ++t) {
+    double a, b;
+    if (t % 2) {
+      a = rate(run_a, ia);
+      b = rate(run_b, ib);
+    } else {
+      b = rate(run_b, ib);
+      a = rate(run_a, ia);
+    }
+    ra.push_back(a);
+    rb.push_back(b);
+    ratio.push_back(a / b);
+  }
+  return {median(ra), median(rb), median(ratio)};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -72,10 +115,13 @@ int main(int argc, char** argv) {
 #else
   std::printf("%-18s %16s %9s %9s\n", "shape", "m x n x k", "ours 1T", "ours 2T");
 #endif
-  // All of ours first, then all of OpenBLAS: each library's idle workers spin for a while after a
-  // call, and interleaving the two thread pools on 2 cores would measure that contention instead.
+  // At 2 threads all of ours first, then all of OpenBLAS: each library's idle workers spin for a
+  // while after a call, and interleaving the two thread pools on 2 cores would measure that
+  // contention instead. At 1 thread the two interleave trial by trial (paired_gflops), and the
+  // 1-thread ratio is the median of the paired ratios, not the ratio of the medians.
   const size_t count = sizeof kShapes / sizeof kShapes[0];
   std::vector<std::array<double, 2>> ours(count), oblas(count, {0.0, 0.0});
+  std::vector<double> paired_ratio(count, 0.0);  // 1 thread, interleaved trials
   for (int lib = 0; lib < 2; ++lib) {
 #ifndef WITH_OPENBLAS
     if (lib == 1) break;
@@ -87,6 +133,23 @@ int main(int argc, char** argv) {
       for (float& x : A) x = dist(rng);
       for (float& x : B) x = dist(rng);
       for (int t = 1; t <= 2; ++t) {
+#ifdef WITH_OPENBLAS
+        if (lib == 0 && t == 1) {
+          deepnode::set_num_threads(1);
+          openblas_set_num_threads(1);
+          const auto r = paired_gflops(s, [&] {
+            deepnode::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
+          }, [&] {
+            cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.m, s.n,
+                        s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
+          }, trials);
+          ours[i][0] = r[0];
+          oblas[i][0] = r[1];
+          paired_ratio[i] = r[2];
+          continue;
+        }
+        if (lib == 1 && t == 1) continue;  // measured above, interleaved with ours
+#endif
         if (lib == 0) {
           deepnode::set_num_threads(t);
           ours[i][t - 1] = median_gflops(s, [&] {
@@ -110,7 +173,7 @@ int main(int argc, char** argv) {
     std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s.m, (long long)s.n, (long long)s.k);
 #ifdef WITH_OPENBLAS
     std::printf("%-18s %16s %9.1f %9.1f %7.2f %9.1f %9.1f %7.2f\n", s.what, dims, ours[i][0], oblas[i][0],
-                ours[i][0] / oblas[i][0], ours[i][1], oblas[i][1], ours[i][1] / oblas[i][1]);
+                paired_ratio[i], ours[i][1], oblas[i][1], ours[i][1] / oblas[i][1]);
 #else
     std::printf("%-18s %16s %9.1f %9.1f\n", s.what, dims, ours[i][0], ours[i][1]);
 #endif

@@ -126,8 +126,14 @@ class Args {
 // Elements a row-major matrix view needs: (rows-1)*ld + cols, or 0 when empty.
 int64_t span(int64_t rows, int64_t cols, int64_t ld) { return rows == 0 || cols == 0 ? 0 : (rows - 1) * ld + cols; }
 
+// --- gemm wrapper (owner: gemm) ---
+Act actArg(const Args& a, const Napi::CallbackInfo& info, size_t i);
+
+// gemm(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias[, act, actAlpha, Y]):
+// with the three trailing arguments, also Y = act(C) through the GEMM's epilogue (sgemm_act;
+// Y has C's layout, ldc apart, and may be C itself).
 Napi::Value Gemm(const Napi::CallbackInfo& info) {
-  Args a(info, "gemm", 14);
+  Args a(info, "gemm", info.Length() > 14 ? 17 : 14);
   const bool ta = a.flag(0, "transA"), tb = a.flag(1, "transB");
   const int64_t m = a.dim(2, "m"), n = a.dim(3, "n"), k = a.dim(4, "k");
   const float alpha = a.num(5, "alpha");
@@ -145,9 +151,21 @@ Napi::Value Gemm(const Napi::CallbackInfo& info) {
   a.noOverlap(C, nc, A, na, "C", "A");
   a.noOverlap(C, nc, B, nb, "C", "B");
   a.noOverlap(C, nc, bias, bias ? n : 0, "C", "bias");
+  if (info.Length() == 17) {
+    const Act act = actArg(a, info, 14);
+    const float act_alpha = a.num(15, "actAlpha");
+    float* Y = a.f32(16, "Y", nc);
+    a.noPartialOverlap(Y, C, nc, "Y", "C");
+    a.noOverlap(Y, nc, A, na, "Y", "A");
+    a.noOverlap(Y, nc, B, nb, "Y", "B");
+    a.noOverlap(Y, nc, bias, bias ? n : 0, "Y", "bias");
+    deepnode::sgemm_act(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, act, act_alpha, Y, ldc);
+    return info.Env().Undefined();
+  }
   deepnode::sgemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias);
   return info.Env().Undefined();
 }
+// --- end gemm wrapper ---
 
 Act actArg(const Args& a, const Napi::CallbackInfo& info, size_t i) {
   const int64_t id = a.dim(i, "activation");

@@ -25,7 +25,8 @@
   void prefix##pack_a(int trans_a, int64_t m, int64_t k, const float* A, int64_t lda, float* dst); \
   void prefix##sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, \
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,   \
-                     float* C, int64_t ldc, const float* bias, const float* packed_a, float* work);
+                     float* C, int64_t ldc, const float* bias, const float* packed_a, float* work, \
+                     void (*post)(void*, int64_t, int64_t, int64_t, int64_t), void* post_ctx);
 // The AVX2 and AVX-512 units exist on x86-64 only; elsewhere (aarch64: the generic unit's GCC
 // vector extensions compile to NEON) the generic kernel is the only one.
 #if defined(__x86_64__) || defined(_M_X64)
@@ -52,7 +53,8 @@ struct Kernel {
   int64_t (*shared_a_floats)(int64_t m, int64_t k);
   void (*pack_a)(int, int64_t, int64_t, const float*, int64_t, float*);
   void (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
-                int64_t, float, float*, int64_t, const float*, const float*, float*);
+                int64_t, float, float*, int64_t, const float*, const float*, float*,
+                void (*)(void*, int64_t, int64_t, int64_t, int64_t), void*);
 };
 
 #define DN_GEMM_KERNEL(name, prefix)                                                           \
@@ -133,6 +135,17 @@ struct Problem {
   int64_t ldc;
   const float* bias;
   const float* packed_a;  // op(A) packed whole for blocks spanning all m rows, or nullptr
+  const GemmEpilogue* epilogue;  // or nullptr
+};
+
+// Passes a block's finished regions to the user's epilogue in C's coordinates.
+struct BlockPost {
+  const GemmEpilogue* epilogue;
+  int64_t i0, j0;
+  static void apply(void* p, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
+    const BlockPost& b = *static_cast<const BlockPost*>(p);
+    b.epilogue->apply(b.epilogue->ctx, b.i0 + i0, b.j0 + j0, rows, cols);
+  }
 };
 
 // Computes one block of C on the calling thread; false if no workspace could be allocated.
@@ -143,9 +156,11 @@ bool run_block(const Problem& p, const Block& b) noexcept {
   if (!work) return false;
   const float* a = p.trans_a ? p.A + b.i0 : p.A + b.i0 * p.lda;
   const float* bm = p.trans_b ? p.B + b.j0 * p.ldb : p.B + b.j0;
+  BlockPost post{p.epilogue, b.i0, b.j0};
   g_kernel.sgemm(p.trans_a, p.trans_b, m, n, p.k, p.alpha, a, p.lda, bm, p.ldb, p.beta,
                  p.C + b.i0 * p.ldc + b.j0, p.ldc, p.bias ? p.bias + b.j0 : nullptr,
-                 b.i0 == 0 && b.i1 == p.m ? p.packed_a : nullptr, work);
+                 b.i0 == 0 && b.i1 == p.m ? p.packed_a : nullptr, work,
+                 p.epilogue ? &BlockPost::apply : nullptr, &post);
   return true;
 }
 
@@ -441,12 +456,19 @@ const char* gemm_isa() { return g_kernel.isa; }
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
            const float* bias) {
+  sgemm_ex(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr);
+}
+
+void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
+              int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+              const float* bias, const GemmEpilogue* epilogue) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0 || alpha == 0.0f) {
     scale_c(m, n, beta, C, ldc, bias);
+    if (epilogue) epilogue->apply(epilogue->ctx, 0, 0, m, n);
     return;
   }
-  Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr};
+  Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr, epilogue};
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 
   int threads = 1;

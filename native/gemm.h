@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "kernels.h"  // Act and activation_forward, for sgemm_act
+
 namespace deepnode {
 
 // C[m x n] = alpha * op(A) * op(B) + beta * C  (+ bias[j] added to every row when bias != nullptr)
@@ -18,6 +20,60 @@ namespace deepnode {
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
            float* C, int64_t ldc, const float* bias = nullptr);
+
+// The GEMM epilogue hook: sgemm_ex calls apply(ctx, i0, j0, rows, cols) on disjoint regions of C
+// (rows [i0, i0 + rows), columns [j0, j0 + cols), absolute) that together cover C once, each as
+// soon as it holds its final value Z = alpha op(A) op(B) + beta C + bias, by the thread that
+// computed it, while the region is still in that core's cache. A region is a row block of one
+// thread's block of C by a group of whole register-tile columns, at least 128 wide except the
+// last of the block (kPostCols in gemm_kernel.inc). apply runs on the GEMM's helper threads too,
+// concurrently on different regions: it must be thread-safe for disjoint regions and must not
+// throw. (This header has inline code: include it from baseline translation units only, never
+// from an ISA-specific one; see scratch.h.)
+struct GemmEpilogue {
+  void (*apply)(void* ctx, int64_t i0, int64_t j0, int64_t rows, int64_t cols);
+  void* ctx;
+};
+
+// sgemm, then epilogue->apply on every region of C as it is finished (epilogue may be nullptr).
+void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+              const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
+              float* C, int64_t ldc, const float* bias, const GemmEpilogue* epilogue);
+
+// The Dense forward in one pass: Z = alpha op(A) op(B) + beta C + bias into C (as sgemm), and
+// Y = act(Z) (activation_forward of kernels.h, act_alpha its alpha) into Y (m x n, row stride
+// ldy >= n), applied per finished region of C by the thread that computed it, so Z is read back
+// from cache instead of memory. Y is bit-identical to sgemm followed by activation_forward on
+// the same Z. Y may be C itself (ldy == ldc: Z is then overwritten) but must not partly overlap it.
+inline void sgemm_act(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
+                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta, float* C,
+                      int64_t ldc, const float* bias, Act act, float act_alpha, float* Y, int64_t ldy) {
+  struct Ctx {
+    const float* C;
+    int64_t ldc;
+    float* Y;
+    int64_t ldy;
+    Act act;
+    float alpha;
+  } ctx{C, ldc, Y, ldy, act, act_alpha};
+  const GemmEpilogue ep{[](void* p, int64_t i0, int64_t j0, int64_t rows, int64_t cols) {
+                          const Ctx& c = *static_cast<const Ctx*>(p);
+                          if (cols == c.ldc && c.ldy == c.ldc) {
+                            // Whole rows, contiguous in C and Y: one call per up to 16K floats (a
+                            // pass that short stays on this thread; see kernels.cc).
+                            const int64_t step = cols >= (int64_t{1} << 14) ? 1 : (int64_t{1} << 14) / cols;
+                            for (int64_t i = i0; i < i0 + rows; i += step) {
+                              const int64_t r = i0 + rows - i < step ? i0 + rows - i : step;
+                              activation_forward(c.act, c.C + i * c.ldc, c.Y + i * c.ldy, r * cols, c.alpha);
+                            }
+                            return;
+                          }
+                          for (int64_t i = i0; i < i0 + rows; ++i)
+                            activation_forward(c.act, c.C + i * c.ldc + j0, c.Y + i * c.ldy + j0, cols, c.alpha);
+                        },
+                        &ctx};
+  sgemm_ex(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, &ep);
+}
 
 // Threads used by large products (n >= 1; values < 1 are taken as 1). Inside an OpenMP parallel
 // region products run on the calling thread. Default: omp_get_max_threads(), so

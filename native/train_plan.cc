@@ -193,8 +193,11 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
     if (l.is_dense) {
       const PlanDense& d = l.dense;
       float* z = d.act == Act::Linear ? y : z_[i].data();
-      sgemm(false, false, rows, d.out, d.in, 1.0f, h, d.in, d.kernel, d.out, 0.0f, z, d.out, d.bias);
-      if (d.act != Act::Linear) activation_forward(d.act, z, y, rows * d.out, d.alpha);
+      if (d.act == Act::Linear)
+        sgemm(false, false, rows, d.out, d.in, 1.0f, h, d.in, d.kernel, d.out, 0.0f, z, d.out, d.bias);
+      else  // the activation runs on each block of z as the GEMM finishes it
+        sgemm_act(false, false, rows, d.out, d.in, 1.0f, h, d.in, d.kernel, d.out, 0.0f, z, d.out, d.bias, d.act, d.alpha,
+                  y, d.out);
     } else {
       const PlanBatchNorm& b = l.bn;
       float* mean = b.batch_stats ? mean_[i].data() : b.moving_mean;

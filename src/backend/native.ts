@@ -44,9 +44,18 @@ export enum ActId {
 type F32 = Float32Array;
 
 export interface NativeBinding {
+  /**
+   * C = alpha op(A) op(B) + beta C + bias. With act, actAlpha and Y also Y = act(C), applied by the
+   * GEMM to each block of C as it is finished (Y has C's layout, ldc apart; it may be C itself).
+   */
   gemm(
     transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
     A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number, bias: F32 | null,
+  ): void;
+  gemm(
+    transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+    A: F32, lda: number, B: F32, ldb: number, beta: number, C: F32, ldc: number, bias: F32 | null,
+    act: ActId, actAlpha: number, Y: F32,
   ): void;
   activationForward(act: ActId, x: F32, y: F32, alpha: number): void;
   activationBackward(act: ActId, x: F32, y: F32, dy: F32, dx: F32, alpha: number): void;

@@ -43,9 +43,10 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
 }
 
 /**
- * The Dense layer's whole forward pass: y = act(x W + b) over the last axis of x, with one GEMM
- * whose epilogue adds the bias, then the activation in place. The backward pass turns dy into
- * dz = dy * act'(z) once and feeds the three gradients from it.
+ * The Dense layer's whole forward pass: y = act(x W + b) over the last axis of x, in one GEMM
+ * whose epilogue adds the bias and, block by block of z while it is still in cache, writes
+ * y = act(z) (z is kept for the backward pass). The backward pass turns dy into dz = dy * act'(z)
+ * once and feeds the three gradients from it.
  */
 export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId, alpha: number): Tensor {
   const [m, k] = rows2d(x);
@@ -55,11 +56,12 @@ export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId
   }
   const outShape = [...x.shape.slice(0, -1), n];
   const z = output(outShape);
-  native.gemm(false, false, m, n, k, 1, x.data, k, kernel.data, n, 0, z.data, n, bias ? bias.data : null);
   let y = z;
-  if (act !== ActId.Linear) {
+  if (act === ActId.Linear) {
+    native.gemm(false, false, m, n, k, 1, x.data, k, kernel.data, n, 0, z.data, n, bias ? bias.data : null);
+  } else {
     y = output(outShape);
-    native.activationForward(act, z.data, y.data, alpha);
+    native.gemm(false, false, m, n, k, 1, x.data, k, kernel.data, n, 0, z.data, n, bias ? bias.data : null, act, alpha, y.data);
   }
   if (!needsGrad(x, kernel, bias)) return y;
   const parents = bias ? [x, kernel, bias] : [x, kernel];

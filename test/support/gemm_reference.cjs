@@ -96,6 +96,54 @@ function checkCase(native, r, c) {
   return null;
 }
 
+/**
+ * The activation epilogue (gemm with trailing act, actAlpha, Y) against the unfused pair it
+ * replaces: gemm, then activationForward over the same C. Both C and Y must be the same bits (the
+ * same activation function runs on the same Z, row by row), and Y's padding between rows must stay
+ * untouched.
+ * c as for checkCase, plus c.act, c.actAlpha and c.inPlace (Y is C itself). Returns null or a
+ * description of the first difference.
+ */
+function checkActCase(native, r, c) {
+  const { ta, tb, m, n, k, alpha, beta, withBias, extraLd, nanC, act, actAlpha, inPlace } = c;
+  const arows = ta ? k : m, acols = ta ? m : k;
+  const brows = tb ? n : k, bcols = tb ? k : n;
+  const lda = Math.max(acols, 1) + extraLd, ldb = Math.max(bcols, 1) + extraLd, ldc = Math.max(n, 1) + extraLd;
+  const A = matrix(r, arows, lda, extraLd ? 3 : 0);
+  const B = matrix(r, brows, ldb, extraLd ? 5 : 0);
+  const C = matrix(r, m, ldc, extraLd ? 7 : 0);
+  if (nanC) C.fill(NaN);
+  const bias = withBias ? Float32Array.from({ length: n }, () => 2 * r() - 1) : null;
+  const zWant = Float32Array.from(C);
+  native.gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, zWant, ldc, bias);
+  // Row by row, so that the padding between rows (NaN under nanC) never goes through an activation.
+  const yWant = new Float32Array(zWant.length);
+  for (let i = 0; i < m; i++) {
+    native.activationForward(act, zWant.subarray(i * ldc, i * ldc + n), yWant.subarray(i * ldc, i * ldc + n), actAlpha);
+  }
+  const z = Float32Array.from(C);
+  const y = inPlace ? z : new Float32Array(C.length).fill(-12345.5);
+  native.gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, z, ldc, bias, act, actAlpha, y);
+  const name = () => JSON.stringify(c);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < ldc; j++) {
+      const at = i * ldc + j;
+      if (j >= n) {
+        if (!inPlace && y[at] !== -12345.5) return `${name()}: padding Y[${i},${j}] written`;
+        continue;
+      }
+      if (!inPlace && !Object.is(z[at], zWant[at])) return `${name()}: Z[${i},${j}] = ${z[at]}, unfused ${zWant[at]}`;
+      if (!Object.is(y[at], yWant[at])) return `${name()}: Y[${i},${j}] = ${y[at]}, unfused ${yWant[at]}`;
+    }
+  }
+  return null;
+}
+
+/** Cases for checkActCase: every activation id over odd shapes, transposes, bias, beta, strides. */
+function actCases(seed, count, actCount) {
+  return randomCases(seed, count).map((c, i) => ({ ...c, act: i % actCount, actAlpha: [0.3, 1, 1.7][i % 3], inPlace: false }));
+}
+
 const SIZES = [1, 2, 7, 16, 33, 64, 257];
 
 /** `count` random cases over odd sizes, transposes, alpha/beta, bias, strides. */
@@ -150,9 +198,21 @@ function childMain() {
       }
     }
   }
+  // The activation epilogue on this kernel (its column groups follow the kernel's panel width).
+  for (const threads of [1, 2]) {
+    native.setNumThreads(threads);
+    for (const c of actCases(7 + threads, 30, 15)) {
+      const f = checkActCase(native, r, c);
+      if (f) failures.push(`act threads=${threads} ${f}`);
+    }
+    for (const [ta, tb] of [[false, false], [true, true]]) {
+      const f = checkActCase(native, r, { ta, tb, m: 150, n: 300, k: 330, alpha: 1, beta: 0, withBias: true, extraLd: 2, nanC: true, act: 4, actAlpha: 0, inPlace: false });
+      if (f) failures.push(`act threads=${threads} ${f}`);
+    }
+  }
   process.stdout.write(JSON.stringify({ isa: native.info().isa, failures }) + '\n');
 }
 
-module.exports = { rng, referenceGemm, checkCase, randomCases, matrix };
+module.exports = { rng, referenceGemm, checkCase, checkActCase, actCases, randomCases, matrix };
 
 if (require.main === module) childMain();
