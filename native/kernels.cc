@@ -52,8 +52,10 @@ __attribute__((always_inline)) inline float expm1_nonpositive(float x) {
   p = p * r + 0.5f;
   p = p * r + 1.0f;
   const float em1_r = p * r;
-  // 2^n from the exponent bits (n in [-126, 0] here).
-  const int32_t bits = (static_cast<int32_t>(n) + 127) << 23;
+  // 2^n from the exponent bits (n in [-126, 0] here). A NaN x leaves n NaN, whose conversion to
+  // an integer is undefined behaviour: convert 0 instead (r, hence the result, is NaN anyway).
+  const float n_int = n == n ? n : 0.0f;
+  const int32_t bits = (static_cast<int32_t>(n_int) + 127) << 23;
   const float two_n = __builtin_bit_cast(float, bits);
   return two_n * em1_r + (two_n - 1.0f);
 }

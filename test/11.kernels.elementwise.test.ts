@@ -169,6 +169,17 @@ describe('activations', () => {
     expect(Array.from(dyi)).toEqual(Array.from(dx));
   });
 
+  it('ELU and SELU pass NaN through (their exp(x) - 1 never converts a NaN to an integer: UBSan runs this)', () => {
+    const x = Float32Array.from([NaN, -1, NaN, 2, -NaN, -Infinity, 0, -0]);
+    for (const id of [ActId.Elu, ActId.Selu]) {
+      const y = new Float32Array(x.length);
+      native.activationForward(id, x, y, 1);
+      [0, 2, 4].forEach((i) => expect(y[i], `${ActId[id]} of NaN`).toBeNaN());
+      expect(y[5]).toBeCloseTo(id === ActId.Elu ? -1 : -1.7580993408473766, 6);
+      expect(Number.isFinite(y[1]!) && Number.isFinite(y[3]!)).toBe(true);
+    }
+  });
+
   it('hand-checked values: SELU(1) = 1.0507..., SELU(-1), hard_sigmoid(1) = 2/3, gelu(1) = 0.8413...', () => {
     const x = Float32Array.from([1, -1]);
     const y = new Float32Array(2);
