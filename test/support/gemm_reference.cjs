@@ -59,11 +59,11 @@ function matrix(r, rows, ld, pad) {
 }
 
 /**
- * One random case (`c.rowStep` > 1 checks only every rowStep-th row, for big shapes): returns null when native matches the reference (within the float32 rounding
- * bound (k + 3) * 2^-23 * sum|terms|) and leaves the padding of C untouched, else a description.
+ * The operands of one case: A, B and C with their leading dimensions (c.extraLd floats of padding
+ * after each row, filled with a marker), C all NaN under c.nanC, and a bias when c.withBias.
  */
-function checkCase(native, r, c) {
-  const { ta, tb, m, n, k, alpha, beta, withBias, extraLd, nanC } = c;
+function operands(r, c) {
+  const { ta, tb, m, n, k, withBias, extraLd, nanC } = c;
   const arows = ta ? k : m, acols = ta ? m : k;
   const brows = tb ? n : k, bcols = tb ? k : n;
   const lda = Math.max(acols, 1) + extraLd, ldb = Math.max(bcols, 1) + extraLd, ldc = Math.max(n, 1) + extraLd;
@@ -72,6 +72,16 @@ function checkCase(native, r, c) {
   const C = matrix(r, m, ldc, extraLd ? 7 : 0);
   if (nanC) C.fill(NaN);
   const bias = withBias ? Float32Array.from({ length: n }, () => 2 * r() - 1) : null;
+  return { A, lda, B, ldb, C, ldc, bias };
+}
+
+/**
+ * One random case (`c.rowStep` > 1 checks only every rowStep-th row, for big shapes): returns null when native matches the reference (within the float32 rounding
+ * bound (k + 3) * 2^-23 * sum|terms|) and leaves the padding of C untouched, else a description.
+ */
+function checkCase(native, r, c) {
+  const { ta, tb, m, n, k, alpha, beta } = c;
+  const { A, lda, B, ldb, C, ldc, bias } = operands(r, c);
   const before = Float32Array.from(C);
   const rowStep = c.rowStep || 1;
   const ref = referenceGemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, before, ldc, bias, rowStep);
@@ -105,15 +115,8 @@ function checkCase(native, r, c) {
  * description of the first difference.
  */
 function checkActCase(native, r, c) {
-  const { ta, tb, m, n, k, alpha, beta, withBias, extraLd, nanC, act, actAlpha, inPlace } = c;
-  const arows = ta ? k : m, acols = ta ? m : k;
-  const brows = tb ? n : k, bcols = tb ? k : n;
-  const lda = Math.max(acols, 1) + extraLd, ldb = Math.max(bcols, 1) + extraLd, ldc = Math.max(n, 1) + extraLd;
-  const A = matrix(r, arows, lda, extraLd ? 3 : 0);
-  const B = matrix(r, brows, ldb, extraLd ? 5 : 0);
-  const C = matrix(r, m, ldc, extraLd ? 7 : 0);
-  if (nanC) C.fill(NaN);
-  const bias = withBias ? Float32Array.from({ length: n }, () => 2 * r() - 1) : null;
+  const { ta, tb, m, n, k, alpha, beta, act, actAlpha, inPlace } = c;
+  const { A, lda, B, ldb, C, ldc, bias } = operands(r, c);
   const zWant = Float32Array.from(C);
   native.gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, zWant, ldc, bias);
   // Row by row, so that the padding between rows (NaN under nanC) never goes through an activation.

@@ -10,16 +10,7 @@ const native = require(process.argv[2]);
 const threadCounts = process.argv[3].split(',').map(Number);
 const adamOnly = process.argv[4] === 'adam';
 
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const { rng } = require('./gemm_reference.cjs'); // the tests' mulberry32
 const data = (seed, n, lo, hi) => {
   const r = rng(seed), out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = lo + (hi - lo) * r();
