@@ -267,12 +267,12 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   if (!std::isfinite(lr)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanStep: lr must be finite, received " + std::to_string(lr));
   const int64_t classes = plan.classes();
   const float* x = f32(1, "x", rows * plan.in_width(), false);
-  const float* targets = f32(2, "targets", plan.sparse_targets() ? rows : rows * classes, false);
+  const float* targets = f32(2, "targets", rows * plan.target_width(), false);
   float* pred = f32(6, "pred", rows * classes, true);
   const bool softmax_pred = info[7].As<Napi::Boolean>().Value();
 
   CheckHeld(env, *handle, "trainPlanStep");
-  CheckApart(env, *handle, "trainPlanStep", {{x, rows * plan.in_width()}, {targets, plan.sparse_targets() ? rows : rows * classes},
+  CheckApart(env, *handle, "trainPlanStep", {{x, rows * plan.in_width()}, {targets, rows * plan.target_width()},
                                              {pred, pred ? rows * classes : 0}});
   int64_t bad = -1;
   double loss = 0.0;
@@ -305,7 +305,7 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   const int64_t start = count(5, "start", 0, 2147483647.0);
   const int64_t batch = count(6, "batch", 1, static_cast<double>(plan.max_rows()));
   const int64_t steps = count(7, "steps", 0, 1048576.0);
-  const int64_t in = plan.in_width(), classes = plan.classes(), t_width = plan.sparse_targets() ? 1 : classes;
+  const int64_t in = plan.in_width(), classes = plan.classes(), t_width = plan.target_width();
   auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) { return F32Arg(info, i, "trainPlanRun", name, need, optional); };
   const float* x = f32(1, "xSrc", n * in, false);
   const float* t = f32(2, "tSrc", n * t_width, false);

@@ -150,17 +150,16 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
   grad_a_.resize(wide);
   grad_b_.resize(wide);
   bias_step_.resize(static_cast<size_t>(width));
+  x_batch_.resize(static_cast<size_t>(max_rows_ * in_width()));
+  t_batch_.resize(static_cast<size_t>(max_rows_ * target_width()));
 }
 
 int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
                        int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
                        bool softmax_pred, int64_t* bad_label) {
   *bad_label = -1;
-  const int64_t in = in_width(), classes = this->classes();
-  const int64_t t_width = sparse_targets() ? 1 : classes;
+  const int64_t in = in_width(), classes = this->classes(), t_width = target_width();
   const int64_t rows_max = std::min(batch, max_rows_);
-  x_batch_.resize(static_cast<size_t>(max_rows_ * in));
-  t_batch_.resize(static_cast<size_t>(max_rows_ * t_width));
   for (int64_t j = 0; j < steps; ++j) {
     const int64_t from = start + j * batch;
     if (from >= n) return j;

@@ -102,8 +102,8 @@ class TrainPlan {
   int64_t in_width() const { return layers_.front().in_width(); }
   int64_t classes() const { return layers_.back().out_width(); }
   int64_t max_rows() const { return max_rows_; }
-  // Whether targets are one class id per row (else a distribution per row).
-  bool sparse_targets() const { return loss_ == PlanLoss::SparseSoftmaxXent; }
+  // Floats of target per row: one class id for the sparse loss, else a distribution over classes().
+  int64_t target_width() const { return loss_ == PlanLoss::SparseSoftmaxXent ? 1 : classes(); }
   size_t size() const { return layers_.size(); }
   const PlanLayer& layer(size_t i) const { return layers_[i]; }
 

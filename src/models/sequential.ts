@@ -141,9 +141,7 @@ export class Sequential {
   /** Where the plan writes the model's output for the metrics. */
   private planPred = new Float32Array(0);
   /** planChunk's buffers: learning rates in, losses, outputs and targets out. */
-  private chunkBuf: { lrs: Float32Array; losses: Float64Array; preds: Float32Array | null; targets: Float32Array | null } | null = null;
-  /** Whether the last planChunk stopped early at a non-finite loss. */
-  private lastChunkShort = false;
+  private chunkBuf: { lrs: Float32Array; losses: Float64Array; preds: Float32Array; targets: Float32Array } | null = null;
 
   constructor(layers: Layer[] = [], options: { name?: string } = {}) {
     this.name = options.name ?? uniqueName('sequential');
@@ -465,7 +463,8 @@ export class Sequential {
           // Several batches in one native call (Keras's steps_per_execution, chosen here because no
           // callback looks at single batches); back to one batch per step for a non-finite loss.
           const t0 = performance.now();
-          const done = this.planChunk(compiled, xt, yt, order, step, batchSize, Math.min(chunk, steps - step), lossMean);
+          const want = Math.min(chunk, steps - step);
+          const done = this.planChunk(compiled, xt, yt, order, step, batchSize, want, lossMean);
           if (done > 0) {
             // About 8 ms of steps per call: the event loop still runs every ~10 ms.
             chunk = Math.max(1, Math.min(256, Math.floor((8 * done) / Math.max(performance.now() - t0, 1e-3))));
@@ -474,7 +473,7 @@ export class Sequential {
             for (const m of compiled.metrics) logs[m.name] = m.result();
             const r = list.onBatchEnd(step, logs);
             if (r) await r;
-            perStepNext = this.lastChunkShort; // the next batch's loss was not finite
+            perStepNext = done < want; // the next batch's loss was not finite
             const now = performance.now();
             if (now - lastYield > 10) {
               await new Promise<void>((resolve) => setImmediate(resolve));
@@ -536,11 +535,6 @@ export class Sequential {
     return planned ?? this.autogradStep(x, y, compiled);
   }
 
-  /**
-   * The training step as one native call (train_plan.ts), when the model qualifies; null when it
-   * does not, or when the loss was not finite (the plan then changed nothing, and the autograd
-   * step runs to find and report where the non-finite value came from).
-   */
   /** The current plan for batches of up to `rows` samples (re-made when the weights moved), or null. */
   private currentPlan(compiled: Compiled, rows: number): TrainPlan | null {
     if (!trainPlanEnabled()) return null;
@@ -562,13 +556,13 @@ export class Sequential {
   private planChunk(
     compiled: Compiled, xt: Tensor, yt: Tensor, order: Int32Array | null, first: number, batchSize: number, count: number, lossMean: Mean,
   ): number {
-    this.lastChunkShort = false;
     const plan = this.currentPlan(compiled, batchSize);
     const optimizer = compiled.optimizer;
     if (plan === null || this.constrained.length > 0 || this.fusable.size === 0 || optimizer.fusedSgdRate() === null) return -1;
+    if (!plan.fits(xt, yt)) return -1;
     const n = xt.shape[0]!;
-    if (xt.size !== n * plan.inWidth || yt.size !== (plan.sparseTargets ? n : n * plan.classes)) return -1;
-    const buf = this.chunkBuffers(count, batchSize, plan, compiled.metrics.length > 0);
+    const metrics = compiled.metrics.length > 0;
+    const buf = this.chunkBuffers(count, batchSize, plan, metrics);
     const it0 = optimizer.iterations;
     try {
       for (let j = 0; j < count; j++) {
@@ -578,44 +572,49 @@ export class Sequential {
     } finally {
       optimizer.iterations = it0;
     }
-    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, buf.preds, buf.targets);
+    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, metrics ? buf.preds : null, metrics ? buf.targets : null);
     optimizer.iterations = it0 + done;
-    const tWidth = plan.sparseTargets ? 1 : plan.classes;
+    const tWidth = plan.targetWidth;
     for (let j = 0; j < done; j++) {
       const rows = Math.min(batchSize, n - (first + j) * batchSize);
       lossMean.update(buf.losses[j]!, rows);
-      if (buf.preds && buf.targets) {
+      if (metrics) {
         const off = j * batchSize;
         const pred = new Tensor(buf.preds.subarray(off * plan.classes, (off + rows) * plan.classes), [rows, plan.classes]);
         const target = new Tensor(buf.targets.subarray(off * tWidth, (off + rows) * tWidth), [rows, ...yt.shape.slice(1)]);
         for (const m of compiled.metrics) m.update(pred, target);
       }
     }
-    this.lastChunkShort = done < count;
     return done;
   }
 
+  /** planChunk's buffers for `count` batches (outputs and targets only when metrics need them). */
   private chunkBuffers(count: number, batchSize: number, plan: TrainPlan, metrics: boolean) {
+    const per = metrics ? batchSize : 0;
     let b = this.chunkBuf;
-    const tWidth = plan.sparseTargets ? 1 : plan.classes;
-    if (b === null || b.lrs.length < count || (metrics && (b.preds === null || b.preds.length < count * batchSize * plan.classes || b.targets!.length < count * batchSize * tWidth))) {
+    if (b === null || b.lrs.length < count || b.preds.length < count * per * plan.classes || b.targets.length < count * per * plan.targetWidth) {
       const cap = Math.max(count, b?.lrs.length ?? 0);
       b = this.chunkBuf = {
         lrs: new Float32Array(cap),
         losses: new Float64Array(cap),
-        preds: metrics ? new Float32Array(cap * batchSize * plan.classes) : null,
-        targets: metrics ? new Float32Array(cap * batchSize * tWidth) : null,
+        preds: new Float32Array(cap * per * plan.classes),
+        targets: new Float32Array(cap * per * plan.targetWidth),
       };
     }
-    return metrics ? b : { ...b, preds: null, targets: null };
+    return b;
   }
 
+  /**
+   * The training step as one native call (train_plan.ts), when the model qualifies; null when it
+   * does not, or when the loss was not finite (the plan then changed nothing, and the autograd
+   * step runs to find and report where the non-finite value came from).
+   */
   private planStep(x: Tensor, y: Tensor, compiled: Compiled): number | null {
     const rows = x.shape[0] ?? 0;
     const plan = this.currentPlan(compiled, rows);
     if (plan === null || rows === 0) return null;
     // Shapes the plan was not made for: the autograd path reports them.
-    if (x.size !== rows * plan.inWidth || y.size !== (plan.sparseTargets ? rows : rows * plan.classes)) return null;
+    if (!plan.fits(x, y)) return null;
     const optimizer = compiled.optimizer;
     const lr = this.fusable.size > 0 ? optimizer.fusedSgdRate() : null;
     const wantPred = compiled.metrics.length > 0;

@@ -54,7 +54,8 @@ export class TrainPlan {
     private readonly grads: [Tensor, Float32Array | null][],
     private readonly trainable: [Variable, boolean][],
     readonly maxRows: number,
-    private readonly sparse: boolean,
+    /** Floats of target per sample: 1 (a class id) for a sparse loss, else the class count. */
+    readonly targetWidth: number,
     private readonly softmaxPred: boolean,
     readonly classes: number,
     /** Features per sample the first layer takes. */
@@ -160,7 +161,8 @@ export class TrainPlan {
     if (!anyTrainable || lastSpec === undefined || lastSpec.kind !== 'dense') return null;
     const handle = native.trainPlanCreate(specs, maxRows, kind);
     const inWidth = specs[0]!.kind === 'dense' ? (specs[0]!.in as number) : (specs[0]!.C as number);
-    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse, softmaxPred, lastSpec.out as number, inWidth);
+    const classes = lastSpec.out as number;
+    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, softmaxPred, classes, inWidth);
   }
 
   /** False once a weight was re-packed, frozen or unfrozen since the plan was made. */
@@ -194,8 +196,9 @@ export class TrainPlan {
     return native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.softmaxPred);
   }
 
-  /** Whether targets are class ids (one per sample). */
-  get sparseTargets(): boolean {
-    return this.sparse;
+  /** Whether x and y hold whole samples of the widths this plan was made for. */
+  fits(x: Tensor, y: Tensor): boolean {
+    const n = x.shape[0] ?? 0;
+    return x.size === n * this.inWidth && y.size === n * this.targetWidth;
   }
 }
