@@ -366,6 +366,16 @@ describe('one-call training step: the native API refuses bad input', () => {
     trainKernel: true, trainBias: true, fuseKernel: true, fuseBias: true, kernelGrad: new Float32Array(6), biasGrad: new Float32Array(2), ...over,
   });
 
+  it('setTrainPlanEnabled takes a boolean and says what it received', () => {
+    for (const bad of [0, 'false', null, undefined]) {
+      const e = caught(() => setTrainPlanEnabled(bad as never));
+      expect(e.name).toBe('ValueError');
+      expect(e.message).toMatch(/^setTrainPlanEnabled: on must be a boolean, received /);
+    }
+    expect(setTrainPlanEnabled(false)).toBe(true);
+    expect(setTrainPlanEnabled(true)).toBe(false);
+  });
+
   it('malformed specs throw coded errors naming the field', () => {
     const cases: [unknown[], string, RegExp][] = [
       [[[dense({ in: 0 })], 4, 0], 'ERR_NATIVE_VALUE', /layers\[0\]\.in/],

@@ -19,11 +19,13 @@ import { Flatten } from '../layers/flatten';
 import { BatchNormalization } from '../layers/normalization';
 import { Loss, SparseCategoricalCrossentropy, CategoricalCrossentropy } from '../losses';
 import { ActId, native } from '../backend/native';
+import { ValueError, describe } from '../errors';
 
 let enabled = process.env.DEEPNODE_TRAIN_PLAN !== '0';
 
 /** Turn the one-call training step on or off for every model; returns the previous setting. */
 export function setTrainPlanEnabled(on: boolean): boolean {
+  if (typeof on !== 'boolean') throw new ValueError(`setTrainPlanEnabled: on must be a boolean, received ${describe(on)}`);
   const prev = enabled;
   enabled = on;
   return prev;
