@@ -398,6 +398,8 @@ __attribute__((noinline)) bool backward_bias_split(Act act, const float* x, cons
 DEEPNODE_ELEMENTWISE_CLONES
 void activation_backward_bias(Act act, const float* x, const float* y, const float* dy, float* dx,
                               int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
+  // No columns: nothing to write (the row loop below would still walk every row).
+  if (cols == 0) return;
   // Large batches: blocks of rows across threads (split_column_sums). The threads_for test here
   // too, not only in the split: without it the one-thread path below measured 5-9% slower.
   if (threads_for(bias_work(act, rows, cols)) > 1 && backward_bias_split(act, x, y, dy, dx, rows, cols, alpha, db, db_scale))
