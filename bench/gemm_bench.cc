@@ -1,7 +1,8 @@
 // GFLOPS of deepnode::sgemm (and OpenBLAS cblas_sgemm when built with -DWITH_OPENBLAS) on the
 // shapes deepnode runs most: square products and the batch-32 MLP forward/backward products.
 // Each cell is the median of repeated timed runs (each run long enough to time reliably), warm cache;
-// at 1 thread ours and OpenBLAS alternate run by run (see paired_gflops).
+// ours and OpenBLAS alternate run by run, and each ratio is the median of the paired ratios (see
+// paired_gflops).
 #include "../native/gemm.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <random>
+#include <thread>
 #include <vector>
 
 #ifdef WITH_OPENBLAS
@@ -65,28 +67,36 @@ double median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
-// One thread, two libraries: trials alternate between them (in alternating order), so that a noisy
-// shared machine slows both alike; the ratio is the median of the per-trial ratios. Returns
-// {GFLOPS of a, GFLOPS of b, median a/b}. At one thread neither library has idle workers spinning,
-// so the two can interleave (at two threads they cannot: see main).
+// Two libraries, trial by trial: trials alternate between them (in alternating order), so that a
+// noisy shared machine slows both alike; the ratio is the median of the per-trial ratios, not the
+// ratio of the medians. Returns {GFLOPS of a, GFLOPS of b, median a/b}.
+// rest_ms: a pause before each trial. At two threads each library's idle workers spin for a while
+// after a call (OpenBLAS's pthread server ~0.1 s, ours kSpinMicros) and would take a core from the
+// other library's trial that follows: the pause lets them fall asleep, and an untimed call before
+// the timed ones wakes the trial's own workers.
 template <class A, class B>
-std::array<double, 3> paired_gflops(const Shape& s, A&& run_a, B&& run_b, int trials) {
+std::array<double, 3> paired_gflops(const Shape& s, A&& run_a, B&& run_b, int pairs, int rest_ms) {
   const double flops = 2.0 * s.m * s.n * s.k;
-  auto iters_for = [](auto& run) {
+  const double trial_sec = rest_ms > 0 ? 20e-3 : 2e-3;
+  auto iters_for = [&](auto& run) {
     run();
     const auto t0 = Clock::now();
     run();
     const double once = std::chrono::duration<double>(Clock::now() - t0).count();
-    return std::max(1, static_cast<int>(2e-3 / std::max(once, 1e-9)));
+    return std::max(1, static_cast<int>(trial_sec / std::max(once, 1e-9)));
   };
   const int ia = iters_for(run_a), ib = iters_for(run_b);
   std::vector<double> ra, rb, ratio;
   auto rate = [&](auto& run, int iters) {
+    if (rest_ms > 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rest_ms));
+      run();
+    }
     const auto t0 = Clock::now();
     for (int i = 0; i < iters; ++i) run();
     return flops * iters / std::chrono::duration<double>(Clock::now() - t0).count() * 1e-9;
   };
-  for (int t = 0; t < 3 * trials; ++t) {
+  for (int t = 0; t < pairs; ++t) {
     double a, b;
     if (t % 2) {
       a = rate(run_a, ia);
@@ -108,63 +118,40 @@ int main(int argc, char** argv) {
   const int trials = argc > 1 ? std::atoi(argv[1]) : 21;
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::printf("deepnode sgemm (kernel: %s), median of %d runs, GFLOPS\n", deepnode::gemm_isa(), trials);
+  std::printf("deepnode sgemm (kernel: %s), median of %d+ runs, GFLOPS\n", deepnode::gemm_isa(), trials);
 #ifdef WITH_OPENBLAS
   std::printf("%-18s %16s %9s %9s %7s %9s %9s %7s\n", "shape", "m x n x k", "ours 1T", "oblas 1T", "ratio",
               "ours 2T", "oblas 2T", "ratio");
 #else
   std::printf("%-18s %16s %9s %9s\n", "shape", "m x n x k", "ours 1T", "ours 2T");
 #endif
-  // At 2 threads all of ours first, then all of OpenBLAS: each library's idle workers spin for a
-  // while after a call, and interleaving the two thread pools on 2 cores would measure that
-  // contention instead. At 1 thread the two interleave trial by trial (paired_gflops), and the
-  // 1-thread ratio is the median of the paired ratios, not the ratio of the medians.
+  // Ours and OpenBLAS alternate trial by trial at both thread counts (paired_gflops): 3 * trials
+  // pairs at 1 thread, 2 * trials + 1 at 2 threads, whose pairs also pause 150 ms each.
   const size_t count = sizeof kShapes / sizeof kShapes[0];
-  std::vector<std::array<double, 2>> ours(count), oblas(count, {0.0, 0.0});
-  std::vector<double> paired_ratio(count, 0.0);  // 1 thread, interleaved trials
-  for (int lib = 0; lib < 2; ++lib) {
-#ifndef WITH_OPENBLAS
-    if (lib == 1) break;
-#endif
-    for (size_t i = 0; i < count; ++i) {
-      const Shape& s = kShapes[i];
-      const int64_t a_cols = s.ta ? s.m : s.k, b_cols = s.tb ? s.k : s.n;
-      std::vector<float> A(s.m * s.k), B(s.k * s.n), C(s.m * s.n);
-      for (float& x : A) x = dist(rng);
-      for (float& x : B) x = dist(rng);
-      for (int t = 1; t <= 2; ++t) {
+  std::vector<std::array<double, 2>> ours(count), oblas(count, {0.0, 0.0}), ratio(count, {0.0, 0.0});
+  for (size_t i = 0; i < count; ++i) {
+    const Shape& s = kShapes[i];
+    const int64_t a_cols = s.ta ? s.m : s.k, b_cols = s.tb ? s.k : s.n;
+    std::vector<float> A(s.m * s.k), B(s.k * s.n), C(s.m * s.n);
+    for (float& x : A) x = dist(rng);
+    for (float& x : B) x = dist(rng);
+    auto run_ours = [&] {
+      deepnode::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
+    };
+    for (int t = 1; t <= 2; ++t) {
+      deepnode::set_num_threads(t);
 #ifdef WITH_OPENBLAS
-        if (lib == 0 && t == 1) {
-          deepnode::set_num_threads(1);
-          openblas_set_num_threads(1);
-          const auto r = paired_gflops(s, [&] {
-            deepnode::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
-          }, [&] {
-            cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.m, s.n,
-                        s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
-          }, trials);
-          ours[i][0] = r[0];
-          oblas[i][0] = r[1];
-          paired_ratio[i] = r[2];
-          continue;
-        }
-        if (lib == 1 && t == 1) continue;  // measured above, interleaved with ours
+      openblas_set_num_threads(t);
+      const auto r = paired_gflops(s, run_ours, [&] {
+        cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.m, s.n,
+                    s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
+      }, t == 1 ? 3 * trials : 2 * trials + 1, t == 1 ? 0 : 150);
+      ours[i][t - 1] = r[0];
+      oblas[i][t - 1] = r[1];
+      ratio[i][t - 1] = r[2];
+#else
+      ours[i][t - 1] = median_gflops(s, run_ours, trials);
 #endif
-        if (lib == 0) {
-          deepnode::set_num_threads(t);
-          ours[i][t - 1] = median_gflops(s, [&] {
-            deepnode::sgemm(s.ta, s.tb, s.m, s.n, s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
-          }, trials);
-        } else {
-#ifdef WITH_OPENBLAS
-          openblas_set_num_threads(t);
-          oblas[i][t - 1] = median_gflops(s, [&] {
-            cblas_sgemm(CblasRowMajor, s.ta ? CblasTrans : CblasNoTrans, s.tb ? CblasTrans : CblasNoTrans, s.m, s.n,
-                        s.k, 1.0f, A.data(), a_cols, B.data(), b_cols, 0.0f, C.data(), s.n);
-          }, trials);
-#endif
-        }
-      }
     }
   }
   for (size_t i = 0; i < count; ++i) {
@@ -173,7 +160,7 @@ int main(int argc, char** argv) {
     std::snprintf(dims, sizeof dims, "%lldx%lldx%lld", (long long)s.m, (long long)s.n, (long long)s.k);
 #ifdef WITH_OPENBLAS
     std::printf("%-18s %16s %9.1f %9.1f %7.2f %9.1f %9.1f %7.2f\n", s.what, dims, ours[i][0], oblas[i][0],
-                paired_ratio[i], ours[i][1], oblas[i][1], ours[i][1] / oblas[i][1]);
+                ratio[i][0], ours[i][1], oblas[i][1], ratio[i][1]);
 #else
     std::printf("%-18s %16s %9.1f %9.1f\n", s.what, dims, ours[i][0], ours[i][1]);
 #endif

@@ -22,6 +22,7 @@ import { machineFacts } from './lib/machine.mjs';
 import { gemmGoal, parseGemmBench, runGemmBench } from './lib/gemm.mjs';
 import { profileSteps } from './lib/profile.mjs';
 import { startBusyCore } from './lib/contention.mjs';
+import { capacityProbe, measureCapacity } from './lib/capacity.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -149,6 +150,11 @@ const machine = machineFacts(deepnode);
   if (machine.kernelPeakGflopsPerCore !== null && machine.kernelPeakGflopsPerCore < machine.peakGflopsPerCore)
     rows.push(['peak with the chosen kernel', `${fmt(machine.kernelPeakGflopsPerCore, 1)} GFLOPS per core (the ${machine.isa} kernel's lanes)`]);
   rows.push(['Node', process.version], ['load average at start', machine.loadAverage.map((x) => x.toFixed(2)).join(', ')]);
+  if (machine.vcpus >= 2) {
+    const capacity = await measureCapacity(2);
+    result.machine.capacityAtStart = capacity;
+    rows.push(['2-thread capacity at start', `${fmt(capacity, 2)}× one thread: the work two threads of plain arithmetic get done next to one (2.0 on two free cores; bench/lib/capacity.mjs)`]);
+  }
   print(`## Machine\n\n${markdownTable(['machine', ''], rows)}`);
 }
 const peak = (t) => machine.peakGflops(t);
@@ -158,13 +164,16 @@ if (only.includes('gemm'))
   await section('gemm', async () => {
     let parsedBench = null;
     let benchError = null;
+    // The 2-thread cells depend on what the host gives the second vCPU: probe it on either side.
+    const capacity = async () => (machine.vcpus < 2 ? null : measureCapacity(2));
+    const capacityBefore = await capacity();
     try {
       parsedBench = parseGemmBench(await runGemmBench(root, trials, log));
     } catch (e) {
       benchError = e;
       log(`gemm: ${e.message}`);
     }
-    const out = [`## GEMM (GFLOPS, median of ${trials} trial${trials === 1 ? '' : 's'})`, ''];
+    const out = [`## GEMM (GFLOPS, medians; with OpenBLAS the two alternate trial by trial and each ratio is the median of the paired ratios: ${3 * trials} pairs at 1 thread, ${2 * trials + 1} at 2 threads with a 150 ms pause before each trial so that neither library's idle workers spin into the other's)`, ''];
     if (parsedBench?.openblas) {
       const ts = threadCounts.filter((t) => parsedBench.rows[0].ours[t] !== undefined);
       const header = ['shape', 'm×n×k'];
@@ -180,7 +189,7 @@ if (only.includes('gemm'))
         for (const t of ts) {
           const ours = r.ours[t];
           const ob = r.openblas[t];
-          const ratio = ours / ob;
+          const ratio = r.ratio[t] ?? ours / ob; // the median of paired trials' ratios (bench/gemm_bench.cc)
           cells.push(fmt(ours, 1), fmt(ob, 1), fmtRatio(ratio), fmtPct(ours / peak(t)));
           jr.threads[t] = { deepnode: ours, openblas: ob, ratio, fractionOfPeak: ours / peak(t), openblasFractionOfPeak: ob / peak(t) };
           if (goal && !goal.ok(ratio)) ok = false;
@@ -193,6 +202,11 @@ if (only.includes('gemm'))
       }
       out.push(markdownTable(header, rows, header.map((_, i) => (i < 2 || i >= header.length - 2 ? 'l' : 'r'))));
       out.push('', `deepnode kernel ${parsedBench.isa}; OpenBLAS (Debian libopenblas) linked only in bench/gemm_bench.cc; % peak against the theoretical peak above for that many cores.`);
+      if (capacityBefore !== null) {
+        const capacityAfter = await capacity();
+        result.gemm.capacity = { before: capacityBefore, after: capacityAfter };
+        out.push('', `Machine 2-thread capacity (bench/lib/capacity.mjs; 2.0 on two free cores) before this section ${fmt(capacityBefore, 2)}×, after it ${fmt(capacityAfter, 2)}×.`);
+      }
     } else {
       const why = benchError
         ? `bench/gemm_bench.sh failed (${benchError.message})`
@@ -287,6 +301,35 @@ async function deepnodeEpoch(workload, x, y, threads, ep) {
   return { workload, threads, sPerEpoch: median(times), samples: times, extrapolated: n !== EPOCH_IMAGES, imagesMeasured: n, finalLoss: r.loss };
 }
 
+// Speed-up of 2 threads over 1 on one model: `pairs` pairs of epochs of `images` images, the
+// thread count alternating (1-2, 2-1, ...), each pair followed by a capacity probe.
+async function scalingPairs(workload, x, y, images, pairs, probe) {
+  const { Tensor } = deepnode;
+  const per = x.data.length / y.shape[0];
+  const xs = new Tensor(x.data.subarray(0, images * per), [images, ...x.shape.slice(1)]);
+  const ys = new Tensor(y.data.subarray(0, images), [images]);
+  const { batchSize } = WORKLOADS[workload];
+  deepnode.setSeed(1);
+  const model = WORKLOADS[workload].model();
+  const epoch = async (threads) => {
+    deepnode.setNumThreads(threads);
+    const t0 = performance.now();
+    await model.fit(xs, ys, { epochs: 1, batchSize, verbose: 0 });
+    return performance.now() - t0;
+  };
+  await epoch(2); // warm-up
+  const ratios = [];
+  const capacities = [];
+  for (let i = 0; i < pairs; i++) {
+    const order = i % 2 ? [2, 1] : [1, 2];
+    const ms = {};
+    for (const t of order) ms[t] = await epoch(t);
+    ratios.push(ms[1] / ms[2]);
+    capacities.push(await probe.probe());
+  }
+  return { pairs, images, speedup: median(ratios), speedups: ratios, capacity: median(capacities.filter((c) => c !== null)), capacities };
+}
+
 const GOALS = {
   W1: [['pytorch', 2], ['tfjs', 20]],
   W2: [['pytorch', 2], ['tfjs', 20]],
@@ -350,20 +393,37 @@ if (only.includes('train'))
     if (peerRows.some(fewerThreads)) out.push('', FEWER_THREADS_NOTE);
     out.push('', ...workloads.map((w) => `- ${w}: ${WORKLOADS[w].what}`));
 
-    // Thread scaling: the issue asks W4 on 2 threads for ≥ 1.8× its 1-thread speed.
+    // Thread scaling: the issue asks W4 on 2 threads for ≥ 1.8× its 1-thread speed. The cells above
+    // time 1 and 2 threads minutes apart, and on a shared VM the machine itself changes in between;
+    // so the speed-up that the goal is judged on comes from alternating 1- and 2-thread epochs of one
+    // model in pairs (median of the per-pair ratios), each pair next to a probe of how much CPU the
+    // machine gave two threads at that moment (bench/lib/capacity.mjs).
     const scaling = [];
     if (threadCounts.includes(1) && threadCounts.includes(2)) {
+      const pairs = quick ? 1 : Math.max(3, epochs + 2);
+      const pairImages = Math.min(y.shape[0], quick ? 512 : 8192);
+      const probe = await capacityProbe(2);
       const srows = [];
-      for (const w of workloads) {
-        const one = ours.find((r) => r.workload === w && r.threads === 1);
-        const two = ours.find((r) => r.workload === w && r.threads === 2);
-        const speedup = one.sPerEpoch / two.sPerEpoch;
-        const goal = w === 'W4' ? '≥ 1.8×' : '';
-        const verdict = w === 'W4' ? (speedup >= 1.8 ? PASS : FAIL) : '';
-        srows.push([w, fmtSeconds(one.sPerEpoch), fmtSeconds(two.sPerEpoch), fmtRatio(speedup), goal, verdict]);
-        scaling.push({ workload: w, s1: one.sPerEpoch, s2: two.sPerEpoch, speedup, goal: goal || null, result: verdict || null });
+      try {
+        for (const w of workloads) {
+          const one = ours.find((r) => r.workload === w && r.threads === 1);
+          const two = ours.find((r) => r.workload === w && r.threads === 2);
+          log(`train: ${w} thread scaling, ${pairs} alternating 1T/2T pairs of ${pairImages} images`);
+          const p = await scalingPairs(w, x, y, pairImages, pairs, probe);
+          const goal = w === 'W4' ? '≥ 1.8×' : '';
+          const verdict = w === 'W4' ? (p.speedup >= 1.8 ? PASS : FAIL) : '';
+          srows.push([w, fmtSeconds(one.sPerEpoch), fmtSeconds(two.sPerEpoch), fmtRatio(one.sPerEpoch / two.sPerEpoch), fmtRatio(p.speedup), fmtRatio(p.capacity), goal, verdict]);
+          scaling.push({ workload: w, s1: one.sPerEpoch, s2: two.sPerEpoch, speedupCells: one.sPerEpoch / two.sPerEpoch, ...p, goal: goal || null, result: verdict || null });
+        }
+      } finally {
+        await probe.close();
+        deepnode.setNumThreads(initialThreads);
       }
-      out.push('', '### Thread scaling (deepnode)', '', markdownTable(['workload', '1 thread s/epoch', '2 threads s/epoch', 'speed-up', 'goal', 'result'], srows));
+      out.push('', '### Thread scaling (deepnode)', '',
+        `"paired" alternates 1- and 2-thread epochs of ${pairImages} images on one model, ${pairs} pair${pairs === 1 ? "" : "s"}, and takes the median of the per-pair speed-ups (the goal is judged on it); ` +
+        '"capacity" is the median, over the same pairs, of how much work two threads of plain arithmetic got done next to one (2.0 on two free cores; less when the host shares them).',
+        '',
+        markdownTable(['workload', '1 thread s/epoch', '2 threads s/epoch', 'speed-up (cells above)', 'speed-up (paired)', 'machine 2-thread capacity', 'goal', 'result'], srows));
     }
     out.push(skippedTable(peerRows));
     result.train = { epochImages: EPOCH_IMAGES, imagesMeasured: y.shape[0], rows: training, scaling, peers: peerRows };

@@ -133,9 +133,9 @@ describe('npm run bench (bench/run.mjs)', () => {
     expect(a.isa).toBe('avx2');
     expect(a.openblas).toBe(true);
     expect(a.rows).toEqual([
-      { shape: 'square', m: 1024, n: 1024, k: 1024, ours: { 1: 48.4, 2: 39.3 }, openblas: { 1: 69.9, 2: 74.4 } },
-      { shape: 'dW 784x300 (tA)', m: 784, n: 300, k: 32, ours: { 1: 35.2, 2: 12.6 }, openblas: { 1: 48.5, 2: 43.6 } },
-      { shape: 'batch 256, 784', m: 256, n: 1024, k: 784, ours: { 1: 43.7, 2: 43.3 }, openblas: { 1: 70.3, 2: 65.1 } },
+      { shape: 'square', m: 1024, n: 1024, k: 1024, ours: { 1: 48.4, 2: 39.3 }, openblas: { 1: 69.9, 2: 74.4 }, ratio: { 1: 0.69, 2: 0.53 } },
+      { shape: 'dW 784x300 (tA)', m: 784, n: 300, k: 32, ours: { 1: 35.2, 2: 12.6 }, openblas: { 1: 48.5, 2: 43.6 }, ratio: { 1: 0.73, 2: 0.29 } },
+      { shape: 'batch 256, 784', m: 256, n: 1024, k: 784, ours: { 1: 43.7, 2: 43.3 }, openblas: { 1: 70.3, 2: 65.1 }, ratio: { 1: 0.62, 2: 0.67 } },
     ]);
     expect(gemmGoal(a.rows[0])!.ok(0.91)).toBe(true);
     expect(gemmGoal(a.rows[0])!.ok(0.89)).toBe(false);
@@ -150,7 +150,7 @@ describe('npm run bench (bench/run.mjs)', () => {
       'fwd 784->300             32x300x784      57.4       1.3',
     ].join('\n');
     const b = parseGemmBench(without);
-    expect(b).toEqual({ isa: 'avx512', openblas: false, rows: [{ shape: 'fwd 784->300', m: 32, n: 300, k: 784, ours: { 1: 57.4, 2: 1.3 }, openblas: {} }] });
+    expect(b).toEqual({ isa: 'avx512', openblas: false, rows: [{ shape: 'fwd 784->300', m: 32, n: 300, k: 784, ours: { 1: 57.4, 2: 1.3 }, openblas: {}, ratio: {} }] });
     expect(() => parseGemmBench('nothing here')).toThrow(/header/);
   });
 });

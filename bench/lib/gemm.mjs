@@ -8,7 +8,9 @@ import * as path from 'node:path';
  * Parses gemm_bench's text output. Its table is
  *   <shape words>  <m>x<n>x<k>  <one number per column named in the header>
  * with a header naming the columns "ours 1T", "oblas 1T", "ratio", ... (or only "ours 1T", "ours 2T"
- * without OpenBLAS). Returns { isa, openblas, rows: [{ shape, m, n, k, ours: {t: gflops}, openblas: {t: gflops} }] }.
+ * without OpenBLAS). Returns { isa, openblas, rows: [{ shape, m, n, k, ours: {t: gflops}, openblas: {t: gflops},
+ * ratio: {t: ours/OpenBLAS} }] }; ratio is the harness's own (the median of paired trials' ratios), not
+ * the ratio of the two medians.
  */
 export function parseGemmBench(text) {
   const lines = text.split('\n');
@@ -25,10 +27,12 @@ export function parseGemmBench(text) {
     if (!m) continue;
     const nums = m[5].trim().split(/\s+/).map(Number);
     if (nums.length !== columns.length) throw new Error(`gemm_bench row has ${nums.length} numbers, header ${columns.length}: ${line}`);
-    const row = { shape: m[1].trim(), m: Number(m[2]), n: Number(m[3]), k: Number(m[4]), ours: {}, openblas: {} };
+    const row = { shape: m[1].trim(), m: Number(m[2]), n: Number(m[3]), k: Number(m[4]), ours: {}, openblas: {}, ratio: {} };
     columns.forEach((c, i) => {
       if (c.lib === 'ours') row.ours[c.threads] = nums[i];
       if (c.lib === 'oblas') row.openblas[c.threads] = nums[i];
+      // A ratio column belongs to the thread count of the column before it.
+      if (c.lib === 'ratio' && i > 0 && columns[i - 1].threads) row.ratio[columns[i - 1].threads] = nums[i];
     });
     rows.push(row);
   }
