@@ -22,7 +22,7 @@
   int prefix##nr();                                                                          \
   int64_t prefix##work_floats(int64_t m, int64_t n, int64_t k);                              \
   int64_t prefix##shared_a_floats(int64_t m, int64_t k);                                     \
-  void prefix##pack_a(int trans_a, int64_t m, int64_t k, const float* A, int64_t lda, float* dst); \
+  void prefix##pack_a(int trans_a, int64_t m, int64_t k, const float* A, int64_t lda, float* dst, int64_t i0, int64_t i1); \
   void prefix##sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, \
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,   \
                      float* C, int64_t ldc, const float* bias, const float* packed_a, float* work, \
@@ -51,7 +51,7 @@ struct Kernel {
   int mr, nr;
   int64_t (*work_floats)(int64_t m, int64_t n, int64_t k);
   int64_t (*shared_a_floats)(int64_t m, int64_t k);
-  void (*pack_a)(int, int64_t, int64_t, const float*, int64_t, float*);
+  void (*pack_a)(int, int64_t, int64_t, const float*, int64_t, float*, int64_t, int64_t);
   void (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                 int64_t, float, float*, int64_t, const float*, const float*, float*,
                 void (*)(void*, int64_t, int64_t, int64_t, int64_t), void*);
@@ -136,7 +136,16 @@ struct Problem {
   const float* bias;
   const float* packed_a;  // op(A) packed whole for blocks spanning all m rows, or nullptr
   const GemmEpilogue* epilogue;  // or nullptr
+  // When the pool packs op(A) (see sgemm): into packed_a, rows [0, pack_split) and [pack_split, m).
+  float* pack_into;
+  int64_t pack_split;
 };
+
+// Pack task t (0 or 1) of a product whose pool packs op(A): one of the two row ranges.
+void run_pack(const Problem& p, int t) noexcept {
+  const int64_t i0 = t == 0 ? 0 : p.pack_split, i1 = t == 0 ? p.pack_split : p.m;
+  g_kernel.pack_a(p.trans_a, p.m, p.k, p.A, p.lda, p.pack_into, i0, i1);
+}
 
 // Passes a block's finished regions to the user's epilogue in C's coordinates.
 struct BlockPost {
@@ -283,12 +292,15 @@ class Pool {
     return pool;
   }
 
-  // Runs blocks [0, blocks) of the product on the caller and up to `helpers` helper threads.
+  // Runs blocks [0, blocks) of the product on the caller and up to `helpers` helper threads,
+  // after `packs` (0 or 2) tasks that pack op(A) for them (run_pack): the threads claim the pack
+  // tasks first, and a thread that claims a block waits until both packs are done (a pack, once
+  // claimed, is running: the wait is at most one pack's time).
   // done[b] says whether block b ran (false: its thread had no workspace; the caller retries).
   // Returns false, having run nothing, when another thread is using the pool (the caller then
   // runs serially) or helper threads cannot be created. Never throws.
   // *backoff: how long to run products serially after this one (see back_off_for), else zero.
-  bool run(const Problem& p, int64_t tm, int64_t tn, int blocks, int helpers, bool* done,
+  bool run(const Problem& p, int64_t tm, int64_t tn, int blocks, int packs, int helpers, bool* done,
            std::chrono::nanoseconds* backoff) noexcept {
     std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
@@ -297,11 +309,14 @@ class Pool {
     tm_ = tm;
     tn_ = tn;
     done_ = done;
+    packs_ = packs;
+    packs_done_.store(0, std::memory_order_relaxed);
+    const int tasks = packs + blocks;
     completed_.store(0, std::memory_order_relaxed);
     active_helpers_.store(helpers, std::memory_order_relaxed);
     const uint64_t gen = (++generation_) & 0xffffffffu;
     // Publishing the state (seq_cst) releases everything above to the helpers that claim a block.
-    state_.store(gen << 32 | static_cast<uint64_t>(blocks) << 16, std::memory_order_seq_cst);
+    state_.store(gen << 32 | static_cast<uint64_t>(tasks) << 16, std::memory_order_seq_cst);
     const bool all_awake = sleepers_.load(std::memory_order_seq_cst) == 0;
     if (!all_awake) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -313,18 +328,18 @@ class Pool {
     const auto caller_done = std::chrono::steady_clock::now();
     // An absent helper costs this product nothing (the caller ran it all); it only matters for
     // short products, where its spinning between them can take the caller's CPU share.
-    if (mine == blocks && all_awake && caller_done - start < kAbsentMaxProduct)
+    if (mine == tasks && all_awake && caller_done - start < kAbsentMaxProduct)
       *backoff = kAbsentFactor * std::chrono::duration_cast<std::chrono::nanoseconds>(caller_done - start);
     // Only blocks already claimed by a helper remain: spin briefly, then sleep until they finish.
     std::chrono::nanoseconds stall{0};
-    if (completed_.load(std::memory_order_acquire) != blocks) {
+    if (completed_.load(std::memory_order_acquire) != tasks) {
       const auto spin_end = caller_done + std::chrono::microseconds(kSpinMicros);
-      for (int i = 1; completed_.load(std::memory_order_acquire) != blocks; ++i) {
+      for (int i = 1; completed_.load(std::memory_order_acquire) != tasks; ++i) {
         spin_step(i);
         if ((i & 63) == 0 && std::chrono::steady_clock::now() > spin_end) {
           std::unique_lock<std::mutex> lock(mu_);
           caller_waiting_.store(true, std::memory_order_seq_cst);
-          while (completed_.load(std::memory_order_seq_cst) != blocks)
+          while (completed_.load(std::memory_order_seq_cst) != tasks)
             cv_done_.wait_for(lock, std::chrono::milliseconds(1));
           caller_waiting_.store(false, std::memory_order_relaxed);
           break;
@@ -379,20 +394,27 @@ class Pool {
     return true;
   }
 
-  // Claims and runs blocks of generation `gen` until none is left; returns how many it ran.
+  // Claims and runs tasks (packs, then blocks) of generation `gen` until none is left; returns
+  // how many it ran.
   int work(uint32_t gen) noexcept {
     uint64_t s = state_.load(std::memory_order_acquire);
     for (int ran = 0;; ++ran) {
       if (gen_of(s) != gen) return ran;
-      const int next = static_cast<int>(s & 0xffff), blocks = static_cast<int>((s >> 16) & 0xffff);
-      if (next >= blocks) return ran;
+      const int next = static_cast<int>(s & 0xffff), tasks = static_cast<int>((s >> 16) & 0xffff);
+      if (next >= tasks) return ran;
       if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
         --ran;
         continue;
       }
-      // The claim pins the job: its caller waits for this block before changing anything.
-      done_[next] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next));
-      if (completed_.fetch_add(1, std::memory_order_seq_cst) + 1 == blocks &&
+      // The claim pins the job: its caller waits for this task before changing anything.
+      if (next < packs_) {
+        run_pack(problem_, next);
+        packs_done_.fetch_add(1, std::memory_order_release);
+      } else {
+        for (int i = 1; packs_done_.load(std::memory_order_acquire) != packs_; ++i) spin_step(i);
+        done_[next - packs_] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next - packs_));
+      }
+      if (completed_.fetch_add(1, std::memory_order_seq_cst) + 1 == tasks &&
           caller_waiting_.load(std::memory_order_seq_cst)) {
         std::lock_guard<std::mutex> lock(mu_);
         cv_done_.notify_all();
@@ -427,13 +449,15 @@ class Pool {
   std::mutex run_mu_;  // one product at a time uses the helpers
   std::vector<std::thread> threads_;
   uint64_t generation_ = 0;
-  // generation (32 bits) | blocks (16) | next unclaimed block (16), claimed by compare-exchange.
+  // generation (32 bits) | tasks (16) | next unclaimed task (16), claimed by compare-exchange.
   std::atomic<uint64_t> state_{0};
   std::atomic<int> completed_{0};
   std::atomic<int> active_helpers_{0};
   Problem problem_{};
   int64_t tm_ = 1, tn_ = 1;
   bool* done_ = nullptr;
+  int packs_ = 0;
+  std::atomic<int> packs_done_{0};
   std::chrono::nanoseconds stall_average_{0};  // of recent products (guarded by run_mu_)
   std::mutex mu_;  // guards sleeping and waking
   std::condition_variable cv_work_, cv_done_;
@@ -468,7 +492,7 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     if (epilogue) epilogue->apply(epilogue->ctx, 0, 0, m, n);
     return;
   }
-  Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr, epilogue};
+  Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr, epilogue, nullptr, 0};
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 
   int threads = 1;
@@ -488,23 +512,35 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     choose_grid(m, n, k, blocks, &tm, &tn);
     blocks = static_cast<int>(tm * tn);
     // Column blocks would each pack all of op(A) (the batch-32 and batch-256 layers split along
-    // n): pack it once here and share it.
+    // n): it is packed once and shared, by the pool's threads in two row ranges when op(A) has
+    // enough rows (on the caller alone, that pack was ~4% of a 2-thread 256x1024x784 product).
     const int64_t shared = tm == 1 && blocks > 1 ? g_kernel.shared_a_floats(m, k) : 0;
+    int packs = 0;
     if (shared > 0) {
       float* pa = t_shared_a.get(shared);
       if (!pa) throw std::bad_alloc();
-      g_kernel.pack_a(transA, m, k, A, lda, pa);
       p.packed_a = pa;
+      // Ranges as pack_a allows (gemm_kernel.inc pack_a_whole): a split on the register tile with
+      // at least mr + 4 rows after it.
+      const int64_t split = m / 2 / g_kernel.mr * g_kernel.mr;
+      if (split >= g_kernel.mr && m - split >= g_kernel.mr + 4) {
+        packs = 2;
+        p.pack_into = pa;
+        p.pack_split = split;
+      } else {
+        g_kernel.pack_a(transA, m, k, A, lda, pa, 0, m);
+      }
     }
     bool done[kMaxBlocks];
     std::chrono::nanoseconds backoff{0};
-    if (blocks > 1 && Pool::instance().run(p, tm, tn, blocks, threads - 1, done, &backoff)) {
+    if (blocks > 1 && Pool::instance().run(p, tm, tn, blocks, packs, threads - 1, done, &backoff)) {
       back_off_for(backoff);
       // A thread that could not allocate its workspace left its block for the caller.
       for (int b = 0; b < blocks; ++b)
         if (!done[b] && !run_block(p, block_of(m, n, tm, tn, b))) throw std::bad_alloc();
       return;
     }
+    if (packs > 0) g_kernel.pack_a(transA, m, k, A, lda, p.pack_into, 0, m);  // the pool was busy
   }
   if (!run_block(p, Block{0, m, 0, n})) throw std::bad_alloc();
 }

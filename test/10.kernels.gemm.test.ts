@@ -160,6 +160,28 @@ describe('gemm semantics', () => {
     for (let i = 0; i < C1.length; i++) maxDiff = Math.max(maxDiff, Math.abs(C1[i]! - C2[i]!));
     expect(maxDiff).toBeLessThan(1e-3);
   });
+
+  it('packs a shared op(A) in two row ranges on 2 threads: every m across the split limits, all transposes', () => {
+    // Column blocks share one packing of op(A) (small m, wide n), which the pool's threads pack in
+    // two row ranges when the second holds at least mr + 4 rows (native/gemm.cc sgemm_ex): m from
+    // 1 to 40 and a few larger cross that limit for the 6-row (AVX2) and 14-row (AVX-512) tiles.
+    native.setNumThreads(2);
+    try {
+      const r = ref.rng(91);
+      const errors: string[] = [];
+      const ms = [...Array.from({ length: 40 }, (_, i) => i + 1), 64, 97, 130];
+      const transposes: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+      for (const m of ms)
+        for (const [ta, tb] of transposes) {
+          const c = { ta, tb, m, n: 512, k: 96 + (m % 41), alpha: 1, beta: m % 3 === 0 ? 0.5 : 0, withBias: m % 2 === 0, extraLd: m % 4 === 1 ? 3 : 0, nanC: false };
+          const e = ref.checkCase(native, r, c);
+          if (e) errors.push(e);
+        }
+      expect(errors).toEqual([]);
+    } finally {
+      native.setNumThreads(savedThreads);
+    }
+  });
 });
 
 describe('gemm per ISA (child processes, DEEPNODE_ISA)', () => {
