@@ -124,11 +124,11 @@ if [[ "${DEEPNODE_SANITIZE_ADDON:-1}" == 1 ]]; then
     echo "    built in $((SECONDS - t)) s"
     # Node itself is not instrumented: leak checking would report V8's own allocations, so it is off
     # here (the C++ tests above run LeakSanitizer); every other ASan/UBSan report aborts node.
-    run "vitest on the ASan addon (fuzz ${DEEPNODE_FUZZ_CASES:-12000} cases + kernel and training-plan tests)" env \
+    run "vitest on the ASan addon (fuzz ${DEEPNODE_FUZZ_CASES:-12000} cases + kernel, optimizer and training-plan tests)" env \
       LD_PRELOAD="$("$CXX" -print-file-name=libasan.so) $("$CXX" -print-file-name=libubsan.so)" \
       ASAN_OPTIONS="detect_leaks=0:abort_on_error=1" UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
       DEEPNODE_ADDON="$addon" OMP_NUM_THREADS=2 \
-      "$root/node_modules/.bin/vitest" run --root "$root" test/12.native.errors.test.ts test/10.kernels.gemm.test.ts test/11.kernels.elementwise.test.ts test/39.train_plan.test.ts
+      "$root/node_modules/.bin/vitest" run --root "$root" test/12.native.errors.test.ts test/10.kernels.gemm.test.ts test/11.kernels.elementwise.test.ts test/39.train_plan.test.ts test/15.optimizer_simd.test.ts test/40.optimizers.test.ts
   else
     fail "ASan addon build"
   fi
