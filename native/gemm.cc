@@ -235,7 +235,8 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
 // finishes at one-thread speed instead of stalling at a barrier (the collapse of spin-barrier
 // pools on a shared machine). The caller waits only for blocks a helper has already claimed.
 // Idle helpers spin for kSpinMicros (the next product of a training step usually follows within
-// that), then sleep on a condition variable; they never hold a core for longer.
+// that), then sleep on a condition variable; they never hold a core for longer. The caller, once
+// its own blocks are done, spins while the helpers' last blocks take a normal time (see run).
 constexpr int kSpinMicros = 150;
 // Slack before a wait for a helper's block counts as a sign that the helper lost its core.
 constexpr int kStrandedMicros = 200;
@@ -330,10 +331,19 @@ class Pool {
     // short products, where its spinning between them can take the caller's CPU share.
     if (mine == tasks && all_awake && caller_done - start < kAbsentMaxProduct)
       *backoff = kAbsentFactor * std::chrono::duration_cast<std::chrono::nanoseconds>(caller_done - start);
-    // Only blocks already claimed by a helper remain: spin briefly, then sleep until they finish.
+    // Only blocks already claimed by a helper remain. Blocks are of about equal size, so a helper's
+    // last block should end within about one block's time of the caller's: the caller spins (and
+    // yields) that long, and sleeps only past it, when the helper has lost its core mid-block (a
+    // stall). It must not sleep on a normal wait: the helper's notify would wake it on the
+    // helper's own CPU (the scheduler's wake-affine placement), and the two threads would then
+    // share one CPU for the next products, at one thread's speed, until the load balancer parts
+    // them (seen here on 256x1024x784: 2-thread products at 77-88 GFLOPS after such waits, 135-141
+    // once the caller spins through them; OpenBLAS 129-141).
     std::chrono::nanoseconds stall{0};
     if (completed_.load(std::memory_order_acquire) != tasks) {
-      const auto spin_end = caller_done + std::chrono::microseconds(kSpinMicros);
+      const auto block_time = mine > 0 ? (caller_done - start) / mine : caller_done - start;
+      const auto normal_wait = 2 * block_time + std::chrono::microseconds(kStrandedMicros);
+      const auto spin_end = caller_done + normal_wait;
       for (int i = 1; completed_.load(std::memory_order_acquire) != tasks; ++i) {
         spin_step(i);
         if ((i & 63) == 0 && std::chrono::steady_clock::now() > spin_end) {
@@ -345,12 +355,8 @@ class Pool {
           break;
         }
       }
-      // Blocks are of about equal size, so a helper's last block should end within about one
-      // block's time of the caller's: a much longer wait means the helper lost its core mid-block.
       const auto waited = std::chrono::steady_clock::now() - caller_done;
-      const auto block_time = mine > 0 ? (caller_done - start) / mine : caller_done - start;
-      if (waited > 2 * block_time + std::chrono::microseconds(kStrandedMicros))
-        stall = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
+      if (waited > normal_wait) stall = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
     }
     // Back off when the recent stalls (a moving average, so one stall next to a large product
     // does not count for much) cost more than the second thread gains: about the caller's time.
