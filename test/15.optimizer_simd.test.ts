@@ -12,6 +12,8 @@
  * a commutative operation returns follows the compiler's operand order, not the source.
  */
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { addonPath, native } from '../src/backend/native';
 import { rng } from './support/reference';
@@ -24,43 +26,17 @@ interface Case {
 }
 type Buffers = Record<string, Float32Array>;
 
-function runCases(n: typeof native, sets: Buffers[], cases: Case[]): Buffers[] {
-  return cases.map((c) => {
-    const b: Buffers = {};
-    for (const [k, v] of Object.entries(sets[c.inputs]!)) b[k] = Float32Array.from(v);
-    for (const [method, args] of c.calls)
-      (n as unknown as Record<string, (...a: unknown[]) => void>)[method]!(...args.map((a) => (typeof a === 'string' ? b[a] : a)));
-    return b;
-  });
-}
-
-const encode = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-const decode = (s: string) => {
-  const b = Buffer.from(s, 'base64');
-  return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+const { encode, decode, mapBuffers, runCases } = createRequire(import.meta.url)('./support/optimizer_cases.cjs') as {
+  encode: (a: Float32Array) => string;
+  decode: (s: string) => Float32Array;
+  mapBuffers: <A, B>(o: Record<string, A>, fn: (x: A) => B) => Record<string, B>;
+  runCases: (n: typeof native, sets: Buffers[], cases: Case[]) => Buffers[];
 };
-const mapBuffers = <A, B>(o: Record<string, A>, fn: (x: A) => B) =>
-  Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fn(v)]));
+const CHILD = path.join(__dirname, 'support', 'optimizer_cases.cjs');
 
-/** runCases in a child process (buffers as base64 of their bytes, so NaN payloads and -0 travel). */
+/** runCases in a child process (test/support/optimizer_cases.cjs). */
 function runChild(sets: Buffers[], cases: Case[], threads: number, env: Record<string, string>) {
-  const script = `
-    const native = require(${JSON.stringify(addonPath())});
-    native.setNumThreads(${threads});
-    const mapBuffers = (o, fn) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, fn(v)]));
-    const decode = (s) => { const b = Buffer.from(s, 'base64'); return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length)); };
-    const encode = (a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-    let input = '';
-    process.stdin.on('data', (d) => (input += d)).on('end', () => {
-      const { sets, cases } = JSON.parse(input);
-      const out = cases.map((c) => {
-        const b = mapBuffers(sets[c.inputs], decode);
-        for (const [method, args] of c.calls) native[method](...args.map((a) => (typeof a === 'string' ? b[a] : a)));
-        return mapBuffers(b, encode);
-      });
-      process.stdout.write(JSON.stringify({ isa: native.info().isa, out }));
-    });`;
-  const res = spawnSync(process.execPath, ['-e', script], {
+  const res = spawnSync(process.execPath, [CHILD, addonPath(), String(threads)], {
     input: JSON.stringify({ sets: sets.map((b) => mapBuffers(b, encode)), cases }),
     env: { ...process.env, DEEPNODE_PARALLEL_BACKOFF: '0', ...env },
     encoding: 'utf8',
