@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchGemm, deepnode, native, timeWorkload, w1Data, WORKLOADS } from '../bin/benchmarks.mjs';
+import { benchGemm, deepnode, firstSamples, native, timeWorkload, w1Data, WORKLOADS } from '../bin/benchmarks.mjs';
 import { FAIL, PASS, fmt, fmtPct, fmtRatio, fmtSeconds, markdownTable, median } from './lib/format.mjs';
 import { machineFacts } from './lib/machine.mjs';
 import { gemmGoal, parseGemmBench, runGemmBench } from './lib/gemm.mjs';
@@ -304,24 +304,19 @@ async function deepnodeEpoch(workload, x, y, threads, ep) {
 // Speed-up of 2 threads over 1 on one model: `pairs` pairs of epochs of `images` images, the
 // thread count alternating (1-2, 2-1, ...), each pair followed by a capacity probe.
 async function scalingPairs(workload, x, y, images, pairs, probe) {
-  const { Tensor } = deepnode;
-  const per = x.data.length / y.shape[0];
-  const xs = new Tensor(x.data.subarray(0, images * per), [images, ...x.shape.slice(1)]);
-  const ys = new Tensor(y.data.subarray(0, images), [images]);
+  const data = firstSamples(x, y, images);
   const { batchSize } = WORKLOADS[workload];
   deepnode.setSeed(1);
   const model = WORKLOADS[workload].model();
   // A few untimed batches at the new thread count first: the switch itself (the GEMM's helper
   // thread asleep through a 1-thread epoch, then waking) is an artifact of alternating, not a cost
   // that training at a fixed count pays every epoch.
-  const warm = Math.min(images, 4 * batchSize);
-  const xw = new Tensor(x.data.subarray(0, warm * per), [warm, ...x.shape.slice(1)]);
-  const yw = new Tensor(y.data.subarray(0, warm), [warm]);
+  const warm = firstSamples(x, y, Math.min(images, 4 * batchSize));
   const epoch = async (threads) => {
     deepnode.setNumThreads(threads);
-    await model.fit(xw, yw, { epochs: 1, batchSize, verbose: 0 });
+    await model.fit(warm.x, warm.y, { epochs: 1, batchSize, verbose: 0 });
     const t0 = performance.now();
-    await model.fit(xs, ys, { epochs: 1, batchSize, verbose: 0 });
+    await model.fit(data.x, data.y, { epochs: 1, batchSize, verbose: 0 });
     return performance.now() - t0;
   };
   await epoch(2); // warm-up

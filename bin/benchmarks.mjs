@@ -155,6 +155,13 @@ export const WORKLOADS = {
   W4: { model: w4Model, batchSize: 256, what: 'Dense 784-1024-1024-10 relu, Adam(1e-3), batch 256' },
 };
 
+/** The first n samples of (x, y), as tensors over the same memory (no copy). */
+export function firstSamples(x, y, n) {
+  const { Tensor } = deepnode;
+  const per = x.data.length / y.shape[0];
+  return { x: new Tensor(x.data.subarray(0, n * per), [n, ...x.shape.slice(1)]), y: new Tensor(y.data.subarray(0, n), [n]) };
+}
+
 /**
  * Seconds per epoch of one workload ('W1'..'W4') at the current thread count: a fresh model
  * (seeded), `epochs` timed epochs over x/y. Returns { times, median, loss }.
@@ -169,10 +176,8 @@ export async function timeWorkload(name, x, y, { epochs = 3, seed = 1, maxSecond
   const model = w.model();
   const warm = Math.min(warmupSamples, y.shape[0]);
   if (warm > 0) {
-    const { Tensor } = deepnode;
-    const xs = new Tensor(x.data.subarray(0, warm * (x.data.length / y.shape[0])), [warm, ...x.shape.slice(1)]);
-    const ys = new Tensor(y.data.subarray(0, warm), [warm]);
-    await model.fit(xs, ys, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
+    const head = firstSamples(x, y, warm);
+    await model.fit(head.x, head.y, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
   }
   const times = [];
   let loss = NaN;
