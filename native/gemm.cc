@@ -136,7 +136,8 @@ struct Problem {
   const float* bias;
   const float* packed_a;  // op(A) packed whole for blocks spanning all m rows, or nullptr
   const GemmEpilogue* epilogue;  // or nullptr
-  // When the pool packs op(A) (see sgemm): into packed_a, rows [0, pack_split) and [pack_split, m).
+  // When the pool packs op(A) (see sgemm): packed_a again, writable, and the packing's two row
+  // ranges [0, pack_split) and [pack_split, m); else nullptr.
   float* pack_into;
   int64_t pack_split;
 };
@@ -294,14 +295,14 @@ class Pool {
   }
 
   // Runs blocks [0, blocks) of the product on the caller and up to `helpers` helper threads,
-  // after `packs` (0 or 2) tasks that pack op(A) for them (run_pack): the threads claim the pack
-  // tasks first, and a thread that claims a block waits until both packs are done (a pack, once
-  // claimed, is running: the wait is at most one pack's time).
+  // after two tasks that pack op(A) for them when p.pack_into is set (run_pack): the threads
+  // claim the pack tasks first, and a thread that claims a block waits until both packs are done
+  // (a pack, once claimed, is running: the wait is at most one pack's time).
   // done[b] says whether block b ran (false: its thread had no workspace; the caller retries).
   // Returns false, having run nothing, when another thread is using the pool (the caller then
   // runs serially) or helper threads cannot be created. Never throws.
   // *backoff: how long to run products serially after this one (see back_off_for), else zero.
-  bool run(const Problem& p, int64_t tm, int64_t tn, int blocks, int packs, int helpers, bool* done,
+  bool run(const Problem& p, int64_t tm, int64_t tn, int blocks, int helpers, bool* done,
            std::chrono::nanoseconds* backoff) noexcept {
     std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
     if (!busy.owns_lock()) return false;
@@ -310,9 +311,9 @@ class Pool {
     tm_ = tm;
     tn_ = tn;
     done_ = done;
-    packs_ = packs;
+    packs_ = p.pack_into ? 2 : 0;
     packs_done_.store(0, std::memory_order_relaxed);
-    const int tasks = packs + blocks;
+    const int tasks = packs_ + blocks;
     completed_.store(0, std::memory_order_relaxed);
     active_helpers_.store(helpers, std::memory_order_relaxed);
     const uint64_t gen = (++generation_) & 0xffffffffu;
@@ -521,7 +522,6 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     // n): it is packed once and shared, by the pool's threads in two row ranges when op(A) has
     // enough rows (on the caller alone, that pack was ~4% of a 2-thread 256x1024x784 product).
     const int64_t shared = tm == 1 && blocks > 1 ? g_kernel.shared_a_floats(m, k) : 0;
-    int packs = 0;
     if (shared > 0) {
       float* pa = t_shared_a.get(shared);
       if (!pa) throw std::bad_alloc();
@@ -530,7 +530,6 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
       // at least mr + 4 rows after it.
       const int64_t split = m / 2 / g_kernel.mr * g_kernel.mr;
       if (split >= g_kernel.mr && m - split >= g_kernel.mr + 4) {
-        packs = 2;
         p.pack_into = pa;
         p.pack_split = split;
       } else {
@@ -539,14 +538,14 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     }
     bool done[kMaxBlocks];
     std::chrono::nanoseconds backoff{0};
-    if (blocks > 1 && Pool::instance().run(p, tm, tn, blocks, packs, threads - 1, done, &backoff)) {
+    if (blocks > 1 && Pool::instance().run(p, tm, tn, blocks, threads - 1, done, &backoff)) {
       back_off_for(backoff);
       // A thread that could not allocate its workspace left its block for the caller.
       for (int b = 0; b < blocks; ++b)
         if (!done[b] && !run_block(p, block_of(m, n, tm, tn, b))) throw std::bad_alloc();
       return;
     }
-    if (packs > 0) g_kernel.pack_a(transA, m, k, A, lda, p.pack_into, 0, m);  // the pool was busy
+    if (p.pack_into) g_kernel.pack_a(transA, m, k, A, lda, p.pack_into, 0, m);  // the pool was busy
   }
   if (!run_block(p, Block{0, m, 0, n})) throw std::bad_alloc();
 }
