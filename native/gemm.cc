@@ -5,6 +5,10 @@
 #include "scratch.h"
 
 #include <omp.h>
+#ifdef __linux__
+#include <pthread.h>
+#include <sched.h>
+#endif
 
 #include <atomic>
 #include <chrono>
@@ -317,6 +321,7 @@ class Pool {
     completed_.store(0, std::memory_order_relaxed);
     active_helpers_.store(helpers, std::memory_order_relaxed);
     const uint64_t gen = (++generation_) & 0xffffffffu;
+    caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     // Publishing the state (seq_cst) releases everything above to the helpers that claim a block.
     state_.store(gen << 32 | static_cast<uint64_t>(tasks) << 16, std::memory_order_seq_cst);
     const bool all_awake = sleepers_.load(std::memory_order_seq_cst) == 0;
@@ -441,11 +446,14 @@ class Pool {
           if ((i & 63) == 0 && std::chrono::steady_clock::now() > spin_end) break;
         }
         if (gen_of(s) == seen) {
-          std::unique_lock<std::mutex> lock(mu_);
-          sleepers_.fetch_add(1, std::memory_order_seq_cst);
-          while (gen_of(s = state_.load(std::memory_order_seq_cst)) == seen && !stop_) cv_work_.wait(lock);
-          sleepers_.fetch_sub(1, std::memory_order_relaxed);
-          if (stop_) return;
+          {
+            std::unique_lock<std::mutex> lock(mu_);
+            sleepers_.fetch_add(1, std::memory_order_seq_cst);
+            while (gen_of(s = state_.load(std::memory_order_seq_cst)) == seen && !stop_) cv_work_.wait(lock);
+            sleepers_.fetch_sub(1, std::memory_order_relaxed);
+            if (stop_) return;
+          }
+          move_off_callers_cpu();
         }
       }
       seen = gen_of(s);
@@ -453,6 +461,38 @@ class Pool {
     }
   }
 
+  static int current_cpu() noexcept {
+#ifdef __linux__
+    return sched_getcpu();
+#else
+    return -1;
+#endif
+  }
+
+  // A helper woken from its sleep is often placed on the CPU of the thread that woke it, the
+  // caller's (the scheduler's wake-affine placement), though the other CPU is idle. There it
+  // cannot run until the caller pauses, and the caller then runs the product alone; on short
+  // products the load balancer may take tens of milliseconds to part them. Seen here after
+  // every pause of 150 ms on the batch-32 products: the helper on the caller's CPU at nearly
+  // every product it missed, 2-thread 32x300x784 products at one thread's speed for the next
+  // 10-20 ms. So a helper that wakes on the caller's CPU moves itself off it: its affinity is
+  // narrowed to exclude that CPU (the kernel migrates it at once) and then restored, so the
+  // scheduler stays free to place it afterwards and a user's own mask is kept.
+  void move_off_callers_cpu() noexcept {
+#ifdef __linux__
+    const int cpu = sched_getcpu(), callers = caller_cpu_.load(std::memory_order_relaxed);
+    if (cpu < 0 || cpu != callers || cpu >= CPU_SETSIZE) return;
+    cpu_set_t allowed, others;
+    if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0) return;
+    others = allowed;
+    CPU_CLR(cpu, &others);
+    if (CPU_COUNT(&others) == 0) return;
+    if (pthread_setaffinity_np(pthread_self(), sizeof others, &others) == 0)
+      pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
+#endif
+  }
+
+  std::atomic<int> caller_cpu_{-1};  // where the caller published the current product
   std::mutex run_mu_;  // one product at a time uses the helpers
   std::vector<std::thread> threads_;
   uint64_t generation_ = 0;
