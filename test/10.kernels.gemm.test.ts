@@ -161,6 +161,27 @@ describe('gemm semantics', () => {
     expect(maxDiff).toBeLessThan(1e-3);
   });
 
+  it('splits short products with a small op(B) by rows on 2 threads (B read in place by both blocks)', () => {
+    // m <= 48 reads op(B) = B in place; with n * k <= 64K floats two row blocks beat two uneven
+    // column blocks (native/gemm.cc choose_grid), e.g. W1's 32 x 100 x 300. Above 1.5 MFLOP, so split.
+    native.setNumThreads(2);
+    try {
+      const r = ref.rng(93);
+      const errors: string[] = [];
+      const transposes: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+      for (const m of [13, 24, 31, 32, 41, 48])
+        for (const n of [100, 57])
+          for (const [ta, tb] of transposes) {
+            const c = { ta, tb, m, n, k: 300 + (m % 5), alpha: 1, beta: m % 2 === 0 ? 0.5 : 0, withBias: n === 100, extraLd: m % 3 === 1 ? 5 : 0, nanC: false };
+            const e = ref.checkCase(native, r, c);
+            if (e) errors.push(e);
+          }
+      expect(errors).toEqual([]);
+    } finally {
+      native.setNumThreads(savedThreads);
+    }
+  });
+
   it('packs a shared op(A) in two row ranges on 2 threads: every m across the split limits, all transposes', () => {
     // Column blocks share one packing of op(A) (small m, wide n), which the pool's threads pack in
     // two row ranges when the second holds at least mr + 4 rows (native/gemm.cc sgemm_ex): m from
