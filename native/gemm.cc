@@ -270,8 +270,13 @@ constexpr int kStrandedMicros = 200;
 // starts late is no sign (the caller simply takes its blocks). Large products rarely back off:
 // for them two threads stay ahead even through a stall, and one stall must not serialise the
 // products that follow (a benchmark of a few large products would then measure one thread).
+// Absences in a row (no product in between that a helper took part in) double the back-off, up
+// to kAbsentMaxDoublings times: while another process keeps a core busy they recur, and each
+// new try costs a wake-up and a spin. While the pool backs off, idle helpers sleep at once: no
+// product is split then, and a helper queued on the caller's CPU would spin on its time.
 constexpr int kStrandedFactor = 32;
 constexpr int kAbsentFactor = 8;
+constexpr int kAbsentMaxDoublings = 6;
 constexpr std::chrono::microseconds kAbsentMaxProduct{10 * kSpinMicros};
 std::atomic<int64_t> g_serial_until_ns{0};
 
@@ -347,8 +352,12 @@ class Pool {
     const auto caller_done = std::chrono::steady_clock::now();
     // An absent helper costs this product nothing (the caller ran it all); it only matters for
     // short products, where its spinning between them can take the caller's CPU share.
-    if (mine == tasks && all_awake && caller_done - start < kAbsentMaxProduct)
-      *backoff = kAbsentFactor * std::chrono::duration_cast<std::chrono::nanoseconds>(caller_done - start);
+    if (mine < tasks) absences_ = 0;
+    if (mine == tasks && all_awake && caller_done - start < kAbsentMaxProduct) {
+      *backoff = (kAbsentFactor << std::min(absences_, kAbsentMaxDoublings)) *
+                 std::chrono::duration_cast<std::chrono::nanoseconds>(caller_done - start);
+      ++absences_;
+    }
     // Only blocks already claimed by a helper remain. Blocks are of about equal size, so a helper's
     // last block should end within about one block's time of the caller's: the caller spins (and
     // yields) that long, and sleeps only past it, when the helper has lost its core mid-block (a
@@ -455,7 +464,7 @@ class Pool {
         const auto spin_end = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
         for (int i = 1; gen_of(s = state_.load(std::memory_order_acquire)) == seen; ++i) {
           spin_step(i);
-          if ((i & 63) == 0 && std::chrono::steady_clock::now() > spin_end) break;
+          if ((i & 63) == 0 && (std::chrono::steady_clock::now() > spin_end || backing_off())) break;
         }
         if (gen_of(s) == seen) {
           {
@@ -518,6 +527,7 @@ class Pool {
   int packs_ = 0;
   std::atomic<int> packs_done_{0};
   std::chrono::nanoseconds stall_average_{0};  // of recent products (guarded by run_mu_)
+  int absences_ = 0;  // absent-helper back-offs since a helper last ran a task (guarded by run_mu_)
   std::mutex mu_;  // guards sleeping and waking
   std::condition_variable cv_work_, cv_done_;
   std::atomic<int> sleepers_{0};
