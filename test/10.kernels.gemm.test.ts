@@ -37,6 +37,18 @@ afterAll(() => {
 });
 
 const SEED = 20240611;
+const TRANSPOSES: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+
+/** Checks each case against the float64 reference on 2 threads, drawing operands from rng(seed); the failures. */
+function failuresOn2Threads(seed: number, cases: Case[]): string[] {
+  native.setNumThreads(2);
+  try {
+    const r = ref.rng(seed);
+    return cases.map((c) => ref.checkCase(native, r, c)).filter((e): e is string => e !== null);
+  } finally {
+    native.setNumThreads(savedThreads);
+  }
+}
 
 describe.each([1, 2])('gemm with %i thread(s)', (threads) => {
   beforeAll(() => native.setNumThreads(threads));
@@ -76,7 +88,7 @@ describe.each([1, 2])('gemm with %i thread(s)', (threads) => {
     const r = ref.rng(31 + threads);
     const failures: string[] = [];
     // All four transposes on 2 threads; the plain and the doubly transposed product on 1.
-    const combos = threads === 2 ? [[false, false], [true, false], [false, true], [true, true]] : [[false, false], [true, true]];
+    const combos = threads === 2 ? TRANSPOSES : [[false, false], [true, true]];
     for (const [ta, tb] of combos as [boolean, boolean][]) {
       const f = ref.checkCase(native, r, {
         ta, tb, m: 256, n: 300, k: 784, alpha: 0.5, beta: ta ? 1 : 0, withBias: true, extraLd: tb ? 2 : 0, nanC: !ta, rowStep: 5,
@@ -164,44 +176,23 @@ describe('gemm semantics', () => {
   it('splits short products with a small op(B) by rows on 2 threads (B read in place by both blocks)', () => {
     // m <= 48 reads op(B) = B in place; with n * k <= 64K floats two row blocks beat two uneven
     // column blocks (native/gemm.cc choose_grid), e.g. W1's 32 x 100 x 300. Above 1.5 MFLOP, so split.
-    native.setNumThreads(2);
-    try {
-      const r = ref.rng(93);
-      const errors: string[] = [];
-      const transposes: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
-      for (const m of [13, 24, 31, 32, 41, 48])
-        for (const n of [100, 57])
-          for (const [ta, tb] of transposes) {
-            const c = { ta, tb, m, n, k: 300 + (m % 5), alpha: 1, beta: m % 2 === 0 ? 0.5 : 0, withBias: n === 100, extraLd: m % 3 === 1 ? 5 : 0, nanC: false };
-            const e = ref.checkCase(native, r, c);
-            if (e) errors.push(e);
-          }
-      expect(errors).toEqual([]);
-    } finally {
-      native.setNumThreads(savedThreads);
-    }
+    const cases: Case[] = [];
+    for (const m of [13, 24, 31, 32, 41, 48])
+      for (const n of [100, 57])
+        for (const [ta, tb] of TRANSPOSES)
+          cases.push({ ta, tb, m, n, k: 300 + (m % 5), alpha: 1, beta: m % 2 === 0 ? 0.5 : 0, withBias: n === 100, extraLd: m % 3 === 1 ? 5 : 0, nanC: false });
+    expect(failuresOn2Threads(93, cases)).toEqual([]);
   });
 
   it('packs a shared op(A) in two row ranges on 2 threads: every m across the split limits, all transposes', () => {
     // Column blocks share one packing of op(A) (small m, wide n), which the pool's threads pack in
     // two row ranges when the second holds at least mr + 4 rows (native/gemm.cc sgemm_ex): m from
     // 1 to 40 and a few larger cross that limit for the 6-row (AVX2) and 14-row (AVX-512) tiles.
-    native.setNumThreads(2);
-    try {
-      const r = ref.rng(91);
-      const errors: string[] = [];
-      const ms = [...Array.from({ length: 40 }, (_, i) => i + 1), 64, 97, 130];
-      const transposes: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
-      for (const m of ms)
-        for (const [ta, tb] of transposes) {
-          const c = { ta, tb, m, n: 512, k: 96 + (m % 41), alpha: 1, beta: m % 3 === 0 ? 0.5 : 0, withBias: m % 2 === 0, extraLd: m % 4 === 1 ? 3 : 0, nanC: false };
-          const e = ref.checkCase(native, r, c);
-          if (e) errors.push(e);
-        }
-      expect(errors).toEqual([]);
-    } finally {
-      native.setNumThreads(savedThreads);
-    }
+    const cases: Case[] = [];
+    for (const m of [...Array.from({ length: 40 }, (_, i) => i + 1), 64, 97, 130])
+      for (const [ta, tb] of TRANSPOSES)
+        cases.push({ ta, tb, m, n: 512, k: 96 + (m % 41), alpha: 1, beta: m % 3 === 0 ? 0.5 : 0, withBias: m % 2 === 0, extraLd: m % 4 === 1 ? 3 : 0, nanC: false });
+    expect(failuresOn2Threads(91, cases)).toEqual([]);
   });
 });
 
