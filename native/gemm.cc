@@ -27,6 +27,7 @@
   int64_t prefix##work_floats(int64_t m, int64_t n, int64_t k);                              \
   int64_t prefix##shared_a_floats(int64_t m, int64_t k);                                     \
   int prefix##reads_b_in_place(int trans_b, int64_t m);                                      \
+  int prefix##reads_a_in_place(int trans_a, int64_t m);                                      \
   void prefix##pack_a(int trans_a, int64_t m, int64_t k, const float* A, int64_t lda, float* dst, int64_t i0, int64_t i1); \
   void prefix##sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, \
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,   \
@@ -57,6 +58,7 @@ struct Kernel {
   int64_t (*work_floats)(int64_t m, int64_t n, int64_t k);
   int64_t (*shared_a_floats)(int64_t m, int64_t k);
   int (*reads_b_in_place)(int trans_b, int64_t m);
+  int (*reads_a_in_place)(int trans_a, int64_t m);
   void (*pack_a)(int, int64_t, int64_t, const float*, int64_t, float*, int64_t, int64_t);
   void (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                 int64_t, float, float*, int64_t, const float*, const float*, float*,
@@ -66,7 +68,7 @@ struct Kernel {
 #define DN_GEMM_KERNEL(name, prefix)                                                           \
   Kernel {                                                                                     \
     name, prefix##mr(), prefix##nr(), prefix##work_floats, prefix##shared_a_floats,             \
-        prefix##reads_b_in_place, prefix##pack_a, prefix##sgemm                                \
+        prefix##reads_b_in_place, prefix##reads_a_in_place, prefix##pack_a, prefix##sgemm      \
   }
 
 #if DEEPNODE_GEMM_X86
@@ -192,7 +194,7 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 // them in place (short blocks, see gemm_kernel.inc read_b_in_place). That last term decides
 // W1's 32x100x300 at 2 threads: two row blocks (18 and 14 rows, B read in place) instead of
 // two column blocks of 64 and 36 columns; 9-20% faster in alternating hot loops.
-void choose_grid(bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out, int64_t* tn_out) {
+void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out, int64_t* tn_out) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
   double best = -1;
   *tm_out = 1;
@@ -203,7 +205,10 @@ void choose_grid(bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int
     if (ceil_div(m, mr) < tm || ceil_div(n, nr) < tn) continue;  // some thread would idle
     const int64_t mb = ceil_div(ceil_div(m, mr), tm) * mr, nb = ceil_div(ceil_div(n, nr), tn) * nr;
     // With one block row, op(A) is packed once and shared (see sgemm): its cost is spread.
-    const double a_packs = tm == 1 && g_kernel.shared_a_floats(m, k) > 0 ? 1.0 / tn : 1.0;
+    // A block that reads op(A) in place packs none of it.
+    const double a_packs = g_kernel.reads_a_in_place(trans_a, std::min(mb, m))               ? 0.0
+                           : tm == 1 && g_kernel.shared_a_floats(m, k) > 0 ? 1.0 / tn
+                                                                           : 1.0;
     // A block that reads op(B) in place has no B packing to pay for, when that B stays cached: one
     // block row reads each column once, and several block rows share a small B from L2.
     const bool b_in_place = g_kernel.reads_b_in_place(trans_b, std::min(mb, m)) && (tm == 1 || n * k <= kSmallBFloats);
@@ -578,12 +583,14 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     int blocks = threads * kBlocksPerThread;
     while (blocks > threads && flops / blocks < kMinFlopsPerThread) blocks -= threads;
     int64_t tm = 1, tn = 1;
-    choose_grid(transB, m, n, k, blocks, &tm, &tn);
+    choose_grid(transA, transB, m, n, k, blocks, &tm, &tn);
     blocks = static_cast<int>(tm * tn);
     // Column blocks would each pack all of op(A) (the batch-32 and batch-256 layers split along
     // n): it is packed once and shared, by the pool's threads in two row ranges when op(A) has
     // enough rows (on the caller alone, that pack was ~4% of a 2-thread 256x1024x784 product).
-    const int64_t shared = tm == 1 && blocks > 1 ? g_kernel.shared_a_floats(m, k) : 0;
+    // Not when the blocks read op(A) in place (short products, see gemm_kernel.inc read_a_in_place).
+    const int64_t shared =
+        tm == 1 && blocks > 1 && !g_kernel.reads_a_in_place(transA, m) ? g_kernel.shared_a_floats(m, k) : 0;
     if (shared > 0) {
       float* pa = t_shared_a.get(shared);
       if (!pa) throw std::bad_alloc();

@@ -187,7 +187,10 @@ describe('gemm semantics', () => {
   it('packs a shared op(A) in two row ranges on 2 threads: every m across the split limits, all transposes', () => {
     // Column blocks share one packing of op(A) (small m, wide n), which the pool's threads pack in
     // two row ranges when the second holds at least mr + 4 rows (native/gemm.cc sgemm_ex): m from
-    // 1 to 40 and a few larger cross that limit for the 6-row (AVX2) and 14-row (AVX-512) tiles.
+    // 1 to 40 and a few larger cross that limit for the 6-row (AVX2) and 12-row (AVX-512) tiles.
+    // A non-transposed op(A) of up to 48 rows is read in place instead (gemm_kernel.inc
+    // read_a_in_place): the same cases then check that path on 2 threads, and the transposed-A
+    // cases and m = 64, 97, 130 the shared packing.
     const cases: Case[] = [];
     for (const m of [...Array.from({ length: 40 }, (_, i) => i + 1), 64, 97, 130])
       for (const [ta, tb] of TRANSPOSES)
