@@ -517,6 +517,7 @@ if (only.includes('profile'))
     const plan = [
       ['W1', quick ? 1024 : 11008],
       ['W3', quick ? 320 : 3200],
+      ['W4', quick ? 1024 : 8192],
     ].filter(([w]) => workloads.includes(w) || !v.workloads);
     const profiles = [];
     const out = [`## Per-step profile (${threadLabel(threads)}; µs per training step by native function; "outside native" = wall − native)`];
