@@ -189,12 +189,14 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 
 // Splits C into tm x tn blocks (tm * tn == threads) aligned to the register tile, choosing the
 // split with the least estimated per-thread time: its compute (including the padding of
-// partial tiles) plus the packing of its A rows (once for all blocks when the grid has one
-// block row, see sgemm) and of its B columns, which every block does itself unless it reads
+// partial tiles) plus the packing of its A rows (none when short blocks read them in place, see
+// gemm_kernel.inc read_a_in_place; once for all blocks when the grid has one block row, see
+// sgemm) and of its B columns, which every block does itself unless it reads
 // them in place (short blocks, see gemm_kernel.inc read_b_in_place). That last term decides
 // W1's 32x100x300 at 2 threads: two row blocks (18 and 14 rows, B read in place) instead of
 // two column blocks of 64 and 36 columns; 9-20% faster in alternating hot loops.
-void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out, int64_t* tn_out) {
+void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out,
+                 int64_t* tn_out) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
   double best = -1;
   *tm_out = 1;
@@ -204,11 +206,11 @@ void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, in
     const int64_t tn = threads / tm;
     if (ceil_div(m, mr) < tm || ceil_div(n, nr) < tn) continue;  // some thread would idle
     const int64_t mb = ceil_div(ceil_div(m, mr), tm) * mr, nb = ceil_div(ceil_div(n, nr), tn) * nr;
-    // With one block row, op(A) is packed once and shared (see sgemm): its cost is spread.
-    // A block that reads op(A) in place packs none of it.
-    const double a_packs = g_kernel.reads_a_in_place(trans_a, std::min(mb, m))               ? 0.0
-                           : tm == 1 && g_kernel.shared_a_floats(m, k) > 0 ? 1.0 / tn
-                                                                           : 1.0;
+    // A block that reads op(A) in place packs none of it; with one block row, op(A) is packed
+    // once and shared (see sgemm): its cost is spread.
+    double a_packs = 1.0;
+    if (g_kernel.reads_a_in_place(trans_a, std::min(mb, m))) a_packs = 0.0;
+    else if (tm == 1 && g_kernel.shared_a_floats(m, k) > 0) a_packs = 1.0 / tn;
     // A block that reads op(B) in place has no B packing to pay for, when that B stays cached: one
     // block row reads each column once, and several block rows share a small B from L2.
     const bool b_in_place = g_kernel.reads_b_in_place(trans_b, std::min(mb, m)) && (tm == 1 || n * k <= kSmallBFloats);
