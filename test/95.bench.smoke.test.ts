@@ -51,7 +51,7 @@ interface Profile {
 }
 
 describe('npm run bench (bench/run.mjs)', () => {
-  it('--quick --no-peers --only profile prints the machine and a per-step profile of W1 and W3, and saves them as JSON', async () => {
+  it('--quick --no-peers --only profile prints the machine and a per-step profile of W1, W3 and W4, and saves them as JSON', async () => {
     const json = path.join(stage, 'latest.json');
     const r = await run(['--quick', '--no-peers', '--only', 'profile', '--json', json]);
     expect(r.code, r.stderr).toBe(0);
@@ -71,12 +71,15 @@ describe('npm run bench (bench/run.mjs)', () => {
     expect(r.stdout).toContain('## Per-step profile (1 thread;');
     const header = '| native function | µs/step | calls/step | µs/call | share of wall |';
     const sections = r.stdout.split('\n### ').slice(1);
-    expect(sections.map((s) => s.slice(0, 3))).toEqual(['W1:', 'W3:']);
+    expect(sections.map((s) => s.slice(0, 3))).toEqual(['W1:', 'W3:', 'W4:']);
     for (const s of sections) {
       // Two tables per workload: fit's one-call step, then the per-op path's kernels.
       const [planText, perOpText] = s.split('The same steps op by op through autograd');
       expect(perOpText, 'per-op table').toBeDefined();
-      expect(tableAfter(planText!, header).map((row) => row[0])).toContain('trainPlanRun');
+      // Plain SGD (W1, W3) runs batches per native call; Adam (W4) one call per batch, then its update.
+      const planFns = tableAfter(planText!, header).map((row) => row[0]);
+      if (s.startsWith('W4:')) expect(planFns).toEqual(expect.arrayContaining(['trainPlanStep', 'adamUpdate']));
+      else expect(planFns).toContain('trainPlanRun');
       expect(tableAfter(perOpText!, header).map((row) => row[0])).toContain('gemm');
       for (const text of [planText!, perOpText!]) {
       const rows = tableAfter(text, header);
@@ -97,7 +100,7 @@ describe('npm run bench (bench/run.mjs)', () => {
     // The JSON holds the same figures: native + outside = wall, and the printed W1 outside figure.
     const saved = JSON.parse(fs.readFileSync(json, 'utf8')) as { machine: { isa: string; vcpus: number }; profile: { workloads: Profile[] } };
     expect(saved.machine.isa).toBe(native.info().isa);
-    expect(saved.profile.workloads.map((p) => p.workload)).toEqual(['W1', 'W3']);
+    expect(saved.profile.workloads.map((p) => p.workload)).toEqual(['W1', 'W3', 'W4']);
     for (const p of saved.profile.workloads.flatMap((w) => [w, w.perOp!])) {
       expect(p.steps).toBeGreaterThan(0);
       expect(p.nativeUs + p.outsideUs).toBeCloseTo(p.wallUs, 6);
