@@ -191,8 +191,8 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 // split with the least estimated per-thread time: its compute (including the padding of
 // partial tiles) plus the packing of its A rows (none when short blocks read them in place, see
 // gemm_kernel.inc read_a_in_place; once for all blocks when the grid has one block row, see
-// sgemm) and of its B columns, which every block does itself unless it reads
-// them in place (short blocks, see gemm_kernel.inc read_b_in_place). That last term decides
+// sgemm) and of its B columns, which every block does itself unless it reads them in place
+// (short blocks, see gemm_kernel.inc read_b_in_place). That last term decides
 // W1's 32x100x300 at 2 threads: two row blocks (18 and 14 rows, B read in place) instead of
 // two column blocks of 64 and 36 columns; 9-20% faster in alternating hot loops.
 void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out,
@@ -508,7 +508,7 @@ class Pool {
   // scheduler stays free to place it afterwards and a user's own mask is kept.
   void move_off_callers_cpu() noexcept {
 #ifdef __linux__
-    const int cpu = sched_getcpu(), callers = caller_cpu_.load(std::memory_order_relaxed);
+    const int cpu = current_cpu(), callers = caller_cpu_.load(std::memory_order_relaxed);
     if (cpu < 0 || cpu != callers || cpu >= CPU_SETSIZE) return;
     cpu_set_t allowed, others;
     if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0) return;
