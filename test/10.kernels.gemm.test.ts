@@ -199,6 +199,47 @@ describe('gemm semantics', () => {
   });
 });
 
+// A child that wakes the pool's sleeping helper for a 2-thread product (gemm.cc keep_helpers_off
+// narrows the helper's CPU affinity for the wake-up, widen restores it) and then prints every
+// thread's Cpus_allowed_list. Linux only: it reads /proc/self/task.
+const AFFINITY_CHILD = `
+const fs = require('node:fs');
+const path = require('node:path');
+const native = process.env.DEEPNODE_ADDON ? require(process.env.DEEPNODE_ADDON) : require('node-gyp-build')(${JSON.stringify(path.join(__dirname, '..'))});
+const masks = () => fs.readdirSync('/proc/self/task').map((t) => {
+  const status = fs.readFileSync('/proc/self/task/' + t + '/status', 'utf8');
+  return status.match(/^Cpus_allowed_list:\\s*(\\S+)/m)[1];
+});
+const m = 256, n = 1024, k = 512;
+const A = new Float32Array(m * k).fill(0.5), B = new Float32Array(k * n).fill(0.25), C = new Float32Array(m * n);
+native.setNumThreads(2);
+const sleep = (ms) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+const products = [];
+for (let i = 0; i < 6; i++) {
+  sleep(60); // the helper falls asleep after ~150 us without work
+  C.fill(1);
+  native.gemm(false, false, m, n, k, 1, A, k, B, n, 0, C, n, null);
+  products.push(C.every((v) => v === 64)); // 512 x 0.5 x 0.25, exact in float32
+}
+const threadsAfter = fs.readdirSync('/proc/self/task').length;
+let after = masks();
+for (let i = 0; i < 100 && new Set(after).size > 1; i++) { sleep(10); after = masks(); }
+console.log(JSON.stringify({ products, threadsAfter, main: masks()[0], after }));
+`;
+
+describe('gemm thread pool and CPU affinity (Linux)', () => {
+  const linux = process.platform === 'linux';
+  it.skipIf(!linux)('a helper woken from its sleep ends with the affinity it was created with', () => {
+    const res = spawnSync(process.execPath, ['-e', AFFINITY_CHILD], { encoding: 'utf8', timeout: 60000 });
+    expect(res.status, res.stderr).toBe(0);
+    const out = JSON.parse(res.stdout.trim().split('\n').pop()!) as { products: boolean[]; main: string; after: string[] };
+    expect(out.products).toEqual([true, true, true, true, true, true]);
+    // Every thread, the pool's helper included, has the process's mask back (the child polls up
+    // to a second for a helper that has not run since its wake-up).
+    expect(new Set(out.after)).toEqual(new Set([out.main]));
+  });
+});
+
 describe('gemm per ISA (child processes, DEEPNODE_ISA)', () => {
   const rank: Record<string, number> = { generic: 0, avx2: 1, avx512: 2 };
   const defaultIsa = native.info().isa;
