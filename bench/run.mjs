@@ -345,6 +345,8 @@ if (only.includes('train'))
     const initialThreads = deepnode.getNumThreads();
     const { x, y } = await w1Data(samples);
     const ours = [];
+    const peerRows = [];
+    const peerEpochs = quick ? 1 : Math.min(epochs, 3);
     try {
       for (const w of workloads)
         for (const t of threadCounts) {
@@ -352,11 +354,18 @@ if (only.includes('train'))
           const r = await deepnodeEpoch(w, x, y, t, epochs);
           log(`train: deepnode ${w} ${t}T ${r.samples.map((s) => s.toFixed(2)).join(', ')} s/epoch`);
           ours.push(r);
+          // PyTorch on the same cell right after: this host's speed drifts by 10% and more over the
+          // minutes the section takes (a cell's ratio compares two timings seconds apart, not the
+          // first deepnode cell with a PyTorch run at the end).
+          if (peers.includes('pytorch'))
+            peerRows.push(...(await measurePeers({ workloads: [w], threadCounts: [t], peers: ['pytorch'], maxSeconds: peerMaxSeconds, epochs: peerEpochs })));
         }
     } finally {
       deepnode.setNumThreads(initialThreads);
     }
-    const peerRows = await measurePeers({ workloads, threadCounts, peers, maxSeconds: peerMaxSeconds, epochs: quick ? 1 : Math.min(epochs, 3) });
+    // tfjs, 20-300x slower (its goals are 20x, far above the drift), after all of them.
+    const tfjsOnly = peers.filter((p) => p !== 'pytorch');
+    peerRows.push(...(await measurePeers({ workloads, threadCounts, peers: tfjsOnly, maxSeconds: peerMaxSeconds, epochs: peerEpochs })));
     const find = (peer, w, t) => peerRows.find((r) => r.peer === peer && r.workload === w && r.threads === t);
 
     const tfjsPeers = peers.filter((p) => p.startsWith('tfjs'));
@@ -386,7 +395,7 @@ if (only.includes('train'))
       rows.push(cells);
       training.push({ ...r, pytorch: pt ?? null, tfjs: Object.fromEntries(tfjsPeers.map((p) => [p, find(p, r.workload, r.threads) ?? null])), ratioPytorch: ptRatio, ratioBestTfjs: tfRatio, goal: goalText(r.workload), result: verdict });
     }
-    const out = [`## Training (seconds per 55,000-image epoch, median of ${epochs} epoch${epochs === 1 ? '' : 's'}; ratio = peer time / deepnode time at the same thread count)`, ''];
+    const out = [`## Training (seconds per 55,000-image epoch, median of ${epochs} epoch${epochs === 1 ? '' : 's'}; ratio = peer time / deepnode time at the same thread count; PyTorch timed right after deepnode on each row)`, ''];
     out.push(markdownTable(header, rows, header.map((_, i) => (i < 2 || i >= header.length - 2 ? 'l' : 'r'))));
     const notes = [];
     if (ours.some((r) => r.extrapolated)) notes.push(`deepnode timed on ${y.shape[0]} images per epoch and scaled to 55,000 by the step count`);
