@@ -529,7 +529,9 @@ class Pool {
   // every product it missed, 2-thread 32x300x784 products at one thread's speed for the next
   // 10-20 ms. So a helper that wakes on the caller's CPU moves itself off it: its affinity is
   // narrowed to exclude that CPU (the kernel migrates it at once) and then restored, so the
-  // scheduler stays free to place it afterwards and a user's own mask is kept.
+  // scheduler stays free to place it afterwards and a user's own mask is kept. Since
+  // keep_helpers_off narrows a helper before waking it, this is the fallback for a helper that
+  // was not narrowed (the call failed, or it was woken otherwise).
   void move_off_callers_cpu() noexcept {
 #ifdef __linux__
     const int cpu = current_cpu(), callers = caller_cpu_.load(std::memory_order_relaxed);
