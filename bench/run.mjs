@@ -364,11 +364,10 @@ if (only.includes('train'))
       deepnode.setNumThreads(initialThreads);
     }
     // tfjs, 20-300x slower (its goals are 20x, far above the drift), after all of them.
-    const tfjsOnly = peers.filter((p) => p !== 'pytorch');
-    peerRows.push(...(await measurePeers({ workloads, threadCounts, peers: tfjsOnly, maxSeconds: peerMaxSeconds, epochs: peerEpochs })));
+    const tfjsPeers = peers.filter((p) => p.startsWith('tfjs'));
+    peerRows.push(...(await measurePeers({ workloads, threadCounts, peers: tfjsPeers, maxSeconds: peerMaxSeconds, epochs: peerEpochs })));
     const find = (peer, w, t) => peerRows.find((r) => r.peer === peer && r.workload === w && r.threads === t);
 
-    const tfjsPeers = peers.filter((p) => p.startsWith('tfjs'));
     const header = ['workload', 'threads', 'deepnode s/epoch'];
     if (peers.includes('pytorch')) header.push('PyTorch s/epoch', 'PyTorch / deepnode');
     for (const p of tfjsPeers) header.push(`${p} s/epoch`);

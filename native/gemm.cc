@@ -532,15 +532,22 @@ class Pool {
   // scheduler stays free to place it afterwards and a user's own mask is kept. Since
   // keep_helpers_off narrows a helper before waking it, this is the fallback for a helper that
   // was not narrowed (the call failed, or it was woken otherwise).
+#ifdef __linux__
+  // *out = mask without cpu; false when cpu is not in mask (or out of range) or nothing is left.
+  static bool all_but(const cpu_set_t& mask, int cpu, cpu_set_t* out) noexcept {
+    if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &mask)) return false;
+    *out = mask;
+    CPU_CLR(cpu, out);
+    return CPU_COUNT(out) > 0;
+  }
+#endif
+
   void move_off_callers_cpu() noexcept {
 #ifdef __linux__
     const int cpu = current_cpu(), callers = caller_cpu_.load(std::memory_order_relaxed);
     if (cpu < 0 || cpu != callers || cpu >= CPU_SETSIZE) return;
     cpu_set_t allowed, others;
-    if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0) return;
-    others = allowed;
-    CPU_CLR(cpu, &others);
-    if (CPU_COUNT(&others) == 0) return;
+    if (pthread_getaffinity_np(pthread_self(), sizeof allowed, &allowed) != 0 || !all_but(allowed, cpu, &others)) return;
     if (pthread_setaffinity_np(pthread_self(), sizeof others, &others) == 0)
       pthread_setaffinity_np(pthread_self(), sizeof allowed, &allowed);
 #endif
@@ -557,13 +564,10 @@ class Pool {
   // product from 82 to 98 GFLOPS (OpenBLAS 90-96 in the same run).
   void keep_helpers_off(int cpu) noexcept {
 #ifdef __linux__
-    if (cpu < 0 || cpu >= CPU_SETSIZE) return;
     for (size_t i = 0; i < threads_.size(); ++i) {
       Helper& h = helpers_[i];
-      if (!h.has_mask || !CPU_ISSET(cpu, &h.mask)) continue;
-      cpu_set_t others = h.mask;
-      CPU_CLR(cpu, &others);
-      if (CPU_COUNT(&others) == 0) continue;
+      cpu_set_t others;
+      if (!h.has_mask || !all_but(h.mask, cpu, &others)) continue;
       if (pthread_setaffinity_np(threads_[i].native_handle(), sizeof others, &others) == 0)
         h.narrowed.store(true, std::memory_order_release);
     }
