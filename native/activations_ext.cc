@@ -171,10 +171,4 @@ void mish_backward(const float* x, const float* dy, float* dx, int64_t n) {
   }
 }
 
-double sum_abs(const float* x, int64_t n) {
-  double s = 0.0;
-  for (int64_t i = 0; i < n; ++i) s += std::fabs(static_cast<double>(x[i]));
-  return s;
-}
-
 }  // namespace deepnode

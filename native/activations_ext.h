@@ -48,7 +48,4 @@ void softmax_axis_backward(const float* y, const float* dy, float* dx, int64_t o
 void mish_forward(const float* x, float* y, int64_t n);
 void mish_backward(const float* x, const float* dy, float* dx, int64_t n);
 
-// sum |x_i| in double.
-double sum_abs(const float* x, int64_t n);
-
 }  // namespace deepnode

@@ -377,6 +377,16 @@ Napi::Value Axpy(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value AddSign(const Napi::CallbackInfo& info) {
+  Args a(info, "addSign", 3);
+  int64_t n = 0;
+  const float* x = a.f32any(1, "x", &n);
+  float* y = a.f32(2, "y", n);
+  a.noPartialOverlap(y, x, n, "y", "x");
+  deepnode::add_sign(a.num(0, "g"), x, y, n);
+  return info.Env().Undefined();
+}
+
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args a(info, "scale", 2);
   int64_t n = 0;
@@ -576,7 +586,7 @@ Napi::Value NoiseBackward(const Napi::CallbackInfo& info) {
 
 // ---- end BatchNormalization and the dropout family ----------------------------------------------
 
-// ---- activation layers (activations_ext.h): PReLU, RReLU, general ReLU, softmax over an axis, Mish, sum_abs ----
+// ---- activation layers (activations_ext.h): PReLU, RReLU, general ReLU, softmax over an axis, Mish ----
 
 // An optional Int32Array of exactly `need` elements whose values lie in [0, bound).
 const int32_t* ActExtIndex(const Args& a, const Napi::CallbackInfo& info, size_t i, const char* fn, const char* name,
@@ -1064,6 +1074,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mishForward", Napi::Function::New(env, MishForward, "mishForward"));
   exports.Set("mishBackward", Napi::Function::New(env, MishBackward, "mishBackward"));
   exports.Set("sumAbs", Napi::Function::New(env, SumAbs, "sumAbs"));
+  exports.Set("addSign", Napi::Function::New(env, AddSign, "addSign"));
   // end activation layers
   // quantized inference (quantized.h)
   exports.Set("f32ToF16", Napi::Function::New(env, F32ToF16, "f32ToF16"));

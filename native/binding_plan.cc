@@ -41,6 +41,7 @@ struct Held {
 struct PlanHandle {
   deepnode::TrainPlan plan;
   std::vector<Held> held;
+  std::vector<uint64_t> keys;  // a call's noise keys (kept: no allocation per step)
   PlanHandle(std::vector<PlanLayer> layers, int64_t max_rows, deepnode::PlanLoss loss)
       : plan(std::move(layers), max_rows, loss) {}
 };
@@ -70,6 +71,25 @@ class Spec {
     Napi::Value v = o_.Get(key);
     if (!v.IsBoolean()) Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a boolean", true);
     return v.As<Napi::Boolean>().Value();
+  }
+
+  // A weight penalty from `<prefix>L1` and `<prefix>L2`: each a non-negative finite factor, or
+  // null / absent for no such term.
+  deepnode::PlanPenalty penalty(const std::string& prefix) const {
+    deepnode::PlanPenalty p;
+    const auto term = [&](const std::string& key, bool* has, float* factor) {
+      Napi::Value v = o_.Get(key);
+      if (v.IsNull() || v.IsUndefined()) return;
+      if (!v.IsNumber()) Fail(env_, "ERR_NATIVE_TYPE", where_ + "." + key + " must be a number or null", true);
+      const double d = v.As<Napi::Number>().DoubleValue();
+      if (!(d >= 0) || !std::isfinite(d))
+        Fail(env_, "ERR_NATIVE_VALUE", where_ + "." + key + " must be a non-negative finite number, received " + std::to_string(d));
+      *has = true;
+      *factor = static_cast<float>(d);
+    };
+    term(prefix + "L1", &p.has_l1, &p.l1);
+    term(prefix + "L2", &p.has_l2, &p.l2);
+    return p;
   }
 
   std::string str(const char* key) const {
@@ -151,8 +171,23 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
         if (d.bias == nullptr && d.train_bias) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: trainBias without a bias");
         d.kernel_grad = s.array("kernelGrad", d.in * d.out, !d.train_kernel, held);
         d.bias_grad = s.array("biasGrad", d.out, !d.train_bias, held);
+        d.kernel_penalty = s.penalty("kernel");
+        d.bias_penalty = s.penalty("bias");
+      } else if (kind == "noise") {
+        l.kind = deepnode::PlanKind::Noise;
+        deepnode::PlanNoise& z = l.noise;
+        z.C = s.dim("C");
+        z.rate = s.num("rate");
+        if (!(z.rate >= 0.0 && z.rate < 1.0)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: rate must be in [0, 1), received " + std::to_string(z.rate));
+        z.mul_keep = static_cast<float>(s.num("mulKeep"));
+        z.mul_drop = static_cast<float>(s.num("mulDrop"));
+        z.has_add = s.flag("hasAdd");
+        if (z.has_add) {
+          z.add_keep = static_cast<float>(s.num("addKeep"));
+          z.add_drop = static_cast<float>(s.num("addDrop"));
+        }
       } else if (kind == "batchnorm") {
-        l.is_dense = false;
+        l.kind = deepnode::PlanKind::BatchNorm;
         deepnode::PlanBatchNorm& b = l.bn;
         b.C = s.dim("C");
         b.momentum = s.num("momentum");
@@ -165,10 +200,12 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
         b.moving_var = s.array("movingVariance", b.C, false, held);
         b.gamma_grad = s.array("gammaGrad", b.C, true, held);
         b.beta_grad = s.array("betaGrad", b.C, true, held);
+        b.gamma_penalty = s.penalty("gamma");
+        b.beta_penalty = s.penalty("beta");
         if ((b.gamma_grad != nullptr && b.gamma == nullptr) || (b.beta_grad != nullptr && b.beta == nullptr))
           Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: a gradient for an absent gamma or beta");
       } else {
-        Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: layers[" + std::to_string(i) + "].kind must be 'dense' or 'batchnorm', received '" + kind + "'");
+        Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: layers[" + std::to_string(i) + "].kind must be 'dense', 'batchnorm' or 'noise', received '" + kind + "'");
       }
       layers.push_back(l);
     }
@@ -219,6 +256,27 @@ float* F32Arg(const Napi::CallbackInfo& info, size_t i, const char* fn, const ch
   return p;
 }
 
+// Argument i: the noise layers' keys for `steps` steps, a Uint32Array of (high, low) word pairs,
+// into `out`; null is accepted only when the plan has no noise layer.
+void KeysArg(const Napi::CallbackInfo& info, size_t i, const char* fn, const deepnode::TrainPlan& plan, int64_t steps,
+             std::vector<uint64_t>& out) {
+  out.clear();
+  const int64_t need = steps * plan.noise_layers();
+  if (info[i].IsNull() || info[i].IsUndefined()) {
+    if (need > 0) Fail(info.Env(), "ERR_NATIVE_TYPE", std::string(fn) + ": keys must be a Uint32Array: the plan has noise layers", true);
+    return;
+  }
+  if (!info[i].IsTypedArray() || info[i].As<Napi::TypedArray>().TypedArrayType() != napi_uint32_array)
+    Fail(info.Env(), "ERR_NATIVE_TYPE", std::string(fn) + ": keys must be a Uint32Array or null", true);
+  auto a = info[i].As<Napi::Uint32Array>();
+  const uint32_t* p = a.Data();
+  const int64_t len = p == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+  if (len < 2 * need)
+    Fail(info.Env(), "ERR_NATIVE_SIZE", std::string(fn) + ": keys has " + std::to_string(len) + " elements, needs " + std::to_string(2 * need));
+  out.resize(static_cast<size_t>(need));
+  for (int64_t k = 0; k < need; ++k) out[k] = (static_cast<uint64_t>(p[2 * k]) << 32) | p[2 * k + 1];
+}
+
 // Every held array must still be where it was, at least as long: else refuse to run.
 void CheckHeld(napi_env env, const PlanHandle& handle, const char* fn) {
   for (const Held& h : handle.held) {
@@ -251,7 +309,7 @@ void CheckApart(napi_env env, const PlanHandle& handle, const char* fn, std::ini
 
 Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PlanHandle* handle = PlanArg(info, "trainPlanStep", 8);
+  PlanHandle* handle = PlanArg(info, "trainPlanStep", 9);
   deepnode::TrainPlan& plan = handle->plan;
 
   auto f32 = [&](size_t i, const char* name, int64_t need, bool optional) { return F32Arg(info, i, "trainPlanStep", name, need, optional); };
@@ -270,6 +328,8 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   const float* targets = f32(2, "targets", rows * plan.target_width(), false);
   float* pred = f32(6, "pred", rows * classes, true);
   const bool softmax_pred = info[7].As<Napi::Boolean>().Value();
+  std::vector<uint64_t>& keys = handle->keys;
+  KeysArg(info, 8, "trainPlanStep", plan, 1, keys);
 
   CheckHeld(env, *handle, "trainPlanStep");
   CheckApart(env, *handle, "trainPlanStep", {{x, rows * plan.in_width()}, {targets, rows * plan.target_width()},
@@ -277,7 +337,7 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   int64_t bad = -1;
   double loss = 0.0;
   try {
-    loss = plan.step(x, targets, rows, fused, static_cast<float>(lr), pred, softmax_pred, &bad);
+    loss = plan.step(x, targets, rows, fused, static_cast<float>(lr), pred, softmax_pred, &bad, keys.empty() ? nullptr : keys.data());
   } catch (const std::bad_alloc&) {
     Fail(env, "ERR_NATIVE_ALLOC", "trainPlanStep: out of memory");
   }
@@ -288,10 +348,10 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
 }
 
 
-// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, softmaxPred) -> steps done
+// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, softmaxPred, keys) -> steps done
 Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PlanHandle* handle = PlanArg(info, "trainPlanRun", 13);
+  PlanHandle* handle = PlanArg(info, "trainPlanRun", 14);
   deepnode::TrainPlan& plan = handle->plan;
   auto count = [&](size_t i, const char* name, double lo, double hi) -> int64_t {
     if (!info[i].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a number", true);
@@ -336,13 +396,15 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   float* tout = f32(11, "targetsOut", steps * batch * t_width, true);
   if (!info[12].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: softmaxPred must be a boolean", true);
   const bool softmax_pred = info[12].As<Napi::Boolean>().Value();
+  std::vector<uint64_t>& keys = handle->keys;
+  KeysArg(info, 13, "trainPlanRun", plan, steps, keys);
   CheckHeld(env, *handle, "trainPlanRun");
   CheckApart(env, *handle, "trainPlanRun",
              {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps}, {losses, steps * 2},
               {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0}});
   int64_t bad = -1, done = 0;
   try {
-    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, softmax_pred, &bad);
+    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, softmax_pred, &bad, keys.empty() ? nullptr : keys.data());
   } catch (const std::bad_alloc&) {
     Fail(env, "ERR_NATIVE_ALLOC", "trainPlanRun: out of memory");
   }

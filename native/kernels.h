@@ -84,8 +84,14 @@ double squared_error(const float* pred, const float* targets, int64_t n, float* 
 // db[j] (+)= sum_i dy[i, j]: the bias gradient of y = x W + b.
 void column_sum(const float* dy, int64_t rows, int64_t cols, float* db, bool accumulate);
 
+// Whole-array sums in double precision (a fixed order of additions, so repeatable bit for bit):
+// sum x_i, sum x_i^2 (the L2 penalty's sum), sum |x_i| (the L1 penalty's).
 double sum(const float* x, int64_t n);
 double sum_squares(const float* x, int64_t n);
+double sum_abs(const float* x, int64_t n);
+// y_i += g where x_i > 0, y_i -= g where x_i < 0 (the L1 penalty's gradient, 0 at x_i = 0); y_i is
+// left as it is where x_i is 0 or NaN.
+void add_sign(float g, const float* x, float* y, int64_t n);
 // Index of the first NaN/Inf in x, or -1.
 int64_t first_non_finite(const float* x, int64_t n);
 

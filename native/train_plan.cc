@@ -7,6 +7,7 @@
 #include <string>
 
 #include "batchnorm.h"
+#include "dropout.h"
 #include "gemm.h"
 #include "optimizers.h"
 #include "simd.h"
@@ -16,6 +17,29 @@ namespace {
 
 void zero(float* p, int64_t n) {
   if (p != nullptr && n > 0) std::memset(p, 0, static_cast<size_t>(n) * sizeof(float));
+}
+
+// A weight's penalty as the JS regularizer computes it (src/regularizers): each term in float,
+// l * float(sum), and an L1L2's two terms added in float.
+float penalty_value(const PlanPenalty& p, const float* w, int64_t n) {
+  const float t1 = p.has_l1 ? p.l1 * static_cast<float>(sum_abs(w, n)) : 0.0f;
+  const float t2 = p.has_l2 ? p.l2 * static_cast<float>(sum_squares(w, n)) : 0.0f;
+  if (p.has_l1 && p.has_l2) return t1 + t2;
+  return p.has_l1 ? t1 : t2;
+}
+
+// g += the penalty's gradient through the kernels the JS ops call, the L2 term's first (the
+// autograd path records an L1L2's L1 term first, so it runs its backward second).
+void penalty_grad_add(const PlanPenalty& p, const float* w, float* g, int64_t n) {
+  if (p.has_l2) axpy(2.0f * p.l2, w, g, n);
+  if (p.has_l1) add_sign(p.l1, w, g, n);
+}
+
+// g = the penalty's gradient, or 0 without one: the start of a gradient the data term is then
+// added to, as in the autograd path (the penalties' backward runs before any layer's).
+void penalty_grad_init(const PlanPenalty& p, const float* w, float* g, int64_t n) {
+  zero(g, n);
+  penalty_grad_add(p, w, g, n);
 }
 
 // xhat[r, c] = (x[r, c] - mean[c]) / sqrt(var[c] + eps): the normalised input of a BN layer.
@@ -83,7 +107,7 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
   if (layers_.empty()) throw std::invalid_argument("a training plan needs at least one layer");
   if (max_rows_ < 1) throw std::invalid_argument("max_rows must be positive");
   const PlanLayer& last = layers_.back();
-  if (!last.is_dense || last.dense.act != Act::Linear)
+  if (!last.is_dense() || last.dense.act != Act::Linear)
     throw std::invalid_argument("the last layer of a training plan must be a linear Dense layer (the logits)");
   int64_t width = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
@@ -93,14 +117,22 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
     if (i > 0 && l.in_width() != layers_[i - 1].out_width())
       throw std::invalid_argument("layer " + std::to_string(i) + " takes " + std::to_string(l.in_width()) +
                                   " features, the layer before gives " + std::to_string(layers_[i - 1].out_width()));
-    if (l.is_dense) {
+    if (l.is_dense()) {
       const PlanDense& d = l.dense;
       if (d.kernel == nullptr || (d.train_kernel && d.kernel_grad == nullptr) ||
           (d.train_bias && (d.bias == nullptr || d.bias_grad == nullptr)))
         throw std::invalid_argument("layer " + std::to_string(i) + " lacks a kernel, bias or gradient buffer it trains");
+      if ((d.kernel_penalty.any() && (!d.train_kernel || d.fuse_kernel)) || (d.bias_penalty.any() && (!d.train_bias || d.fuse_bias)))
+        throw std::invalid_argument("layer " + std::to_string(i) + " has a penalty on a weight it does not train or fuses");
+    } else if (l.kind == PlanKind::Noise) {
+      if (!(l.noise.rate >= 0.0 && l.noise.rate < 1.0))
+        throw std::invalid_argument("layer " + std::to_string(i) + " has a drop rate outside [0, 1)");
+      ++noise_layers_;
     } else if (l.bn.moving_mean == nullptr || l.bn.moving_var == nullptr ||
                (l.bn.gamma_grad != nullptr && l.bn.gamma == nullptr) || (l.bn.beta_grad != nullptr && l.bn.beta == nullptr)) {
       throw std::invalid_argument("layer " + std::to_string(i) + " lacks a statistic, gamma or beta buffer it uses");
+    } else if ((l.bn.gamma_penalty.any() && l.bn.gamma_grad == nullptr) || (l.bn.beta_penalty.any() && l.bn.beta_grad == nullptr)) {
+      throw std::invalid_argument("layer " + std::to_string(i) + " has a penalty on a weight it does not train");
     }
     width = std::max({width, l.in_width(), l.out_width()});
   }
@@ -111,8 +143,9 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
     need_dx_[i] = trainable_before;
     const PlanLayer& l = layers_[i];
     trainable_before = trainable_before ||
-                       (l.is_dense ? (l.dense.train_kernel || l.dense.train_bias)
-                                   : (l.bn.gamma_grad != nullptr || l.bn.beta_grad != nullptr));
+                       (l.is_dense() ? (l.dense.train_kernel || l.dense.train_bias)
+                        : l.is_bn() ? (l.bn.gamma_grad != nullptr || l.bn.beta_grad != nullptr)
+                                    : false);
   }
   // A trainable BN layer with nothing trainable below it, followed by a Dense layer that trains its
   // kernel: the Dense layer's gradient w.r.t. its input is only reduced into dgamma and dbeta, so
@@ -122,8 +155,8 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
   for (size_t i = 1; i < n; ++i) {
     const PlanLayer& b = layers_[i - 1];
     const PlanLayer& d = layers_[i];
-    if (!b.is_dense && !need_dx_[i - 1] && b.bn.batch_stats && (b.bn.gamma_grad != nullptr || b.bn.beta_grad != nullptr) &&
-        d.is_dense && d.dense.train_kernel) {
+    if (b.is_bn() && !need_dx_[i - 1] && b.bn.batch_stats && (b.bn.gamma_grad != nullptr || b.bn.beta_grad != nullptr) &&
+        d.is_dense() && d.dense.train_kernel) {
       shortcut_[i] = true;
       g_size = std::max(g_size, d.dense.in * d.dense.out);
     }
@@ -134,17 +167,24 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
   y_.resize(n);
   mean_.resize(n);
   var_.resize(n);
+  mul_.resize(n);
+  bool any_add = false;
   for (size_t i = 0; i < n; ++i) {
     const PlanLayer& l = layers_[i];
     const size_t out = static_cast<size_t>(max_rows_ * l.out_width());
     y_[i].resize(out);
-    if (l.is_dense && l.dense.act != Act::Linear) z_[i].resize(out);
-    if (!l.is_dense) {
+    if (l.is_dense() && l.dense.act != Act::Linear) z_[i].resize(out);
+    if (l.kind == PlanKind::Noise) {
+      mul_[i].resize(out);
+      any_add = any_add || l.noise.has_add;
+    }
+    if (l.is_bn()) {
       mean_[i].resize(static_cast<size_t>(l.bn.C));
       var_[i].resize(static_cast<size_t>(l.bn.C));
     }
   }
   const size_t wide = static_cast<size_t>(max_rows_ * width);
+  if (any_add) add_.resize(wide);
   dlogits_.resize(static_cast<size_t>(max_rows_ * classes()));
   dz_.resize(wide);
   grad_a_.resize(wide);
@@ -155,8 +195,8 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
 }
 
 int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
-                       int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-                       bool softmax_pred, int64_t* bad_label) {
+                                int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
+                       bool softmax_pred, int64_t* bad_label, const uint64_t* keys) {
   *bad_label = -1;
   const int64_t in = in_width(), classes = this->classes(), t_width = target_width();
   const int64_t rows_max = std::min(batch, max_rows_);
@@ -175,7 +215,8 @@ int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* in
       tb = t_batch_.data();
     }
     float* pred = preds != nullptr ? preds + j * batch * classes : nullptr;
-    const double loss = step(xb, tb, rows, true, lrs[j], pred, softmax_pred, bad_label, true);
+    const uint64_t* step_keys = keys != nullptr ? keys + j * noise_layers_ : nullptr;
+    const double loss = step(xb, tb, rows, true, lrs[j], pred, softmax_pred, bad_label, step_keys, true);
     losses[j] = loss;
     if (*bad_label >= 0 || !std::isfinite(loss)) return j;
     if (targets_out != nullptr)
@@ -185,18 +226,43 @@ int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* in
 }
 
 double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
-                       bool softmax_pred, int64_t* bad_label, bool sgd_all) {
+                       bool softmax_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all) {
   const bool sgd_rest = fused && sgd_all;
   *bad_label = -1;
   const size_t n = layers_.size();
 
+  // The weights' penalties, from the weights before the step, in the order the JS model adds them
+  // to the loss (layer by layer; kernel then bias, gamma then beta).
+  penalties_.clear();
+  for (const PlanLayer& l : layers_) {
+    if (l.is_dense()) {
+      const PlanDense& d = l.dense;
+      if (d.kernel_penalty.any()) penalties_.push_back(penalty_value(d.kernel_penalty, d.kernel, d.in * d.out));
+      if (d.bias_penalty.any()) penalties_.push_back(penalty_value(d.bias_penalty, d.bias, d.out));
+    } else if (l.is_bn()) {
+      const PlanBatchNorm& b = l.bn;
+      if (b.gamma_penalty.any()) penalties_.push_back(penalty_value(b.gamma_penalty, b.gamma, b.C));
+      if (b.beta_penalty.any()) penalties_.push_back(penalty_value(b.beta_penalty, b.beta, b.C));
+    }
+  }
+
   // Forward. A BN layer in training mode writes the batch statistics to its scratch; the moving
   // statistics are folded in only once the loss is known to be finite.
   const float* h = x;
+  int64_t noise_index = 0;
   for (size_t i = 0; i < n; ++i) {
     const PlanLayer& l = layers_[i];
     float* y = y_[i].data();
-    if (l.is_dense) {
+    if (l.kind == PlanKind::Noise) {
+      // As the layer's call: the multiplier, the addend from the same key, then y = x * mul + add.
+      const PlanNoise& z = l.noise;
+      const uint64_t key = keys[noise_index++];
+      const int64_t count = rows * z.C;
+      float* mul = mul_[i].data();
+      bernoulli_mask(mul, count, key, z.rate, z.mul_keep, z.mul_drop);
+      if (z.has_add) bernoulli_mask(add_.data(), count, key, z.rate, z.add_keep, z.add_drop);
+      noise_apply(h, mul, z.has_add ? add_.data() : nullptr, y, count);
+    } else if (l.is_dense()) {
       const PlanDense& d = l.dense;
       float* z = d.act == Act::Linear ? y : z_[i].data();
       if (d.act == Act::Linear)
@@ -225,7 +291,9 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
   } else {
     total = softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv_rows), nullptr);
   }
-  const double loss = static_cast<float>(total * inv_rows);
+  float loss_f = static_cast<float>(total * inv_rows);
+  for (const float p : penalties_) loss_f += p;
+  const double loss = loss_f;
   if (!std::isfinite(loss)) return loss;
 
   if (pred != nullptr) {
@@ -234,7 +302,7 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
   }
   for (size_t i = 0; i < n; ++i) {
     const PlanLayer& l = layers_[i];
-    if (l.is_dense || !l.bn.batch_stats) continue;
+    if (!l.is_bn() || !l.bn.batch_stats) continue;
     const double m = l.bn.momentum;
     float* mm = l.bn.moving_mean;
     float* mv = l.bn.moving_var;
@@ -252,7 +320,14 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
     const float* in = i == 0 ? x : y_[i - 1].data();
     float* dx = nullptr;
     if (need_dx_[i]) dx = dy == grad_a_.data() ? grad_b_.data() : grad_a_.data();
-    if (l.is_dense) {
+    if (l.kind == PlanKind::Noise) {
+      // dx = 0 + dy * mul, as the autograd path accumulates into a fresh gradient (so a dropped
+      // unit's gradient is +0 there too, not -0).
+      if (dx != nullptr) {
+        zero(dx, rows * l.noise.C);
+        noise_backward(dy, mul_[i].data(), dx, rows * l.noise.C);
+      }
+    } else if (l.is_dense()) {
       const PlanDense& d = l.dense;
       const int64_t out_n = rows * d.out;
       const bool bias_step = d.train_bias && d.fuse_bias && fused;
@@ -262,7 +337,7 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
       bool bias_done = false;
       if (d.act != Act::Linear) {
         if (db != nullptr) {
-          if (!bias_step) zero(db, d.out);
+          if (!bias_step) penalty_grad_init(d.bias_penalty, d.bias, db, d.out);
           activation_backward_bias(d.act, z_[i].data(), y_[i].data(), dy, dz_.data(), rows, d.out, d.alpha, db,
                                    db_scale);
           bias_done = true;
@@ -286,12 +361,20 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
         sgemm(true, false, d.in, d.out, rows, 1.0f, xhat, d.in, dz, d.out, 0.0f, g_.data(), d.out);
         column_sum(dz, rows, d.out, bias_step_.data(), false);
         if (db != nullptr && !bias_done) {
-          if (bias_step) axpy(-lr, bias_step_.data(), d.bias, d.out);
-          else std::memcpy(db, bias_step_.data(), static_cast<size_t>(d.out) * sizeof(float));
+          if (bias_step) {
+            axpy(-lr, bias_step_.data(), d.bias, d.out);
+          } else {
+            std::memcpy(db, bias_step_.data(), static_cast<size_t>(d.out) * sizeof(float));
+            penalty_grad_add(d.bias_penalty, d.bias, db, d.out);
+          }
         }
         const bool fuse_k = d.fuse_kernel && fused;
         bn_dense_grads(b.C, d.out, d.kernel, g_.data(), bias_step_.data(), b.gamma, b.beta, b.gamma_grad, b.beta_grad,
                        fuse_k ? nullptr : d.kernel_grad, lr);
+        // Penalties after the data terms here (the shortcut's sums are not the autograd path's anyway).
+        if (!fuse_k) penalty_grad_add(d.kernel_penalty, d.kernel, d.kernel_grad, d.in * d.out);
+        if (b.gamma_grad != nullptr) penalty_grad_add(b.gamma_penalty, b.gamma, b.gamma_grad, b.C);
+        if (b.beta_grad != nullptr) penalty_grad_add(b.beta_penalty, b.beta, b.beta_grad, b.C);
         if (!fuse_k && sgd_rest) sgd_update(d.kernel, d.kernel_grad, nullptr, d.in * d.out, lr, 0.0f, false, 0.0f);
         if (sgd_rest && d.train_bias && !bias_step) sgd_update(d.bias, d.bias_grad, nullptr, d.out, lr, 0.0f, false, 0.0f);
         if (sgd_rest) {
@@ -306,6 +389,9 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
         if (bias_step) {
           column_sum(dz, rows, d.out, bias_step_.data(), false);
           axpy(-lr, bias_step_.data(), d.bias, d.out);
+        } else if (d.bias_penalty.any()) {
+          penalty_grad_init(d.bias_penalty, d.bias, db, d.out);
+          column_sum(dz, rows, d.out, db, true);
         } else {
           column_sum(dz, rows, d.out, db, false);
         }
@@ -314,7 +400,10 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
         if (d.fuse_kernel && fused) {
           sgemm(true, false, d.in, d.out, rows, -lr, in, d.in, dz, d.out, 1.0f, d.kernel, d.out);
         } else {
-          sgemm(true, false, d.in, d.out, rows, 1.0f, in, d.in, dz, d.out, 0.0f, d.kernel_grad, d.out);
+          // With a penalty, its gradient first and the data term accumulated onto it (the autograd order).
+          const bool pen = d.kernel_penalty.any();
+          if (pen) penalty_grad_init(d.kernel_penalty, d.kernel, d.kernel_grad, d.in * d.out);
+          sgemm(true, false, d.in, d.out, rows, 1.0f, in, d.in, dz, d.out, pen ? 1.0f : 0.0f, d.kernel_grad, d.out);
           if (sgd_rest) sgd_update(d.kernel, d.kernel_grad, nullptr, d.in * d.out, lr, 0.0f, false, 0.0f);
         }
       }
@@ -324,8 +413,8 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
       const float* mean = b.batch_stats ? mean_[i].data() : b.moving_mean;
       const float* var = b.batch_stats ? var_[i].data() : b.moving_var;
       zero(dx, rows * b.C);
-      zero(b.gamma_grad, b.C);
-      zero(b.beta_grad, b.C);
+      if (b.gamma_grad != nullptr) penalty_grad_init(b.gamma_penalty, b.gamma, b.gamma_grad, b.C);
+      if (b.beta_grad != nullptr) penalty_grad_init(b.beta_penalty, b.beta, b.beta_grad, b.C);
       batchnorm_backward(in, dy, rows, b.C, 1, mean, var, b.gamma, b.eps, b.batch_stats, dx, b.gamma_grad,
                          b.beta_grad);
       if (sgd_rest) {

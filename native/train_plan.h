@@ -25,6 +25,16 @@ enum class PlanLoss : int32_t {
   SoftmaxXent = 1,        // targets: a distribution per row (rows x classes)
 };
 
+// A weight penalty (Keras's L1, L2, L1L2 regularizers) added to the loss: l1 * sum|w| when has_l1,
+// plus l2 * sum w^2 when has_l2; its gradient l1 * sign(w) + 2 l2 w goes into the weight's
+// gradient before the data term is added, as the autograd path orders them (penalty_* in
+// train_plan.cc). A regularized weight is never fused: its step needs the whole gradient.
+struct PlanPenalty {
+  bool has_l1 = false, has_l2 = false;
+  float l1 = 0.0f, l2 = 0.0f;
+  bool any() const { return has_l1 || has_l2; }
+};
+
 // y = act(x W + b), W of shape [in, out]. A weight's gradient goes to *_grad (overwritten, not
 // accumulated) unless the step is fused and fuse_* is set, in which case the weight itself takes
 // w -= lr * gradient. A frozen weight has train_* false and is only read.
@@ -38,6 +48,7 @@ struct PlanDense {
   bool fuse_kernel = false, fuse_bias = false;
   float* kernel_grad = nullptr;  // needed when train_kernel (a step may be unfused)
   float* bias_grad = nullptr;    // needed when train_bias
+  PlanPenalty kernel_penalty, bias_penalty;  // only on trained weights
 };
 
 // Batch normalisation of a [rows, C] batch over its rows (axis -1). batch_stats: training mode
@@ -55,14 +66,33 @@ struct PlanBatchNorm {
   bool batch_stats = true;
   float* gamma_grad = nullptr;
   float* beta_grad = nullptr;
+  PlanPenalty gamma_penalty, beta_penalty;  // only on trained weights
 };
 
+// Dropout's family in training mode (Keras's Dropout and AlphaDropout, src/layers/dropout.ts):
+// y = x * mul + add over a [rows, C] batch, where each element is kept with probability 1 - rate,
+// and mul (add) takes mul_keep (add_keep) where kept, mul_drop (add_drop) where dropped. The
+// keep/drop draw is bernoulli_mask's with the step's key for this layer (the JS layer's next key),
+// so the plan drops exactly the units the layer's own call would. Nothing in it trains.
+struct PlanNoise {
+  int64_t C = 0;
+  double rate = 0.0;
+  float mul_keep = 1.0f, mul_drop = 0.0f;
+  bool has_add = false;
+  float add_keep = 0.0f, add_drop = 0.0f;
+};
+
+enum class PlanKind : int32_t { Dense, BatchNorm, Noise };
+
 struct PlanLayer {
-  bool is_dense = true;
+  PlanKind kind = PlanKind::Dense;
   PlanDense dense;
   PlanBatchNorm bn;
-  int64_t in_width() const { return is_dense ? dense.in : bn.C; }
-  int64_t out_width() const { return is_dense ? dense.out : bn.C; }
+  PlanNoise noise;
+  bool is_dense() const { return kind == PlanKind::Dense; }
+  bool is_bn() const { return kind == PlanKind::BatchNorm; }
+  int64_t in_width() const { return kind == PlanKind::Dense ? dense.in : kind == PlanKind::BatchNorm ? bn.C : noise.C; }
+  int64_t out_width() const { return kind == PlanKind::Dense ? dense.out : in_width(); }
 };
 
 class TrainPlan {
@@ -77,15 +107,18 @@ class TrainPlan {
   // pass (dx is always computed from the weights before the step). pred, when non-null, receives
   // softmax(logits) when softmax_pred, else the logits.
   //
-  // Returns the mean loss, rounded to float as the JS loss tensor is. When it is not finite, or a
+  // Returns the mean loss plus the weights' penalties (of the weights before the step), rounded
+  // to float as the JS loss tensor is. When it is not finite, or a
   // sparse label is not a class id (*bad_label receives its row, else -1), nothing is changed:
   // no weight, gradient or moving statistic is written.
   //
   // sgd_all (with fused): the weights not marked fuse_* (BatchNormalization's gamma and beta)
   // take the same plain SGD step right after their gradient is written, through sgd_update as the
   // optimizer would (so a whole plain-SGD step happens here).
+  //
+  // keys: noise_layers() keys, one per noise layer in order (null when there is none).
   double step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
-              bool softmax_pred, int64_t* bad_label, bool sgd_all = false);
+              bool softmax_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all = false);
 
   // Up to `steps` plain-SGD steps (sgd_all) over consecutive batches of a dataset: batch j holds
   // rows [start + j * batch, ...) of the epoch's order (index null: in storage order), at most
@@ -94,10 +127,11 @@ class TrainPlan {
   // rate. losses[j] receives step j's loss; preds (steps x batch x classes) and targets_out
   // (steps x batch x target width) receive each step's model output and gathered targets when
   // non-null. Stops at the first step whose loss is not finite or whose label is bad (that step
-  // changes nothing; *bad_label as in step) and returns the number of steps completed.
+  // changes nothing; *bad_label as in step) and returns the number of steps completed. keys:
+  // steps * noise_layers() keys, step j's at keys + j * noise_layers().
   int64_t run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
               int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-              bool softmax_pred, int64_t* bad_label);
+              bool softmax_pred, int64_t* bad_label, const uint64_t* keys);
 
   int64_t in_width() const { return layers_.front().in_width(); }
   int64_t classes() const { return layers_.back().out_width(); }
@@ -105,12 +139,15 @@ class TrainPlan {
   // Floats of target per row: one class id for the sparse loss, else a distribution over classes().
   int64_t target_width() const { return loss_ == PlanLoss::SparseSoftmaxXent ? 1 : classes(); }
   size_t size() const { return layers_.size(); }
+  // The number of noise layers, each taking one key per step.
+  int64_t noise_layers() const { return noise_layers_; }
   const PlanLayer& layer(size_t i) const { return layers_[i]; }
 
  private:
   std::vector<PlanLayer> layers_;
   int64_t max_rows_;
   PlanLoss loss_;
+  int64_t noise_layers_ = 0;
   // need_dx_[i]: a trainable weight lies in a layer before i, so layer i passes a gradient back.
   std::vector<bool> need_dx_;
   // shortcut_[i]: Dense layer i takes a BN layer's output and that BN layer's gradients come from
@@ -120,8 +157,11 @@ class TrainPlan {
   // Per layer: pre-activation z (Dense with an activation only), output y, and a BN layer's batch
   // mean and variance. Layer i reads layers i-1's y (or x).
   std::vector<std::vector<float>> z_, y_, mean_, var_;
+  std::vector<std::vector<float>> mul_;  // a noise layer's multiplier, kept for the backward pass
+  std::vector<float> add_;               // a noise layer's addend (forward only)
   std::vector<float> dlogits_, dz_, grad_a_, grad_b_, bias_step_;
   std::vector<float> x_batch_, t_batch_;  // run()'s gathered batch
+  std::vector<float> penalties_;          // step()'s weight penalties, in the loss's order
 };
 
 }  // namespace deepnode

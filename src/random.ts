@@ -5,6 +5,12 @@
  */
 import { ValueError, describe } from './errors';
 
+/** A {@link Random}'s state, from `snapshot()`. */
+export interface RandomState {
+  readonly s: readonly [number, number, number, number];
+  readonly spare: number | null;
+}
+
 /** Seeded generator (xoshiro128**). `new Random(seed)` gives a repeatable stream; without a seed it starts from the clock. */
 export class Random {
   private s0 = 0;
@@ -34,6 +40,17 @@ export class Random {
     this.s2 = next();
     this.s3 = next();
     this.spare = null;
+  }
+
+  /** The generator's whole state, for {@link restore}: what it will draw next is determined by it. */
+  snapshot(): RandomState {
+    return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
+  }
+
+  /** Put the generator back to a {@link snapshot}: it then draws again what it drew after it. */
+  restore(state: RandomState): void {
+    [this.s0, this.s1, this.s2, this.s3] = state.s;
+    this.spare = state.spare;
   }
 
   /** Uniform 32-bit unsigned integer. */

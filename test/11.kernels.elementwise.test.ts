@@ -412,6 +412,36 @@ describe('reductions and BLAS-1', () => {
     expect(native.sum(new Float32Array(0))).toBe(0);
   });
 
+  it('sum, sumSquares and sumAbs at every length around the 16-float blocks, with a tail; repeatable bit for bit', () => {
+    const r = rng(23);
+    for (const n of [0, 1, 3, 15, 16, 17, 31, 32, 33, 47, 100, 1001]) {
+      const x = randArray(r, n, -3, 3);
+      const s = Array.from(x).reduce((a, b) => a + b, 0);
+      const ss = Array.from(x).reduce((a, b) => a + b * b, 0);
+      const sa = Array.from(x).reduce((a, b) => a + Math.abs(b), 0);
+      expect(Math.abs(native.sum(x) - s), `sum n=${n}`).toBeLessThan(1e-12 * (1 + sa));
+      expect(Math.abs(native.sumSquares(x) - ss), `sumSquares n=${n}`).toBeLessThan(1e-12 * (1 + ss));
+      expect(Math.abs(native.sumAbs(x) - sa), `sumAbs n=${n}`).toBeLessThan(1e-12 * (1 + sa));
+      expect(native.sumSquares(x.slice())).toBe(native.sumSquares(x));
+    }
+    // The last element alone in the tail, and alone in a block: each counts once.
+    const one = new Float32Array(33);
+    one[32] = -2;
+    expect([native.sum(one), native.sumSquares(one), native.sumAbs(one)]).toEqual([-2, 4, 2]);
+    one[32] = 0;
+    one[5] = -2;
+    expect([native.sum(one), native.sumSquares(one), native.sumAbs(one)]).toEqual([-2, 4, 2]);
+  });
+
+  it('addSign adds g where x > 0, subtracts it where x < 0, and leaves y (even a -0) where x is 0 or NaN', () => {
+    const x = Float32Array.from([1, -2, 0, -0, NaN, 3e-38, -Infinity, ...Array.from({ length: 20 }, (_, i) => i - 10)]);
+    const y = Float32Array.from({ length: x.length }, (_, i) => (i === 2 ? -0 : i * 0.25));
+    const want = Array.from(y, (v, i) => (x[i]! > 0 ? Math.fround(v + 0.5) : x[i]! < 0 ? Math.fround(v - 0.5) : v));
+    native.addSign(0.5, x, y);
+    expect(Array.from(y)).toEqual(want);
+    expect(Object.is(y[2], -0)).toBe(true);
+  });
+
   it('firstNonFinite finds the first NaN / ±Inf or returns -1', () => {
     const x = new Float32Array(100);
     expect(native.firstNonFinite(x)).toBe(-1);

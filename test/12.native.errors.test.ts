@@ -550,6 +550,11 @@ const SPECS: Record<string, Spec> = {
     gen: (r, a) => { const n = dim(r); return [0.5, a.arr(n, r), a.arr(n, r)]; },
     check: (_r, after, before) => compareArrays('y', F(after[2]), Array.from(F(before[1]), (v, i) => F(before[2])[i]! + 0.5 * v)),
   },
+  addSign: {
+    roles: ['num', 'f32n', 'f32'],
+    gen: (r, a) => { const n = dim(r); return [0.5, a.arr(n, r), a.arr(n, r)]; },
+    check: (_r, after, before) => compareArrays('y', F(after[2]), Array.from(F(before[1]), (v, i) => F(before[2])[i]! + (v > 0 ? 0.5 : v < 0 ? -0.5 : 0))),
+  },
   scale: { roles: ['num', 'f32n'], gen: (r, a) => [0.5, a.arr(dim(r), r)], check: (_r, after, before) => compareArrays('x', F(after[1]), Array.from(F(before[1]), (v) => 0.5 * v)) },
   sparseArgmaxMatches: {
     roles: ['f32', 'f32', 'dim', 'dim'],

@@ -16,9 +16,9 @@ import { Sequential } from '../src/models/sequential';
 import * as layers from '../src/layers';
 import { Adam, SGD, schedules } from '../src/optimizers';
 import type { Optimizer } from '../src/optimizers';
-import { constraints } from '../src';
+import { constraints, regularizers } from '../src';
 import { Tensor } from '../src/tensor';
-import { setSeed } from '../src/random';
+import { globalRandom, setSeed } from '../src/random';
 import { native } from '../src/backend/native';
 import { CategoricalCrossentropy } from '../src/losses';
 import type { Loss } from '../src/losses';
@@ -282,11 +282,154 @@ describe('one-call training step: same training as the autograd path', () => {
     );
   });
 
-  it('models outside the plan keep the autograd path (Dropout, a regularizer, MSE, a hidden sigmoid)', async () => {
+  // Weight penalties: the plan adds each to the loss and its gradient under the data term's, in
+  // the autograd path's order and through the same kernels, so losses and weights match bit for bit.
+  it('L2 kernel penalties with fused plain SGD (the penalised kernels take the step after their gradient, the biases fused)', async () => {
+    const run = await expectSameAsAutograd(
+      () => new Sequential([
+        layers.flatten({ inputShape: [2, 3] }),
+        layers.dense({ units: 7, activation: 'leaky_relu', kernelRegularizer: regularizers.l2(0.05) }),
+        layers.dense({ units: 5, activation: 'relu', kernelRegularizer: regularizers.l2(0.02) }),
+        layers.dense({ units: 3, activation: 'softmax', kernelRegularizer: 'l2' }),
+      ]),
+      () => new SGD({ learningRate: 0.1 }),
+      { inputShape: [2, 3] },
+    );
+    // The penalty is in the logged loss: it is above the same model's data loss alone.
+    setSeed(77);
+    const bare = new Sequential([
+      layers.flatten({ inputShape: [2, 3] }),
+      layers.dense({ units: 7, activation: 'leaky_relu' }), layers.dense({ units: 5, activation: 'relu' }), layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    bare.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: 0.1 }) });
+    const [x, y] = data(44, 6, 3, 5);
+    const firstEpoch = (await bare.fit(new Tensor(x.data, [44, 2, 3]), y, { epochs: 1, batchSize: 8, verbose: 0 })).history.loss[0]!;
+    expect(run.losses[0]).toBeGreaterThan(firstEpoch + 0.01);
+  });
+
+  it('L1, L1L2 (one factor zero, then both) and bias penalties with Adam; a linear hidden layer; a frozen penalised layer adds nothing', async () => {
+    await expectSameAsAutograd(
+      () => {
+        const m = new Sequential([
+          layers.dense({ units: 8, activation: 'elu', inputShape: [6], kernelRegularizer: regularizers.l1(0.01), biasRegularizer: regularizers.l1l2({ l1: 0.02, l2: 0.03 }) }),
+          layers.dense({ units: 6, kernelRegularizer: regularizers.l1l2({ l1: 0, l2: 0.01 }), biasRegularizer: regularizers.l2(0.1) }),
+          layers.dense({ units: 5, activation: 'tanh', kernelRegularizer: regularizers.l1l2({ l1: 0.005, l2: 0 }), biasRegularizer: regularizers.l1l2() }),
+          layers.dense({ units: 4, activation: 'relu', kernelRegularizer: regularizers.l2(0.5) }),
+          layers.dense({ units: 3, activation: 'softmax', biasRegularizer: regularizers.l1(0.2) }),
+        ]);
+        m.layers[3]!.trainable = false;
+        return m;
+      },
+      () => new Adam({ learningRate: 0.02 }),
+      { chunked: false },
+    );
+  });
+
+  it('BatchNormalization gamma and beta penalties, and a penalised kernel above a BN-first layer (the shortcut: equal to rounding)', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.dense({ units: 9, activation: 'relu', inputShape: [6] }),
+        layers.batchNormalization({ gammaRegularizer: regularizers.l2(0.1), betaRegularizer: regularizers.l1(0.05) }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: 0.1, momentum: 0.5 }),
+      { chunked: false },
+    );
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.batchNormalization({ inputShape: [6], gammaRegularizer: regularizers.l1l2({ l1: 0.01, l2: 0.02 }) }),
+        layers.dense({ units: 9, activation: 'relu', kernelRegularizer: regularizers.l2(0.05), biasRegularizer: regularizers.l2(0.05) }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: 0.1 }),
+      { exact: false },
+    );
+  });
+
+  // Dropout and AlphaDropout: the plan draws each layer's key per step from the layer's generator,
+  // in the order the layers' calls would, so it drops the same units as the autograd path.
+  it('Dropout between layers and on the input, with fused plain SGD; a rate-0 Dropout is the identity', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.flatten({ inputShape: [2, 3] }),
+        layers.dropout({ rate: 0.2 }),
+        layers.dense({ units: 16, activation: 'leaky_relu', kernelInitializer: 'heNormal' }),
+        layers.dropout({ rate: 0.5 }),
+        layers.dense({ units: 8, activation: 'relu', kernelRegularizer: regularizers.l2(0.01) }),
+        layers.dropout({ rate: 0 }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: 0.1 }),
+      { inputShape: [2, 3], metrics: ['accuracy'] },
+    );
+  });
+
+  it('AlphaDropout in a SELU net and a seeded Dropout, with Adam and BatchNormalization', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.dense({ units: 12, activation: 'selu', kernelInitializer: 'lecunNormal', inputShape: [6] }),
+        layers.alphaDropout({ rate: 0.1 }),
+        layers.dense({ units: 12, activation: 'selu', kernelInitializer: 'lecunNormal' }),
+        layers.batchNormalization(),
+        layers.dropout({ rate: 0.3, seed: 11 }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new Adam({ learningRate: 0.01 }),
+      { chunked: false },
+    );
+  });
+
+  it('Dropout really drops in the plan: a different seed trains to different weights, and prediction runs without it', async () => {
+    const [x, y] = data(44, 6, 3, 5);
+    const build = (seed: number) => () => new Sequential([
+      layers.dense({ units: 8, activation: 'relu', inputShape: [6] }), layers.dropout({ rate: 0.5, seed }), layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    const a = await train(build(1), () => new SGD({ learningRate: 0.1 }), true, x, y);
+    const b = await train(build(2), () => new SGD({ learningRate: 0.1 }), true, x, y);
+    expect(a.planSteps).toBe(18);
+    expect(a.weights[0]).not.toEqual(b.weights[0]);
+  });
+
+  it('after a non-finite loss the noise generators stand where the autograd path leaves them', async () => {
+    const [x, y] = data(48, 6, 3, 8);
+    const bad = Float32Array.from(x.data);
+    bad.fill(3e38, 2 * 8 * 6, 2 * 8 * 6 + 6); // first row of batch 3 (no shuffling)
+    const xb = new Tensor(bad, x.shape);
+    const attempt = async (plan: boolean, perBatch: boolean) => {
+      setTrainPlanEnabled(plan);
+      setSeed(5);
+      const model = new Sequential([
+        layers.dense({ units: 4, activation: 'relu', inputShape: [6] }), layers.dropout({ rate: 0.25 }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]);
+      model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new SGD({ learningRate: 0.1 }) });
+      const callbacks = perBatch ? [new LambdaCallback({ onBatchEnd: () => {} })] : [];
+      const counter = countPlanSteps();
+      const err = (await model.fit(xb, y, { epochs: 1, batchSize: 8, shuffle: false, verbose: 0, callbacks }).then(() => null, (e: unknown) => e)) as Error | null;
+      const steps = counter.steps();
+      vi.restoreAllMocks();
+      return { err, steps, next: [globalRandom.nextUint32(), globalRandom.nextUint32()], weights: model.getWeights().map((t) => Array.from(t.data)) };
+    };
+    const autograd = await attempt(false, false);
+    expect(autograd.err).not.toBeNull();
+    for (const perBatch of [false, true]) {
+      const planned = await attempt(true, perBatch);
+      expect(planned.steps, `perBatch ${perBatch}`).toBe(2);
+      const unnamed = (m: string | undefined) => m?.replace(/sequential_\d+/g, 'sequential').replace(/(dense|dropout)_\d+/g, '$1');
+      expect(unnamed(planned.err?.message)).toBe(unnamed(autograd.err?.message));
+      expect(planned.next).toEqual(autograd.next);
+      expect(planned.weights).toEqual(autograd.weights);
+    }
+  });
+
+  it('models outside the plan keep the autograd path (a noise shape, GaussianDropout, a custom or activity regularizer, MSE, a hidden sigmoid)', async () => {
     const [x, y] = data(16, 6, 3, 9);
+    const custom = { className: 'Custom', call: (w: Tensor) => regularizers.l2(0.01).call(w), getConfig: () => ({}) };
     const cases: [() => Sequential, string][] = [
-      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.dropout({ rate: 0.2 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
-      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], kernelRegularizer: 'l2' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.dropout({ rate: 0.2, noiseShape: [1, null] }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.gaussianDropout({ rate: 0.2 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], kernelRegularizer: custom }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activityRegularizer: 'l2' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'sigmoid' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 1 })]), 'meanSquaredError'],
       // softmax output with fromLogits-style linear loss mismatch: a linear last layer and a probability loss
@@ -390,6 +533,11 @@ describe('one-call training step: the native API refuses bad input', () => {
       [[[dense()], 0, 0], 'ERR_NATIVE_VALUE', /maxRows/],
       [[[dense()], 4, 7], 'ERR_NATIVE_VALUE', /loss id/],
       [[[dense()], 4], 'ERR_NATIVE_ARGS', /expected 3 arguments/],
+      [[[dense({ kernelL2: -1 })], 4, 0], 'ERR_NATIVE_VALUE', /layers\[0\]\.kernelL2 must be a non-negative finite number/],
+      [[[dense({ biasL1: 'a' })], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.biasL1 must be a number or null/],
+      [[[dense({ kernelL2: 0.1, fuseKernel: true })], 4, 0], 'ERR_NATIVE_VALUE', /penalty on a weight it does not train or fuses/],
+      [[[{ kind: 'noise', C: 2, rate: 1, mulKeep: 1, mulDrop: 0, hasAdd: false }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /rate must be in \[0, 1\)/],
+      [[[{ kind: 'noise', C: 2, rate: 0.5, mulKeep: 2, mulDrop: 0, hasAdd: true }, dense()], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.addKeep must be a number/],
     ];
     for (const [args, code, msg] of cases) {
       const e = caught(() => (native.trainPlanCreate as (...a: unknown[]) => unknown)(...args));
@@ -402,28 +550,28 @@ describe('one-call training step: the native API refuses bad input', () => {
     const spec = dense();
     const plan = native.trainPlanCreate([spec], 4, 0);
     const x = new Float32Array(12), y = Float32Array.from([0, 1, 1, 0]);
-    expect(native.trainPlanStep(plan, x, y, 4, true, 0.1, null, true)).toBeCloseTo(Math.log(2), 6);
+    expect(native.trainPlanStep(plan, x, y, 4, true, 0.1, null, true, null)).toBeCloseTo(Math.log(2), 6);
     const step = (...a: unknown[]) => caught(() => (native.trainPlanStep as (...b: unknown[]) => unknown)(...a));
-    expect(step({}, x, y, 4, true, 0.1, null, true).code).toBe('ERR_NATIVE_TYPE');
-    expect(step(plan, x, y, 5, true, 0.1, null, true).code).toBe('ERR_NATIVE_VALUE');
-    expect(step(plan, x.subarray(0, 11), y, 4, true, 0.1, null, true).code).toBe('ERR_NATIVE_SIZE');
-    expect(step(plan, x, y, 4, true, NaN, null, true).code).toBe('ERR_NATIVE_VALUE');
-    expect(step(plan, x, y, 4, true, 0.1, x, true).code).toBe('ERR_NATIVE_OVERLAP');
-    expect(step(plan, x, y.subarray(0, 3), 4, true, 0.1, null, true).code).toBe('ERR_NATIVE_SIZE');
+    expect(step({}, x, y, 4, true, 0.1, null, true, null).code).toBe('ERR_NATIVE_TYPE');
+    expect(step(plan, x, y, 5, true, 0.1, null, true, null).code).toBe('ERR_NATIVE_VALUE');
+    expect(step(plan, x.subarray(0, 11), y, 4, true, 0.1, null, true, null).code).toBe('ERR_NATIVE_SIZE');
+    expect(step(plan, x, y, 4, true, NaN, null, true, null).code).toBe('ERR_NATIVE_VALUE');
+    expect(step(plan, x, y, 4, true, 0.1, x, true, null).code).toBe('ERR_NATIVE_OVERLAP');
+    expect(step(plan, x, y.subarray(0, 3), 4, true, 0.1, null, true, null).code).toBe('ERR_NATIVE_SIZE');
     const kernelBefore = Float32Array.from(spec.kernel);
-    const e = step(plan, x, Float32Array.from([0, 2, 1, 0]), 4, true, 0.1, null, true);
+    const e = step(plan, x, Float32Array.from([0, 2, 1, 0]), 4, true, 0.1, null, true, null);
     expect(e.code).toBe('ERR_LABEL');
     expect(e.message).toMatch(/label at index 1 is 2/);
     expect(Array.from(spec.kernel)).toEqual(Array.from(kernelBefore)); // nothing was applied
     structuredClone(spec.kernelGrad.buffer, { transfer: [spec.kernelGrad.buffer] });
-    expect(step(plan, x, y, 4, false, 0.1, null, true).code).toBe('ERR_PLAN_STALE');
+    expect(step(plan, x, y, 4, false, 0.1, null, true, null).code).toBe('ERR_PLAN_STALE');
   });
 
   it('x sharing bytes with a weight the step writes is refused', () => {
     const buf = new Float32Array(64);
     const spec = dense({ kernel: buf.subarray(0, 6) });
     const plan = native.trainPlanCreate([spec], 2, 0);
-    const e = caught(() => native.trainPlanStep(plan, buf.subarray(4, 10), Float32Array.from([0, 1]), 2, true, 0.1, null, true));
+    const e = caught(() => native.trainPlanStep(plan, buf.subarray(4, 10), Float32Array.from([0, 1]), 2, true, 0.1, null, true, null));
     expect(e.code).toBe('ERR_NATIVE_OVERLAP');
   });
 
@@ -436,8 +584,12 @@ describe('one-call training step: the native API refuses bad input', () => {
       const inF = 1 + Math.floor(r() * 4), outF = 1 + Math.floor(r() * 4), rows = 1 + Math.floor(r() * 3);
       const bn = r() < 0.4;
       const specs: Record<string, unknown>[] = [];
-      if (bn) specs.push({ kind: 'batchnorm', C: inF, gamma: randArray(r, inF), beta: randArray(r, inF), movingMean: new Float32Array(inF), movingVariance: new Float32Array(inF).fill(1), momentum: 0.9, epsilon: 1e-3, batchStats: r() < 0.5, gammaGrad: new Float32Array(inF), betaGrad: new Float32Array(inF) });
-      specs.push({ ...dense({ in: inF, out: outF, kernel: randArray(r, inF * outF), bias: randArray(r, outF), kernelGrad: new Float32Array(inF * outF), biasGrad: new Float32Array(outF) }) });
+      const noisy = r() < 0.3;
+      if (bn) specs.push({ kind: 'batchnorm', C: inF, gamma: randArray(r, inF), beta: randArray(r, inF), movingMean: new Float32Array(inF), movingVariance: new Float32Array(inF).fill(1), momentum: 0.9, epsilon: 1e-3, batchStats: r() < 0.5, gammaGrad: new Float32Array(inF), betaGrad: new Float32Array(inF), gammaL2: r() < 0.3 ? 0.01 : null });
+      if (noisy) specs.push({ kind: 'noise', C: inF, rate: 0.3, mulKeep: 1 / 0.7, mulDrop: 0, hasAdd: r() < 0.5, addKeep: 0.1, addDrop: -1 });
+      // A penalised weight is never fused.
+      const kernelL1 = r() < 0.3 ? 0.01 : null, biasL2 = r() < 0.3 ? 0.02 : null;
+      specs.push({ ...dense({ in: inF, out: outF, kernel: randArray(r, inF * outF), bias: randArray(r, outF), kernelGrad: new Float32Array(inF * outF), biasGrad: new Float32Array(outF), kernelL1, biasL2, fuseKernel: kernelL1 === null, fuseBias: biasL2 === null }) });
       const args: unknown[] = [specs, rows, r() < 0.5 ? 0 : 1];
       if (r() < 0.5) {
         const s = pick(specs);
@@ -453,8 +605,9 @@ describe('one-call training step: the native API refuses bad input', () => {
       const sparse = args[2] === 0;
       const x = randArray(r, rows * inF, -3, 3);
       const y = sparse ? Float32Array.from({ length: rows }, () => Math.floor(r() * outF)) : randArray(r, rows * outF, 0, 1);
-      const stepArgs: unknown[] = [plan, x, y, rows, r() < 0.5, 0.1, r() < 0.5 ? new Float32Array(rows * outF) : null, true];
-      if (r() < 0.5) stepArgs[1 + Math.floor(r() * 7)] = pick(junk);
+      const keys = (steps: number) => (noisy ? Uint32Array.from({ length: 2 * steps }, () => Math.floor(r() * 2 ** 32)) : null);
+      const stepArgs: unknown[] = [plan, x, y, rows, r() < 0.5, 0.1, r() < 0.5 ? new Float32Array(rows * outF) : null, true, keys(1)];
+      if (r() < 0.5) stepArgs[1 + Math.floor(r() * 8)] = pick(junk);
       try {
         const loss = (native.trainPlanStep as (...a: unknown[]) => number)(...stepArgs);
         expect(typeof loss).toBe('number');
@@ -468,8 +621,8 @@ describe('one-call training step: the native API refuses bad input', () => {
       const ys = sparse ? Float32Array.from({ length: n }, () => Math.floor(r() * outF)) : randArray(r, n * outF, 0, 1);
       const index = r() < 0.5 ? null : Int32Array.from({ length: n }, () => Math.floor(r() * n));
       const runArgs: unknown[] = [plan, xs, ys, index, n, Math.floor(r() * n), batch, steps, new Float32Array(steps).fill(0.05), new Float64Array(steps),
-        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true];
-      if (r() < 0.5) runArgs[1 + Math.floor(r() * 12)] = pick([...junk, -1, 2 ** 31, 1e9]);
+        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true, keys(steps)];
+      if (r() < 0.5) runArgs[1 + Math.floor(r() * 13)] = pick([...junk, -1, 2 ** 31, 1e9]);
       if (index && r() < 0.2) index[Math.floor(r() * n)] = pick([-1, n, 2 ** 31 - 1]);
       try {
         const done = (native.trainPlanRun as (...a: unknown[]) => number)(...runArgs);

@@ -77,6 +77,8 @@ export interface NativeBinding {
   /** out[r] = src[index[r]] for rows of `per` floats (index null: the first `count` rows). */
   gatherRows(src: F32, rows: number, per: number, index: Int32Array | null, count: number, out: F32): void;
   axpy(alpha: number, x: F32, y: F32): void;
+  /** y += g where x > 0, y -= g where x < 0 (the L1 penalty's gradient); y unchanged where x is 0 or NaN. */
+  addSign(g: number, x: F32, y: F32): void;
   /**
    * A whole training step of a Dense/BatchNormalization stack as one call (native/train_plan.h;
    * src/models/train_plan.ts builds the layer specs). Returns an opaque handle.
@@ -85,11 +87,15 @@ export interface NativeBinding {
   /** Up to `steps` plain-SGD steps of a plan over consecutive batches; returns the steps done. */
   trainPlanRun(
     plan: object, xSrc: F32, tSrc: F32, index: Int32Array | null, n: number, start: number, batch: number, steps: number,
-    lrs: F32, losses: Float64Array, preds: F32 | null, targetsOut: F32 | null, softmaxPred: boolean,
+    lrs: F32, losses: Float64Array, preds: F32 | null, targetsOut: F32 | null, softmaxPred: boolean, keys: Uint32Array | null,
   ): number;
-  /** One step of a plan; returns the mean loss (not finite: nothing was changed). */
+  /**
+   * One step of a plan; returns the mean loss (not finite: nothing was changed). keys: the noise
+   * layers' keys as (high, low) word pairs, one pair per noise layer (per step, for trainPlanRun).
+   */
   trainPlanStep(
     plan: object, x: F32, targets: F32, rows: number, fused: boolean, lr: number, pred: F32 | null, softmaxPred: boolean,
+    keys: Uint32Array | null,
   ): number;
   scale(alpha: number, x: F32): void;
   sparseArgmaxMatches(pred: F32, labels: F32, rows: number, cols: number): number;

@@ -49,9 +49,17 @@ export abstract class NoiseLayer extends Layer {
     return inputShape;
   }
 
-  /** A fresh 64-bit key (two 32-bit words) for the native generator. */
-  protected nextKey(): [number, number] {
+  /**
+   * A fresh 64-bit key (two 32-bit words) for the native generator. Each training call draws
+   * one; the one-call training step (models/train_plan.ts) draws them in the same order.
+   */
+  nextKey(): [number, number] {
     return [this.rng.nextUint32(), this.rng.nextUint32()];
+  }
+
+  /** The generator the keys come from (the training step snapshots it, to undo draws for a step that did not run). */
+  get generator(): Random {
+    return this.rng;
   }
 }
 
@@ -158,9 +166,21 @@ export class Dropout extends NoiseLayer {
     return this.noiseShape && ns.some((d, i) => d !== x.shape[i]) ? broadcast(m, ns, x.shape) : m;
   }
 
+  /**
+   * The values a training call gives kept and dropped units: y = x * mul + add, with
+   * mul = mulKeep or mulDrop, and add (null: none) likewise. The training plan uses the same.
+   */
+  noiseValues(): { mulKeep: number; mulDrop: number; add: { keep: number; drop: number } | null } {
+    return { mulKeep: 1 / (1 - this.rate), mulDrop: 0, add: null };
+  }
+
   call(x: Tensor, args: CallArgs): Tensor {
     if (!args.training || this.rate === 0) return x;
-    return applyNoise(x, this.mask(x, this.nextKey(), 1 / (1 - this.rate), 0), null);
+    const v = this.noiseValues();
+    const key = this.nextKey();
+    // Same key: the same units are kept in both.
+    const mul = this.mask(x, key, v.mulKeep, v.mulDrop);
+    return applyNoise(x, mul, v.add ? this.mask(x, key, v.add.keep, v.add.drop) : null);
   }
 
   override getConfig(): Record<string, unknown> {
@@ -182,17 +202,13 @@ export class AlphaDropout extends Dropout {
     return 'AlphaDropout';
   }
 
-  override call(x: Tensor, args: CallArgs): Tensor {
-    if (!args.training || this.rate === 0) return x;
+  /** y = x * a + b where kept, a * alpha' + b where dropped. */
+  override noiseValues(): { mulKeep: number; mulDrop: number; add: { keep: number; drop: number } } {
     const rate = this.rate;
     const alphaP = -SELU_ALPHA * SELU_SCALE;
     const a = ((1 - rate) * (1 + rate * alphaP * alphaP)) ** -0.5;
     const b = -a * alphaP * rate;
-    const key = this.nextKey();
-    // Same key: the same units are kept in both, so y = x * a + b where kept, a * alpha' + b where dropped.
-    const mul = this.mask(x, key, a, 0);
-    const add = this.mask(x, key, b, a * alphaP + b);
-    return applyNoise(x, mul, add);
+    return { mulKeep: a, mulDrop: 0, add: { keep: b, drop: a * alphaP + b } };
   }
 }
 

@@ -1,14 +1,16 @@
 /**
  * A training step in one native call, for the Sequential models most training scripts build: a
  * stack of Flatten, Dense and BatchNormalization layers ending in a softmax (or linear, with
- * `fromLogits`) Dense layer, trained on a categorical cross-entropy. The per-op path (autograd)
+ * `fromLogits`) Dense layer, trained on a categorical cross-entropy, with or without Keras's
+ * L1 / L2 / L1L2 weight penalties, and with Dropout or AlphaDropout layers anywhere below the last
+ * (each draws its key from its generator per step, as its own call would, so it drops the same units). The per-op path (autograd)
  * spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep stack; the plan
  * runs the same kernels, in the same order, on the same values (native/train_plan.cc), so a model
  * trains to the same weights either way, bit for bit (test/39 checks this against the autograd
  * path) — except after a trainable BatchNormalization layer with nothing trainable below it,
  * whose gradients come from one GEMM fewer and match up to float rounding (train_plan.h).
  *
- * Anything else (Dropout, regularizers, other losses, custom layers, rank > 2 after Flatten) keeps
+ * Anything else (a noise shape, activity or custom regularizers, other losses, custom layers, rank > 2 after Flatten) keeps
  * the autograd path. `DEEPNODE_TRAIN_PLAN=0` in the environment, or `setTrainPlanEnabled(false)`,
  * forces that path everywhere.
  */
@@ -17,7 +19,10 @@ import { Layer, SymbolicShape, Variable } from '../layers/layer';
 import { Dense } from '../layers/dense';
 import { Flatten } from '../layers/flatten';
 import { BatchNormalization } from '../layers/normalization';
+import { AlphaDropout, Dropout } from '../layers/dropout';
+import type { Random, RandomState } from '../random';
 import { Loss, SparseCategoricalCrossentropy, CategoricalCrossentropy } from '../losses';
+import { L1, L1L2, L2, Regularizer } from '../regularizers';
 import { ActId, native } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
@@ -48,6 +53,25 @@ function isExactly<T>(layer: Layer, cls: abstract new (...args: never[]) => T): 
   return Object.getPrototypeOf(layer) === cls.prototype;
 }
 
+/**
+ * A weight penalty as spec fields `<prefix>L1` / `<prefix>L2` (the factor, or null for no such
+ * term), {} for none, or null when the regularizer is not one of Keras's three (a custom one keeps
+ * the autograd path). The terms are those the regularizer's `call` builds: L1L2 skips a zero
+ * factor, and with both zero is a zero L2 term.
+ */
+function penaltySpec(r: Regularizer | null, trained: boolean, prefix: string): Spec | null {
+  if (r === null || !trained) return {};
+  const spec = (l1: number | null, l2: number | null): Spec => ({ [`${prefix}L1`]: l1, [`${prefix}L2`]: l2 });
+  const proto = Object.getPrototypeOf(r);
+  if (proto === L1.prototype) return spec((r as L1).l1, null);
+  if (proto === L2.prototype) return spec(null, (r as L2).l2);
+  if (proto === L1L2.prototype) {
+    const { l1, l2 } = r as L1L2;
+    return l1 === 0 && l2 === 0 ? spec(null, 0) : spec(l1 !== 0 ? l1 : null, l2 !== 0 ? l2 : null);
+  }
+  return null;
+}
+
 export class TrainPlan {
   private constructor(
     private readonly handle: object,
@@ -62,7 +86,32 @@ export class TrainPlan {
     readonly classes: number,
     /** Features per sample the first layer takes. */
     readonly inWidth: number,
+    /** The Dropout / AlphaDropout layers, in order: each takes a key per step. */
+    private readonly noise: readonly Dropout[],
   ) {}
+
+  private keys = new Uint32Array(0);
+
+  /** Keys for `steps` steps, drawn as the layers' own calls would (step by step, layer by layer); null without noise layers. */
+  private drawKeys(steps: number): Uint32Array | null {
+    const per = this.noise.length;
+    if (per === 0) return null;
+    if (this.keys.length < 2 * per * steps) this.keys = new Uint32Array(2 * per * steps);
+    for (let j = 0, o = 0; j < steps; j++) {
+      for (const layer of this.noise) {
+        const [hi, lo] = layer.nextKey();
+        this.keys[o++] = hi;
+        this.keys[o++] = lo;
+      }
+    }
+    return this.keys;
+  }
+
+  /** The noise layers' generators (several may share the global one) and their states. */
+  private snapshot(): [Random, RandomState][] {
+    const gens = [...new Set(this.noise.map((l) => l.generator))];
+    return gens.map((g) => [g, g.snapshot()]);
+  }
 
   /**
    * The plan for these layers, or null when one of them (or the loss) is outside what the plan
@@ -92,6 +141,7 @@ export class TrainPlan {
       grads.push([v, g]);
       return [v.data, g];
     };
+    const noise: Dropout[] = [];
     let shape = inputShape;
     let anyTrainable = false;
     let softmaxPred = false;
@@ -106,9 +156,23 @@ export class TrainPlan {
         continue;
       }
       if (shape.length !== 2) return null;
+      if (isExactly(layer, Dropout) || isExactly(layer, AlphaDropout)) {
+        const z = layer as Dropout;
+        if (last || z.noiseShape !== null) return null;
+        if (z.rate === 0) continue;  // the identity, and its call draws no key
+        const width = shape[1];
+        if (width === null || width === undefined) return null;
+        const v = z.noiseValues();
+        specs.push({
+          kind: 'noise', C: width, rate: z.rate, mulKeep: v.mulKeep, mulDrop: v.mulDrop,
+          hasAdd: v.add !== null, addKeep: v.add?.keep ?? 0, addDrop: v.add?.drop ?? 0,
+        });
+        noise.push(z);
+        continue;
+      }
       if (isExactly(layer, Dense)) {
         const d = layer as Dense;
-        if (d.kernelRegularizer || d.biasRegularizer || d.activityRegularizer || !d.kernel) return null;
+        if (d.activityRegularizer || !d.kernel) return null;
         const act = d.activation;
         let id: ActId;
         if (last) {
@@ -124,6 +188,9 @@ export class TrainPlan {
         }
         const kernel = d.kernel, bias = d.bias;
         const trainKernel = kernel.requiresGrad, trainBias = bias !== null && bias.requiresGrad;
+        const kernelPenalty = penaltySpec(d.kernelRegularizer, trainKernel, 'kernel');
+        const biasPenalty = penaltySpec(d.biasRegularizer, trainBias, 'bias');
+        if (kernelPenalty === null || biasPenalty === null) return null;
         const fuseKernel = trainKernel && fusable.has(kernel), fuseBias = trainBias && fusable.has(bias!);
         // Gradients are written whenever the step is not fused (e.g. SGD with momentum), so every
         // trainable weight needs its gradient buffer.
@@ -133,15 +200,18 @@ export class TrainPlan {
         anyTrainable ||= trainKernel || trainBias;
         specs.push({
           kind: 'dense', in: kernel.shape[0], out: kernel.shape[1], kernel: k, bias: b, act: id, alpha: act.alpha,
-          trainKernel, trainBias, fuseKernel, fuseBias, kernelGrad: kg, biasGrad: bg,
+          trainKernel, trainBias, fuseKernel, fuseBias, kernelGrad: kg, biasGrad: bg, ...kernelPenalty, ...biasPenalty,
         });
         shape = [null, kernel.shape[1]!];
       } else if (isExactly(layer, BatchNormalization)) {
         const bn = layer as BatchNormalization;
         const axis = Array.isArray(bn.axis) ? (bn.axis.length === 1 ? bn.axis[0] : null) : bn.axis;
-        if ((axis !== -1 && axis !== 1) || bn.gammaRegularizer || bn.betaRegularizer || !bn.movingMean || !bn.movingVariance) return null;
+        if ((axis !== -1 && axis !== 1) || !bn.movingMean || !bn.movingVariance) return null;
         const gamma = bn.gamma, beta = bn.beta;
         const trainGamma = gamma !== null && gamma.requiresGrad, trainBeta = beta !== null && beta.requiresGrad;
+        const gammaPenalty = penaltySpec(bn.gammaRegularizer, trainGamma, 'gamma');
+        const betaPenalty = penaltySpec(bn.betaRegularizer, trainBeta, 'beta');
+        if (gammaPenalty === null || betaPenalty === null) return null;
         const [g, gg] = watch(gamma, trainGamma);
         const [b, bg] = watch(beta, trainBeta);
         if ((trainGamma && gg === null) || (trainBeta && bg === null)) return null;
@@ -152,7 +222,7 @@ export class TrainPlan {
           kind: 'batchnorm', C: bn.movingMean.size, gamma: g, beta: b, movingMean: mm, movingVariance: mv,
           momentum: bn.momentum, epsilon: bn.epsilon,
           // Keras 3: a frozen BatchNormalization layer runs in inference mode.
-          batchStats: bn.trainable, gammaGrad: gg, betaGrad: bg,
+          batchStats: bn.trainable, gammaGrad: gg, betaGrad: bg, ...gammaPenalty, ...betaPenalty,
         });
         shape = [null, bn.movingMean.size];
       } else {
@@ -164,7 +234,7 @@ export class TrainPlan {
     const handle = native.trainPlanCreate(specs, maxRows, kind);
     const inWidth = specs[0]!.kind === 'dense' ? (specs[0]!.in as number) : (specs[0]!.C as number);
     const classes = lastSpec.out as number;
-    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, softmaxPred, classes, inWidth);
+    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, softmaxPred, classes, inWidth, noise);
   }
 
   /** False once a weight was re-packed, frozen or unfrozen since the plan was made. */
@@ -183,7 +253,16 @@ export class TrainPlan {
    */
   step(x: Tensor, y: Tensor, lr: number | null, pred: Float32Array | null): number {
     const rows = x.shape[0]!;
-    return native.trainPlanStep(this.handle, x.data, y.data, rows, lr !== null, lr ?? 0, pred, this.softmaxPred);
+    // A step that changes nothing (a non-finite loss, which the autograd step then diagnoses, or
+    // a bad label) gives its noise keys back, so the next draws are those of a run without the plan.
+    const saved = this.noise.length > 0 ? this.snapshot() : null;
+    let loss = NaN;
+    try {
+      loss = native.trainPlanStep(this.handle, x.data, y.data, rows, lr !== null, lr ?? 0, pred, this.softmaxPred, this.drawKeys(1));
+    } finally {
+      if (saved && !Number.isFinite(loss)) for (const [g, s] of saved) g.restore(s);
+    }
+    return loss;
   }
 
   /**
@@ -195,7 +274,18 @@ export class TrainPlan {
     x: Tensor, y: Tensor, index: Int32Array | null, start: number, batch: number, count: number,
     lrs: Float32Array, losses: Float64Array, preds: Float32Array | null, targets: Float32Array | null,
   ): number {
-    return native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.softmaxPred);
+    const saved = this.noise.length > 0 ? this.snapshot() : null;
+    let done = 0;
+    try {
+      done = native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.softmaxPred, this.drawKeys(count));
+    } finally {
+      // Keys drawn for steps that did not run go back (as in step).
+      if (saved && done < count) {
+        for (const [g, s] of saved) g.restore(s);
+        this.drawKeys(done);
+      }
+    }
+    return done;
   }
 
   /** Whether x and y hold whole samples of the widths this plan was made for. */

@@ -19,14 +19,5 @@ export function sumAbs(x: Tensor): Tensor {
   const y = output([]);
   y.data[0] = native.sumAbs(x.data);
   if (!needsGrad(x)) return y;
-  return record(y, [x], () => {
-    const g = y.grad![0]!;
-    const gx = gradOf(x);
-    const xd = x.data;
-    for (let i = 0; i < xd.length; i++) {
-      const v = xd[i]!;
-      if (v > 0) gx[i] += g;
-      else if (v < 0) gx[i] -= g;
-    }
-  });
+  return record(y, [x], () => native.addSign(y.grad![0]!, x.data, gradOf(x)));
 }
