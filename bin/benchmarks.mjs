@@ -156,6 +156,30 @@ export const WORKLOADS = {
 };
 
 /** The first n samples of (x, y), as tensors over the same memory (no copy). */
+/**
+ * W1R, compiled: W1 regularized as Hands-On ML ch. 11 does it, Dropout(0.2) after each hidden
+ * layer and l2(1e-4) on every kernel (bench/regularized.mjs; not one of issue 5's W1-W4).
+ */
+export function w1rModel() {
+  const { Sequential, layers, optimizers, regularizers } = deepnode;
+  const kernel = () => ({ kernelInitializer: 'heNormal', kernelRegularizer: regularizers.l2(1e-4) });
+  const model = new Sequential([
+    layers.flatten({ inputShape: [28, 28] }),
+    layers.dense({ units: 300, activation: 'leaky_relu', ...kernel() }),
+    layers.dropout({ rate: 0.2 }),
+    layers.dense({ units: 100, activation: 'leaky_relu', ...kernel() }),
+    layers.dropout({ rate: 0.2 }),
+    layers.dense({ units: 10, activation: 'softmax', kernelRegularizer: regularizers.l2(1e-4) }),
+  ]);
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+  return model;
+}
+
+/** Workloads outside issue 5's four, timed by their own scripts (timeWorkload knows them too). */
+export const EXTRA_WORKLOADS = {
+  W1R: { model: w1rModel, batchSize: 32, what: 'W1 + Dropout(0.2) after each hidden layer + l2(1e-4) on every kernel, SGD(1e-3), batch 32' },
+};
+
 export function firstSamples(x, y, n) {
   const { Tensor } = deepnode;
   const per = x.data.length / y.shape[0];
@@ -163,15 +187,15 @@ export function firstSamples(x, y, n) {
 }
 
 /**
- * Seconds per epoch of one workload ('W1'..'W4') at the current thread count: a fresh model
+ * Seconds per epoch of one workload ('W1'..'W4', or one of EXTRA_WORKLOADS) at the current thread count: a fresh model
  * (seeded), `epochs` timed epochs over x/y. Returns { times, median, loss }.
  * `warmupSamples` (0 = none) first fits one untimed epoch on that many leading samples, so a short
  * timed epoch does not pay for the buffer pool and the JIT. `maxSeconds` stops early (after at
  * least one epoch) once that much time has gone.
  */
 export async function timeWorkload(name, x, y, { epochs = 3, seed = 1, maxSeconds = Infinity, warmupSamples = 0 } = {}) {
-  const w = WORKLOADS[name];
-  if (!w) throw new Error(`unknown workload "${name}" (expected ${Object.keys(WORKLOADS).join(', ')})`);
+  const w = WORKLOADS[name] ?? EXTRA_WORKLOADS[name];
+  if (!w) throw new Error(`unknown workload "${name}" (expected ${[...Object.keys(WORKLOADS), ...Object.keys(EXTRA_WORKLOADS)].join(', ')})`);
   deepnode.setSeed(seed);
   const model = w.model();
   const warm = Math.min(warmupSamples, y.shape[0]);

@@ -173,6 +173,22 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
         d.bias_grad = s.array("biasGrad", d.out, !d.train_bias, held);
         d.kernel_penalty = s.penalty("kernel");
         d.bias_penalty = s.penalty("bias");
+      } else if (kind == "prelu") {
+        l.kind = deepnode::PlanKind::PReLU;
+        l.prelu.C = s.dim("C");
+        l.prelu.alpha = s.array("alpha", l.prelu.C, false, held);
+        l.prelu.alpha_grad = s.array("alphaGrad", l.prelu.C, true, held);
+        l.prelu.penalty = s.penalty("alpha");
+        if (l.prelu.penalty.any() && l.prelu.alpha_grad == nullptr)
+          Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: a penalty on slopes that do not train");
+      } else if (kind == "act") {
+        l.kind = deepnode::PlanKind::Act;
+        l.act.C = s.dim("C");
+        const double act = s.num("act");
+        if (!(act >= 1) || act >= static_cast<double>(Act::Count) || act != std::floor(act))
+          Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: unknown or linear activation id " + std::to_string(act));
+        l.act.act = static_cast<Act>(static_cast<int32_t>(act));
+        l.act.alpha = static_cast<float>(s.num("alpha"));
       } else if (kind == "noise") {
         l.kind = deepnode::PlanKind::Noise;
         deepnode::PlanNoise& z = l.noise;
@@ -205,7 +221,7 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
         if ((b.gamma_grad != nullptr && b.gamma == nullptr) || (b.beta_grad != nullptr && b.beta == nullptr))
           Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: a gradient for an absent gamma or beta");
       } else {
-        Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: layers[" + std::to_string(i) + "].kind must be 'dense', 'batchnorm' or 'noise', received '" + kind + "'");
+        Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: layers[" + std::to_string(i) + "].kind must be 'dense', 'batchnorm', 'noise', 'act' or 'prelu', received '" + kind + "'");
       }
       layers.push_back(l);
     }

@@ -6,6 +6,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "activations_ext.h"
 #include "batchnorm.h"
 #include "dropout.h"
 #include "gemm.h"
@@ -124,6 +125,12 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
         throw std::invalid_argument("layer " + std::to_string(i) + " lacks a kernel, bias or gradient buffer it trains");
       if ((d.kernel_penalty.any() && (!d.train_kernel || d.fuse_kernel)) || (d.bias_penalty.any() && (!d.train_bias || d.fuse_bias)))
         throw std::invalid_argument("layer " + std::to_string(i) + " has a penalty on a weight it does not train or fuses");
+    } else if (l.kind == PlanKind::PReLU) {
+      if (l.prelu.alpha == nullptr || (l.prelu.penalty.any() && l.prelu.alpha_grad == nullptr))
+        throw std::invalid_argument("layer " + std::to_string(i) + " lacks its slopes, or has a penalty on slopes it does not train");
+    } else if (l.kind == PlanKind::Act) {
+      if (l.act.act == Act::Linear || static_cast<int32_t>(l.act.act) < 0 || l.act.act >= Act::Count)
+        throw std::invalid_argument("layer " + std::to_string(i) + " has no activation to run");
     } else if (l.kind == PlanKind::Noise) {
       if (!(l.noise.rate >= 0.0 && l.noise.rate < 1.0))
         throw std::invalid_argument("layer " + std::to_string(i) + " has a drop rate outside [0, 1)");
@@ -145,6 +152,7 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
     trainable_before = trainable_before ||
                        (l.is_dense() ? (l.dense.train_kernel || l.dense.train_bias)
                         : l.is_bn() ? (l.bn.gamma_grad != nullptr || l.bn.beta_grad != nullptr)
+                        : l.kind == PlanKind::PReLU ? l.prelu.alpha_grad != nullptr
                                     : false);
   }
   // A trainable BN layer with nothing trainable below it, followed by a Dense layer that trains its
@@ -239,6 +247,8 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
       const PlanDense& d = l.dense;
       if (d.kernel_penalty.any()) penalties_.push_back(penalty_value(d.kernel_penalty, d.kernel, d.in * d.out));
       if (d.bias_penalty.any()) penalties_.push_back(penalty_value(d.bias_penalty, d.bias, d.out));
+    } else if (l.kind == PlanKind::PReLU) {
+      if (l.prelu.penalty.any()) penalties_.push_back(penalty_value(l.prelu.penalty, l.prelu.alpha, l.prelu.C));
     } else if (l.is_bn()) {
       const PlanBatchNorm& b = l.bn;
       if (b.gamma_penalty.any()) penalties_.push_back(penalty_value(b.gamma_penalty, b.gamma, b.C));
@@ -253,7 +263,11 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
   for (size_t i = 0; i < n; ++i) {
     const PlanLayer& l = layers_[i];
     float* y = y_[i].data();
-    if (l.kind == PlanKind::Noise) {
+    if (l.kind == PlanKind::PReLU) {
+      prelu_forward(h, l.prelu.alpha, nullptr, y, rows, l.prelu.C);
+    } else if (l.kind == PlanKind::Act) {
+      activation_forward(l.act.act, h, y, rows * l.act.C, l.act.alpha);
+    } else if (l.kind == PlanKind::Noise) {
       // As the layer's call: the multiplier, the addend from the same key, then y = x * mul + add.
       const PlanNoise& z = l.noise;
       const uint64_t key = keys[noise_index++];
@@ -320,7 +334,17 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
     const float* in = i == 0 ? x : y_[i - 1].data();
     float* dx = nullptr;
     if (need_dx_[i]) dx = dy == grad_a_.data() ? grad_b_.data() : grad_a_.data();
-    if (l.kind == PlanKind::Noise) {
+    if (l.kind == PlanKind::PReLU) {
+      // Both accumulate in the kernel, as into the autograd path's fresh (or penalty-started) gradients.
+      const PlanPReLU& pr = l.prelu;
+      zero(dx, rows * pr.C);
+      if (pr.alpha_grad != nullptr) penalty_grad_init(pr.penalty, pr.alpha, pr.alpha_grad, pr.C);
+      prelu_backward(in, pr.alpha, nullptr, dy, dx, pr.alpha_grad, rows, pr.C, pr.C);
+      if (sgd_rest && pr.alpha_grad != nullptr) sgd_update(pr.alpha, pr.alpha_grad, nullptr, pr.C, lr, 0.0f, false, 0.0f);
+    } else if (l.kind == PlanKind::Act) {
+      // Written directly, as the JS op writes a first gradient contribution.
+      if (dx != nullptr) activation_backward(l.act.act, in, y_[i].data(), dy, dx, rows * l.act.C, l.act.alpha);
+    } else if (l.kind == PlanKind::Noise) {
       // dx = 0 + dy * mul, as the autograd path accumulates into a fresh gradient (so a dropped
       // unit's gradient is +0 there too, not -0).
       if (dx != nullptr) {

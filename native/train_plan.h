@@ -82,16 +82,46 @@ struct PlanNoise {
   float add_keep = 0.0f, add_drop = 0.0f;
 };
 
-enum class PlanKind : int32_t { Dense, BatchNorm, Noise };
+// An activation layer (Keras's Activation, LeakyReLU, ELU, ReLU; and a Dense layer's sigmoid,
+// which the JS Dense runs as an op of its own): y = act(x) over a [rows, C] batch, through the
+// kernels the JS op calls.
+struct PlanAct {
+  int64_t C = 0;
+  Act act = Act::Linear;
+  float alpha = 0.0f;
+};
+
+// PReLU with one learned slope per unit: y = x > 0 ? x : alpha * x over a [rows, C] batch. The
+// slopes' gradient is overwritten into alpha_grad when non-null (null: frozen); they are never
+// fused (with sgd_all they take their plain SGD step right after their gradient, like BN's gamma).
+struct PlanPReLU {
+  int64_t C = 0;
+  float* alpha = nullptr;
+  float* alpha_grad = nullptr;
+  PlanPenalty penalty;  // only when trained
+};
+
+enum class PlanKind : int32_t { Dense, BatchNorm, Noise, Act, PReLU };
 
 struct PlanLayer {
   PlanKind kind = PlanKind::Dense;
   PlanDense dense;
   PlanBatchNorm bn;
   PlanNoise noise;
+  PlanAct act;
+  PlanPReLU prelu;
   bool is_dense() const { return kind == PlanKind::Dense; }
   bool is_bn() const { return kind == PlanKind::BatchNorm; }
-  int64_t in_width() const { return kind == PlanKind::Dense ? dense.in : kind == PlanKind::BatchNorm ? bn.C : noise.C; }
+  int64_t in_width() const {
+    switch (kind) {
+      case PlanKind::Dense: return dense.in;
+      case PlanKind::BatchNorm: return bn.C;
+      case PlanKind::Noise: return noise.C;
+      case PlanKind::Act: return act.C;
+      case PlanKind::PReLU: return prelu.C;
+    }
+    return 0;
+  }
   int64_t out_width() const { return kind == PlanKind::Dense ? dense.out : in_width(); }
 };
 

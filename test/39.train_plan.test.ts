@@ -16,7 +16,7 @@ import { Sequential } from '../src/models/sequential';
 import * as layers from '../src/layers';
 import { Adam, SGD, schedules } from '../src/optimizers';
 import type { Optimizer } from '../src/optimizers';
-import { constraints, regularizers } from '../src';
+import { constraints, initializers, regularizers } from '../src';
 import { Tensor } from '../src/tensor';
 import { globalRandom, setSeed } from '../src/random';
 import { native } from '../src/backend/native';
@@ -346,6 +346,68 @@ describe('one-call training step: same training as the autograd path', () => {
     );
   });
 
+  // Activation layers run the element-wise kernels their calls run, so the chapter's
+  // "BatchNormalization before the activation" and separate LeakyReLU / ELU layers stay on the plan.
+  it('BN before the activation (Dense without bias -> BN -> Activation), LeakyReLU / ELU / ReLU layers, a hidden sigmoid, a linear Activation', async () => {
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.flatten({ inputShape: [2, 3] }),
+        layers.batchNormalization(),
+        layers.dense({ units: 12, kernelInitializer: 'heNormal', useBias: false }),
+        layers.batchNormalization(),
+        layers.activation({ activation: 'elu' }),
+        layers.dense({ units: 10, kernelInitializer: 'heNormal' }),
+        layers.leakyRelu({ negativeSlope: 0.2 }),
+        layers.dense({ units: 9, activation: 'sigmoid' }),
+        layers.elu({ alpha: 0.5 }),
+        layers.dense({ units: 8 }),
+        layers.relu(),
+        layers.dense({ units: 8 }),
+        layers.relu({ maxValue: 6 }),
+        layers.activation({ activation: 'linear' }),
+        layers.dense({ units: 7 }),
+        layers.relu({ negativeSlope: 0.1 }),
+        layers.activation({ activation: 'gelu' }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: 0.1, momentum: 0.9 }),
+      { inputShape: [2, 3], chunked: false, exact: false },
+    );
+    // Without a BN layer first (no shortcut), bit for bit, with fused plain SGD.
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.dense({ units: 12, inputShape: [6], useBias: false }),
+        layers.batchNormalization(),
+        layers.activation({ activation: 'swish' }),
+        layers.dense({ units: 10, activation: 'sigmoid', kernelRegularizer: regularizers.l2(0.01) }),
+        layers.leakyRelu(),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]),
+      () => new SGD({ learningRate: 0.1 }),
+    );
+  });
+
+  it('PReLU layers: learned slopes (initialised away from zero), one with an l2 penalty, one frozen; with fused plain SGD and with Adam', async () => {
+    const build = () => {
+      const m = new Sequential([
+        layers.dense({ units: 10, inputShape: [6] }),
+        layers.prelu({ alphaInitializer: initializers.constant({ value: 0.25 }) }),
+        layers.dense({ units: 8 }),
+        layers.prelu({ alphaInitializer: initializers.constant({ value: 0.1 }), alphaRegularizer: regularizers.l2(0.05) }),
+        layers.dense({ units: 8 }),
+        layers.prelu({ alphaInitializer: initializers.constant({ value: 0.3 }) }),
+        layers.dense({ units: 3, activation: 'softmax' }),
+      ]);
+      m.layers[5]!.trainable = false;
+      return m;
+    };
+    const run = await expectSameAsAutograd(build, () => new SGD({ learningRate: 0.2 }));
+    // The slopes trained (and the frozen ones did not).
+    expect(run.weights[2]!.some((v) => Math.abs(v - 0.25) > 1e-4)).toBe(true);
+    expect(Array.from(run.weights[8]!)).toEqual(new Array(8).fill(Math.fround(0.3)));
+    await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.02 }), { chunked: false });
+  });
+
   // Dropout and AlphaDropout: the plan draws each layer's key per step from the layer's generator,
   // in the order the layers' calls would, so it drops the same units as the autograd path.
   it('Dropout between layers and on the input, with fused plain SGD; a rate-0 Dropout is the identity', async () => {
@@ -422,7 +484,7 @@ describe('one-call training step: same training as the autograd path', () => {
     }
   });
 
-  it('models outside the plan keep the autograd path (a noise shape, GaussianDropout, a custom or activity regularizer, MSE, a hidden sigmoid)', async () => {
+  it('models outside the plan keep the autograd path (a noise shape, GaussianDropout, a custom or activity regularizer, MSE, mish, a thresholded ReLU, a shared PReLU slope, a softmax layer)', async () => {
     const [x, y] = data(16, 6, 3, 9);
     const custom = { className: 'Custom', call: (w: Tensor) => regularizers.l2(0.01).call(w), getConfig: () => ({}) };
     const cases: [() => Sequential, string][] = [
@@ -430,7 +492,10 @@ describe('one-call training step: same training as the autograd path', () => {
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.gaussianDropout({ rate: 0.2 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], kernelRegularizer: custom }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activityRegularizer: 'l2' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
-      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'sigmoid' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'mish' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.relu({ threshold: 0.5 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.prelu({ sharedAxes: [1] }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 3 }), layers.activation({ activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 1 })]), 'meanSquaredError'],
       // softmax output with fromLogits-style linear loss mismatch: a linear last layer and a probability loss
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 3 })]), 'sparseCategoricalCrossentropy'],
@@ -536,6 +601,9 @@ describe('one-call training step: the native API refuses bad input', () => {
       [[[dense({ kernelL2: -1 })], 4, 0], 'ERR_NATIVE_VALUE', /layers\[0\]\.kernelL2 must be a non-negative finite number/],
       [[[dense({ biasL1: 'a' })], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.biasL1 must be a number or null/],
       [[[dense({ kernelL2: 0.1, fuseKernel: true })], 4, 0], 'ERR_NATIVE_VALUE', /penalty on a weight it does not train or fuses/],
+      [[[{ kind: 'act', C: 3, act: 0, alpha: 0 }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /unknown or linear activation id 0/],
+      [[[{ kind: 'prelu', C: 3 }, dense()], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.alpha must be a Float32Array/],
+      [[[{ kind: 'prelu', C: 3, alpha: new Float32Array(3), alphaL2: 0.1 }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /penalty on slopes that do not train/],
       [[[{ kind: 'noise', C: 2, rate: 1, mulKeep: 1, mulDrop: 0, hasAdd: false }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /rate must be in \[0, 1\)/],
       [[[{ kind: 'noise', C: 2, rate: 0.5, mulKeep: 2, mulDrop: 0, hasAdd: true }, dense()], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.addKeep must be a number/],
     ];
@@ -586,6 +654,8 @@ describe('one-call training step: the native API refuses bad input', () => {
       const specs: Record<string, unknown>[] = [];
       const noisy = r() < 0.3;
       if (bn) specs.push({ kind: 'batchnorm', C: inF, gamma: randArray(r, inF), beta: randArray(r, inF), movingMean: new Float32Array(inF), movingVariance: new Float32Array(inF).fill(1), momentum: 0.9, epsilon: 1e-3, batchStats: r() < 0.5, gammaGrad: new Float32Array(inF), betaGrad: new Float32Array(inF), gammaL2: r() < 0.3 ? 0.01 : null });
+      if (r() < 0.2) specs.push({ kind: 'act', C: inF, act: 1 + Math.floor(r() * 14), alpha: 0.1 });
+      if (r() < 0.2) specs.push({ kind: 'prelu', C: inF, alpha: randArray(r, inF), alphaGrad: r() < 0.5 ? new Float32Array(inF) : null });
       if (noisy) specs.push({ kind: 'noise', C: inF, rate: 0.3, mulKeep: 1 / 0.7, mulDrop: 0, hasAdd: r() < 0.5, addKeep: 0.1, addDrop: -1 });
       // A penalised weight is never fused.
       const kernelL1 = r() < 0.3 ? 0.01 : null, biasL2 = r() < 0.3 ? 0.02 : null;

@@ -23,7 +23,9 @@ beforeAll(async () => {
   stage = await stagePackage('deepnode-bench-', (dir) => {
     fs.mkdirSync(path.join(dir, 'bench'));
     fs.copyFileSync(path.join(root, 'bench', 'run.mjs'), path.join(dir, 'bench', 'run.mjs'));
+    fs.copyFileSync(path.join(root, 'bench', 'regularized.mjs'), path.join(dir, 'bench', 'regularized.mjs'));
     fs.cpSync(path.join(root, 'bench', 'lib'), path.join(dir, 'bench', 'lib'), { recursive: true });
+    fs.cpSync(path.join(root, 'bench', 'peers'), path.join(dir, 'bench', 'peers'), { recursive: true });
   });
 }, 120_000);
 
@@ -110,6 +112,23 @@ describe('npm run bench (bench/run.mjs)', () => {
     }
     const w1Outside = Number(sections[0].split('\n').find((l) => l.startsWith('| **outside native (JS)** |'))!.split(' | ')[1]);
     expect(w1Outside).toBeCloseTo(saved.profile.workloads[0].outsideUs, 1);
+  }, 120_000);
+
+  it('bench/regularized.mjs times W1 and W1R on the one-call step and W1R on the per-op path (--no-peers)', async () => {
+    const r = await runCmd(
+      process.execPath, [path.join(stage, 'bench', 'regularized.mjs'), '--threads', '1', '--epochs', '1', '--samples', '512', '--no-peers'],
+      { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() }, root,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const rows = tableAfter(r.stdout, '| threads | W1, one-call step | W1R, one-call step | W1R, per-op path | W1R, PyTorch | one-call speed-up | vs PyTorch |');
+    expect(rows.length).toBe(1);
+    const [threads, w1, plan, perOp, torch, speedUp, vsTorch] = rows[0]!;
+    expect(threads).toBe('1');
+    for (const s of [w1, plan, perOp]) expect(Number(s) > 0 && Number.isFinite(Number(s)), s).toBe(true);
+    expect(speedUp).toMatch(/^\d+\.\d\d×$/);
+    expect(Math.abs(parseFloat(speedUp!) - Number(perOp) / Number(plan))).toBeLessThan(0.01 + 0.002 / Number(plan));
+    expect([torch, vsTorch]).toEqual(['—', '—']);
+    expect(r.stdout).toContain('PyTorch not timed: --no-peers.');
   }, 120_000);
 
   it('rejects an unknown section with exit code 2 and the usage', async () => {

@@ -1,6 +1,7 @@
 /**
  * A training step in one native call, for the Sequential models most training scripts build: a
- * stack of Flatten, Dense and BatchNormalization layers ending in a softmax (or linear, with
+ * stack of Flatten, Dense, BatchNormalization and activation layers (Activation, LeakyReLU, ELU,
+ * ReLU in its plain, leaky and ReLU6 forms, PReLU with a slope per unit) ending in a softmax (or linear, with
  * `fromLogits`) Dense layer, trained on a categorical cross-entropy, with or without Keras's
  * L1 / L2 / L1L2 weight penalties, and with Dropout or AlphaDropout layers anywhere below the last
  * (each draws its key from its generator per step, as its own call would, so it drops the same units). The per-op path (autograd)
@@ -20,6 +21,8 @@ import { Dense } from '../layers/dense';
 import { Flatten } from '../layers/flatten';
 import { BatchNormalization } from '../layers/normalization';
 import { AlphaDropout, Dropout } from '../layers/dropout';
+import { Activation } from '../layers/activation';
+import { ELU, LeakyReLU, PReLU, ReLU } from '../layers/activations';
 import type { Random, RandomState } from '../random';
 import { Loss, SparseCategoricalCrossentropy, CategoricalCrossentropy } from '../losses';
 import { L1, L1L2, L2, Regularizer } from '../regularizers';
@@ -68,6 +71,28 @@ function penaltySpec(r: Regularizer | null, trained: boolean, prefix: string): S
   if (proto === L1L2.prototype) {
     const { l1, l2 } = r as L1L2;
     return l1 === 0 && l2 === 0 ? spec(null, 0) : spec(l1 !== 0 ? l1 : null, l2 !== 0 ? l2 : null);
+  }
+  return null;
+}
+
+/**
+ * The element-wise activation an activation layer's call runs (the kernel and its parameter),
+ * 'identity' for one that returns its input, or null for a layer the plan does not run this way
+ * (softmax, a custom function, ReLU with a threshold or another cap, any other layer).
+ */
+function activationLayer(layer: Layer): { id: ActId; alpha: number } | 'identity' | null {
+  if (isExactly(layer, Activation)) {
+    const a = (layer as Activation).activation;
+    if (a.fn || a.id === null) return null;
+    return a.id === ActId.Linear ? 'identity' : { id: a.id, alpha: a.alpha ?? 0 };
+  }
+  if (isExactly(layer, LeakyReLU)) return { id: ActId.LeakyRelu, alpha: (layer as LeakyReLU).negativeSlope };
+  if (isExactly(layer, ELU)) return { id: ActId.Elu, alpha: (layer as ELU).alpha };
+  if (isExactly(layer, ReLU)) {
+    // The cases ReLU.call runs through the element-wise kernels.
+    const { maxValue, negativeSlope, threshold } = layer as ReLU;
+    if (threshold === 0 && maxValue === null) return negativeSlope === 0 ? { id: ActId.Relu, alpha: 0 } : { id: ActId.LeakyRelu, alpha: negativeSlope };
+    if (threshold === 0 && negativeSlope === 0 && maxValue === 6) return { id: ActId.Relu6, alpha: 0 };
   }
   return null;
 }
@@ -156,6 +181,25 @@ export class TrainPlan {
         continue;
       }
       if (shape.length !== 2) return null;
+      const actLayer = activationLayer(layer);
+      if (actLayer !== null) {
+        if (last || shape[1] === null) return null;
+        if (actLayer !== 'identity') specs.push({ kind: 'act', C: shape[1], act: actLayer.id, alpha: actLayer.alpha });
+        continue;
+      }
+      if (isExactly(layer, PReLU)) {
+        const pr = layer as PReLU;
+        const alpha = pr.alpha;
+        if (last || alpha === null || (pr.sharedAxes?.length ?? 0) > 0 || alpha.size !== shape[1]) return null;
+        const trainAlpha = alpha.requiresGrad;
+        const penalty = penaltySpec(pr.alphaRegularizer, trainAlpha, 'alpha');
+        if (penalty === null) return null;
+        const [a, ag] = watch(alpha, trainAlpha);
+        if (trainAlpha && ag === null) return null;
+        anyTrainable ||= trainAlpha;
+        specs.push({ kind: 'prelu', C: alpha.size, alpha: a, alphaGrad: ag, ...penalty });
+        continue;
+      }
       if (isExactly(layer, Dropout) || isExactly(layer, AlphaDropout)) {
         const z = layer as Dropout;
         if (last || z.noiseShape !== null) return null;
@@ -182,9 +226,11 @@ export class TrainPlan {
           else if (act.id !== ActId.Linear || !fromLogits) return null;
           id = ActId.Linear;
         } else {
-          // Exactly the activations the Dense op runs in its own pass (softmax and sigmoid are ops of their own).
-          if (act.fn || act.id === null || act.id === ActId.Sigmoid) return null;
-          id = act.id;
+          // The activations the Dense op runs in its own pass, and sigmoid, which the layer runs as
+          // an op of its own after a linear Dense op (an 'act' step after this one; softmax and
+          // custom functions keep the autograd path).
+          if (act.fn || act.id === null) return null;
+          id = act.id === ActId.Sigmoid ? ActId.Linear : act.id;
         }
         const kernel = d.kernel, bias = d.bias;
         const trainKernel = kernel.requiresGrad, trainBias = bias !== null && bias.requiresGrad;
@@ -203,6 +249,7 @@ export class TrainPlan {
           trainKernel, trainBias, fuseKernel, fuseBias, kernelGrad: kg, biasGrad: bg, ...kernelPenalty, ...biasPenalty,
         });
         shape = [null, kernel.shape[1]!];
+        if (!last && act.id === ActId.Sigmoid) specs.push({ kind: 'act', C: shape[1], act: ActId.Sigmoid, alpha: 0 });
       } else if (isExactly(layer, BatchNormalization)) {
         const bn = layer as BatchNormalization;
         const axis = Array.isArray(bn.axis) ? (bn.axis.length === 1 ? bn.axis[0] : null) : bn.axis;
