@@ -158,7 +158,7 @@ export const WORKLOADS = {
 /** The first n samples of (x, y), as tensors over the same memory (no copy). */
 /**
  * W1R, compiled: W1 regularized as Hands-On ML ch. 11 does it, Dropout(0.2) after each hidden
- * layer and l2(1e-4) on every kernel (bench/regularized.mjs; not one of issue 5's W1-W4).
+ * layer and l2(1e-4) on every kernel (bench/chapter11.mjs; not one of issue 5's W1-W4).
  */
 export function w1rModel() {
   const { Sequential, layers, optimizers, regularizers } = deepnode;
@@ -175,9 +175,32 @@ export function w1rModel() {
   return model;
 }
 
+/**
+ * W2A, compiled: BatchNormalization before the activation, as Hands-On ML ch. 11 builds it: BN on
+ * the input, then twice Dense without bias (He normal) -> BN -> Activation('elu'), then Dense10
+ * softmax; SGD(1e-3) (bench/chapter11.mjs).
+ */
+export function w2aModel() {
+  const { Sequential, layers, optimizers } = deepnode;
+  const model = new Sequential([
+    layers.flatten({ inputShape: [28, 28] }),
+    layers.batchNormalization(),
+    layers.dense({ units: 300, kernelInitializer: 'heNormal', useBias: false }),
+    layers.batchNormalization(),
+    layers.activation({ activation: 'elu' }),
+    layers.dense({ units: 100, kernelInitializer: 'heNormal', useBias: false }),
+    layers.batchNormalization(),
+    layers.activation({ activation: 'elu' }),
+    layers.dense({ units: 10, activation: 'softmax' }),
+  ]);
+  model.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: optimizers.sgd({ learningRate: 1e-3 }) });
+  return model;
+}
+
 /** Workloads outside issue 5's four, timed by their own scripts (timeWorkload knows them too). */
 export const EXTRA_WORKLOADS = {
   W1R: { model: w1rModel, batchSize: 32, what: 'W1 + Dropout(0.2) after each hidden layer + l2(1e-4) on every kernel, SGD(1e-3), batch 32' },
+  W2A: { model: w2aModel, batchSize: 32, what: 'BN -> (Dense300 no bias -> BN -> ELU) -> (Dense100 no bias -> BN -> ELU) -> Dense10 softmax, He normal, SGD(1e-3), batch 32' },
 };
 
 export function firstSamples(x, y, n) {

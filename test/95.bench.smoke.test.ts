@@ -23,7 +23,7 @@ beforeAll(async () => {
   stage = await stagePackage('deepnode-bench-', (dir) => {
     fs.mkdirSync(path.join(dir, 'bench'));
     fs.copyFileSync(path.join(root, 'bench', 'run.mjs'), path.join(dir, 'bench', 'run.mjs'));
-    fs.copyFileSync(path.join(root, 'bench', 'regularized.mjs'), path.join(dir, 'bench', 'regularized.mjs'));
+    fs.copyFileSync(path.join(root, 'bench', 'chapter11.mjs'), path.join(dir, 'bench', 'chapter11.mjs'));
     fs.cpSync(path.join(root, 'bench', 'lib'), path.join(dir, 'bench', 'lib'), { recursive: true });
     fs.cpSync(path.join(root, 'bench', 'peers'), path.join(dir, 'bench', 'peers'), { recursive: true });
   });
@@ -114,21 +114,26 @@ describe('npm run bench (bench/run.mjs)', () => {
     expect(w1Outside).toBeCloseTo(saved.profile.workloads[0].outsideUs, 1);
   }, 120_000);
 
-  it('bench/regularized.mjs times W1 and W1R on the one-call step and W1R on the per-op path (--no-peers)', async () => {
-    const r = await runCmd(
-      process.execPath, [path.join(stage, 'bench', 'regularized.mjs'), '--threads', '1', '--epochs', '1', '--samples', '512', '--no-peers'],
-      { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() }, root,
-    );
+  it('bench/chapter11.mjs times each workload on the one-call step and the per-op path (--no-peers), and refuses an unknown workload', async () => {
+    const script = path.join(stage, 'bench', 'chapter11.mjs');
+    const env = { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() };
+    const r = await runCmd(process.execPath, [script, '--threads', '1', '--epochs', '1', '--samples', '512', '--no-peers'], env, root);
     expect(r.code, r.stderr).toBe(0);
-    const rows = tableAfter(r.stdout, '| threads | W1, one-call step | W1R, one-call step | W1R, per-op path | W1R, PyTorch | one-call speed-up | vs PyTorch |');
-    expect(rows.length).toBe(1);
-    const [threads, w1, plan, perOp, torch, speedUp, vsTorch] = rows[0]!;
-    expect(threads).toBe('1');
-    for (const s of [w1, plan, perOp]) expect(Number(s) > 0 && Number.isFinite(Number(s)), s).toBe(true);
-    expect(speedUp).toMatch(/^\d+\.\d\d×$/);
-    expect(Math.abs(parseFloat(speedUp!) - Number(perOp) / Number(plan))).toBeLessThan(0.01 + 0.002 / Number(plan));
-    expect([torch, vsTorch]).toEqual(['—', '—']);
+    const rows = tableAfter(r.stdout, '| workload | threads | one-call step | per-op path | PyTorch | one-call speed-up | vs PyTorch |');
+    expect(rows.map((row) => row[0])).toEqual(['W1', 'W1R', 'W2A']);
+    for (const [, threads, plan, perOp, torch, speedUp, vsTorch] of rows) {
+      expect(threads).toBe('1');
+      for (const s of [plan, perOp]) expect(Number(s) > 0 && Number.isFinite(Number(s)), s).toBe(true);
+      expect(speedUp).toMatch(/^\d+\.\d\d×$/);
+      expect(Math.abs(parseFloat(speedUp!) - Number(perOp) / Number(plan))).toBeLessThan(0.01 + 0.002 / Number(plan));
+      expect([torch, vsTorch]).toEqual(['—', '—']);
+    }
     expect(r.stdout).toContain('PyTorch not timed: --no-peers.');
+    // Each workload's one-call rows ran on the plan: the per-op path is the only other one timed.
+    expect(r.stderr).toMatch(/deepnode W2A one-call step threads=1: /);
+    const bad = await runCmd(process.execPath, [script, '--workloads', 'W9'], env, root);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown workload "W9" \(expected W1, W1R, W2A\)/);
   }, 120_000);
 
   it('rejects an unknown section with exit code 2 and the usage', async () => {

@@ -71,8 +71,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     a.workloads = [w.strip().upper() for w in a.workloads.split(',') if w.strip()]
     for w in a.workloads:
-        if w not in ('W1', 'W2', 'W3', 'W4', 'W1R'):
-            p.error(f'--workloads: unknown workload {w!r} (expected W1..W4 or W1R)')
+        if w not in ('W1', 'W2', 'W3', 'W4', 'W1R', 'W2A'):
+            p.error(f'--workloads: unknown workload {w!r} (expected W1..W4, W1R or W2A)')
     try:
         a.threads = [int(t) for t in a.threads.split(',') if t.strip()]
     except ValueError:
@@ -105,21 +105,22 @@ def glorot_uniform_(w):
         w.uniform_(-limit, limit)
 
 
-def dense(n_in, n_out, init):
+def dense(n_in, n_out, init, bias=True):
     import torch
-    layer = torch.nn.Linear(n_in, n_out)
+    layer = torch.nn.Linear(n_in, n_out, bias=bias)
     if init == 'he_normal':
         keras_normal_(layer.weight, 2.0, n_in)
     elif init == 'lecun_normal':
         keras_normal_(layer.weight, 1.0, n_in)
     else:
         glorot_uniform_(layer.weight)
-    torch.nn.init.zeros_(layer.bias)
+    if bias:
+        torch.nn.init.zeros_(layer.bias)
     return layer
 
 
 def build(workload):
-    """(model, optimizer, batch size) for W1..W4 and W1R. The model outputs logits; softmax is in the loss."""
+    """(model, optimizer, batch size) for W1..W4, W1R and W2A. The model outputs logits; softmax is in the loss."""
     import torch
     nn = torch.nn
     if workload == 'W1':
@@ -129,7 +130,7 @@ def build(workload):
             dense(100, 10, 'he_normal'))
         return model, torch.optim.SGD(model.parameters(), lr=1e-3), 32
     if workload == 'W1R':
-        # W1 regularized as in Hands-On ML ch. 11 (bench/regularized.mjs): Dropout(0.2) after each
+        # W1 regularized as in Hands-On ML ch. 11 (bench/chapter11.mjs): Dropout(0.2) after each
         # hidden layer, and Keras's l2(1e-4) on every kernel, a penalty 1e-4 * sum(w^2) whose
         # gradient 2e-4 * w is, for plain SGD, exactly weight_decay=2e-4 on the kernels: PyTorch's
         # idiomatic form, and faster here than adding the penalty to the loss (its logged loss then
@@ -143,6 +144,16 @@ def build(workload):
         biases = [hidden1.bias, hidden2.bias, out.bias]
         opt = torch.optim.SGD([{'params': kernels, 'weight_decay': 2e-4}, {'params': biases}], lr=1e-3)
         return model, opt, 32
+    if workload == 'W2A':
+        # BatchNormalization before the activation, as Hands-On ML ch. 11 builds it
+        # (bench/chapter11.mjs): BN on the input, then twice Dense without bias -> BN -> ELU,
+        # He normal, with Keras's BN momentum 0.99 (PyTorch's 0.01) and epsilon 1e-3.
+        bn = lambda n: nn.BatchNorm1d(n, momentum=0.01, eps=1e-3)
+        model = nn.Sequential(
+            bn(784), dense(784, 300, 'he_normal', bias=False), bn(300), nn.ELU(),
+            dense(300, 100, 'he_normal', bias=False), bn(100), nn.ELU(),
+            dense(100, 10, 'glorot_uniform'))
+        return model, torch.optim.SGD(model.parameters(), lr=1e-3), 32
     if workload == 'W2':
         bn = lambda n: nn.BatchNorm1d(n, momentum=0.01, eps=1e-3)
         model = nn.Sequential(
