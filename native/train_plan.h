@@ -1,13 +1,14 @@
-// A whole training step of a Sequential stack of Dense and BatchNormalization layers, run as one
-// native call: forward, softmax cross-entropy, backward, and (for plain SGD) the weight update
-// fused into the backward pass. It is the composition of the kernels the autograd path calls one
-// by one (sgemm, activation_*, batchnorm_*, sparse_softmax_xent, ...), in the same order and on
-// the same values, so both paths train to the same weights bit for bit; what it saves is the
-// per-op JS and N-API work between kernels (src/models/train_plan.ts decides when a model
-// qualifies). One exception trades bit-equality for a GEMM: a trainable BatchNormalization layer
-// with nothing trainable below it (typically the first layer) gets its gradients, and the Dense
-// layer after it its kernel gradient, from one product xhat^T dz instead of two (step()); the
-// result equals the two-GEMM one up to float rounding.
+// A whole training step of a Sequential stack of Dense, BatchNormalization, dropout and activation
+// layers (with L1/L2 weight penalties), run as one native call: forward, softmax cross-entropy,
+// backward, and (for plain SGD) the weight update fused into the backward pass. It is the
+// composition of the kernels the autograd path calls one by one (sgemm, activation_*,
+// batchnorm_*, bernoulli_mask, sparse_softmax_xent, ...), in the same order and on the same
+// values, so both paths train to the same weights bit for bit; what it saves is the per-op JS and
+// N-API work between kernels (src/models/train_plan.ts decides when a model qualifies). One
+// exception trades bit-equality for a GEMM: a trainable BatchNormalization layer with nothing
+// trainable below it (typically the first layer) gets its gradients, and the Dense layer after it
+// its kernel gradient, from one product xhat^T dz instead of two (step()); the result equals the
+// two-GEMM one up to float rounding.
 //
 // Plain C++: raw pointers to memory the caller owns (weights, gradients, moving statistics) and
 // workspace the plan owns. Nothing here knows N-API; the binding re-checks every size.

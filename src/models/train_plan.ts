@@ -1,19 +1,20 @@
 /**
  * A training step in one native call, for the Sequential models most training scripts build: a
- * stack of Flatten, Dense, BatchNormalization and activation layers (Activation, LeakyReLU, ELU,
- * ReLU in its plain, leaky and ReLU6 forms, PReLU with a slope per unit) ending in a softmax (or linear, with
- * `fromLogits`) Dense layer, trained on a categorical cross-entropy, with or without Keras's
- * L1 / L2 / L1L2 weight penalties, and with Dropout or AlphaDropout layers anywhere below the last
- * (each draws its key from its generator per step, as its own call would, so it drops the same units). The per-op path (autograd)
- * spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep stack; the plan
- * runs the same kernels, in the same order, on the same values (native/train_plan.cc), so a model
- * trains to the same weights either way, bit for bit (test/39 checks this against the autograd
- * path) — except after a trainable BatchNormalization layer with nothing trainable below it,
- * whose gradients come from one GEMM fewer and match up to float rounding (train_plan.h).
+ * stack of Flatten, Dense, BatchNormalization, Dropout / AlphaDropout and activation layers
+ * (Activation, LeakyReLU, ELU, ReLU in its plain, leaky and ReLU6 forms, PReLU with a slope per
+ * unit) ending in a softmax (or linear, with `fromLogits`) Dense layer, trained on a categorical
+ * cross-entropy, with or without Keras's L1 / L2 / L1L2 weight penalties. A dropout layer draws its
+ * key from its generator per step, as its own call would, so it drops the same units. The per-op
+ * path (autograd) spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep
+ * stack; the plan runs the same kernels, in the same order, on the same values
+ * (native/train_plan.cc), so a model trains to the same weights and logs the same loss either way,
+ * bit for bit (test/39 checks this against the autograd path) — except after a trainable
+ * BatchNormalization layer with nothing trainable below it, whose gradients come from one GEMM
+ * fewer and match up to float rounding (train_plan.h).
  *
- * Anything else (a noise shape, activity or custom regularizers, other losses, custom layers, rank > 2 after Flatten) keeps
- * the autograd path. `DEEPNODE_TRAIN_PLAN=0` in the environment, or `setTrainPlanEnabled(false)`,
- * forces that path everywhere.
+ * Anything else (a noise shape, activity or custom regularizers, other losses, custom layers,
+ * rank > 2 after Flatten) keeps the autograd path. `DEEPNODE_TRAIN_PLAN=0` in the environment, or
+ * `setTrainPlanEnabled(false)`, forces that path everywhere.
  */
 import { Tensor } from '../tensor';
 import { Layer, SymbolicShape, Variable } from '../layers/layer';
