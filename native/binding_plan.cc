@@ -1,5 +1,5 @@
 // The N-API side of TrainPlan (train_plan.h): trainPlanCreate(layers, maxRows, loss) -> handle and
-// trainPlanStep(handle, x, targets, rows, fused, lr, pred, softmaxPred) -> mean loss.
+// trainPlanStep(handle, x, targets, rows, fused, lr, pred, activatePred, keys) -> mean loss.
 //
 // The plan keeps raw pointers into Float32Arrays the JS side owns (weights, gradients, moving
 // statistics). The handle holds a reference to each of those arrays, so none can be collected
@@ -141,7 +141,7 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
   if (!(max_rows >= 1) || max_rows != std::floor(max_rows) || max_rows > 1048576.0)
     Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: maxRows must be an integer in [1, 2^20], received " + std::to_string(max_rows));
   const double loss = info[2].As<Napi::Number>().DoubleValue();
-  if (loss != 0.0 && loss != 1.0) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: unknown loss id " + std::to_string(loss));
+  if (!(loss >= 0.0 && loss <= 3.0) || loss != std::floor(loss)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: unknown loss id " + std::to_string(loss));
   Napi::Array specs = info[0].As<Napi::Array>();
   std::vector<PlanLayer> layers;
   std::vector<Held> held;
@@ -334,7 +334,7 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   if (!(rows_d >= 1) || rows_d > static_cast<double>(plan.max_rows()) || rows_d != std::floor(rows_d))
     Fail(env, "ERR_NATIVE_VALUE", "trainPlanStep: rows must be an integer in [1, " + std::to_string(plan.max_rows()) + "], received " + std::to_string(rows_d));
   const int64_t rows = static_cast<int64_t>(rows_d);
-  if (!info[4].IsBoolean() || !info[7].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: fused and softmaxPred must be booleans", true);
+  if (!info[4].IsBoolean() || !info[7].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: fused and activatePred must be booleans", true);
   if (!info[5].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanStep: lr must be a number", true);
   const bool fused = info[4].As<Napi::Boolean>().Value();
   const double lr = info[5].As<Napi::Number>().DoubleValue();
@@ -343,7 +343,7 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   const float* x = f32(1, "x", rows * plan.in_width(), false);
   const float* targets = f32(2, "targets", rows * plan.target_width(), false);
   float* pred = f32(6, "pred", rows * classes, true);
-  const bool softmax_pred = info[7].As<Napi::Boolean>().Value();
+  const bool activate_pred = info[7].As<Napi::Boolean>().Value();
   std::vector<uint64_t>& keys = handle->keys;
   KeysArg(info, 8, "trainPlanStep", plan, 1, keys);
 
@@ -353,7 +353,7 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
   int64_t bad = -1;
   double loss = 0.0;
   try {
-    loss = plan.step(x, targets, rows, fused, static_cast<float>(lr), pred, softmax_pred, &bad, keys.empty() ? nullptr : keys.data());
+    loss = plan.step(x, targets, rows, fused, static_cast<float>(lr), pred, activate_pred, &bad, keys.empty() ? nullptr : keys.data());
   } catch (const std::bad_alloc&) {
     Fail(env, "ERR_NATIVE_ALLOC", "trainPlanStep: out of memory");
   }
@@ -364,7 +364,7 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
 }
 
 
-// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, softmaxPred, keys) -> steps done
+// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, activatePred, keys) -> steps done
 Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   PlanHandle* handle = PlanArg(info, "trainPlanRun", 14);
@@ -410,8 +410,8 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
     Fail(env, "ERR_NATIVE_SIZE", "trainPlanRun: losses needs " + std::to_string(steps) + " elements");
   float* preds = f32(10, "preds", steps * batch * classes, true);
   float* tout = f32(11, "targetsOut", steps * batch * t_width, true);
-  if (!info[12].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: softmaxPred must be a boolean", true);
-  const bool softmax_pred = info[12].As<Napi::Boolean>().Value();
+  if (!info[12].IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", "trainPlanRun: activatePred must be a boolean", true);
+  const bool activate_pred = info[12].As<Napi::Boolean>().Value();
   std::vector<uint64_t>& keys = handle->keys;
   KeysArg(info, 13, "trainPlanRun", plan, steps, keys);
   CheckHeld(env, *handle, "trainPlanRun");
@@ -420,7 +420,7 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
               {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0}});
   int64_t bad = -1, done = 0;
   try {
-    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, softmax_pred, &bad, keys.empty() ? nullptr : keys.data());
+    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, activate_pred, &bad, keys.empty() ? nullptr : keys.data());
   } catch (const std::bad_alloc&) {
     Fail(env, "ERR_NATIVE_ALLOC", "trainPlanRun: out of memory");
   }

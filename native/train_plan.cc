@@ -204,7 +204,7 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
 
 int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
                                 int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-                       bool softmax_pred, int64_t* bad_label, const uint64_t* keys) {
+                       bool activate_pred, int64_t* bad_label, const uint64_t* keys) {
   *bad_label = -1;
   const int64_t in = in_width(), classes = this->classes(), t_width = target_width();
   const int64_t rows_max = std::min(batch, max_rows_);
@@ -224,7 +224,7 @@ int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* in
     }
     float* pred = preds != nullptr ? preds + j * batch * classes : nullptr;
     const uint64_t* step_keys = keys != nullptr ? keys + j * noise_layers_ : nullptr;
-    const double loss = step(xb, tb, rows, true, lrs[j], pred, softmax_pred, bad_label, step_keys, true);
+    const double loss = step(xb, tb, rows, true, lrs[j], pred, activate_pred, bad_label, step_keys, true);
     losses[j] = loss;
     if (*bad_label >= 0 || !std::isfinite(loss)) return j;
     if (targets_out != nullptr)
@@ -234,7 +234,7 @@ int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* in
 }
 
 double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
-                       bool softmax_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all) {
+                       bool activate_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all) {
   const bool sgd_rest = fused && sgd_all;
   *bad_label = -1;
   const size_t n = layers_.size();
@@ -293,25 +293,36 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
     h = y;
   }
 
-  // The loss from the logits, its gradient (already divided by the batch size) into dlogits_.
+  // The loss from the logits, its gradient (already divided by what the mean divides by) into dlogits_.
   const float* logits = h;
   const int64_t classes = this->classes();
-  const double inv_rows = 1.0 / static_cast<double>(rows);
+  const bool per_row = loss_ == PlanLoss::SparseSoftmaxXent || loss_ == PlanLoss::SoftmaxXent;
+  const double inv = 1.0 / static_cast<double>(per_row ? rows : rows * classes);
   double total = 0.0;
-  if (loss_ == PlanLoss::SparseSoftmaxXent) {
-    total = sparse_softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv_rows),
-                                nullptr, bad_label);
-    if (*bad_label >= 0) return std::nan("");
-  } else {
-    total = softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv_rows), nullptr);
+  switch (loss_) {
+    case PlanLoss::SparseSoftmaxXent:
+      total = sparse_softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv), nullptr,
+                                  bad_label);
+      if (*bad_label >= 0) return std::nan("");
+      break;
+    case PlanLoss::SoftmaxXent:
+      total = softmax_xent(logits, targets, rows, classes, dlogits_.data(), static_cast<float>(inv), nullptr);
+      break;
+    case PlanLoss::SigmoidBce:
+      total = sigmoid_bce(logits, targets, rows * classes, dlogits_.data(), static_cast<float>(inv));
+      break;
+    case PlanLoss::MeanSquared:
+      total = squared_error(logits, targets, rows * classes, dlogits_.data(), static_cast<float>(inv));
+      break;
   }
-  float loss_f = static_cast<float>(total * inv_rows);
+  float loss_f = static_cast<float>(total * inv);
   for (const float p : penalties_) loss_f += p;
   const double loss = loss_f;
   if (!std::isfinite(loss)) return loss;
 
   if (pred != nullptr) {
-    if (softmax_pred) softmax_rows(logits, pred, rows, classes);
+    if (activate_pred && per_row) softmax_rows(logits, pred, rows, classes);
+    else if (activate_pred && loss_ == PlanLoss::SigmoidBce) activation_forward(Act::Sigmoid, logits, pred, rows * classes, 0.0f);
     else std::memcpy(pred, logits, static_cast<size_t>(rows * classes) * sizeof(float));
   }
   for (size_t i = 0; i < n; ++i) {

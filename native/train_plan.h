@@ -21,9 +21,12 @@
 
 namespace deepnode {
 
+// The loss on the last layer's output (the logits), as the JS losses compute it (src/losses):
 enum class PlanLoss : int32_t {
-  SparseSoftmaxXent = 0,  // targets: one float class id per row
-  SoftmaxXent = 1,        // targets: a distribution per row (rows x classes)
+  SparseSoftmaxXent = 0,  // softmax cross-entropy; targets: one float class id per row
+  SoftmaxXent = 1,        // softmax cross-entropy; targets: a distribution per row (rows x classes)
+  SigmoidBce = 2,         // binary cross-entropy of sigmoid(logits), mean over all elements; targets rows x classes
+  MeanSquared = 3,        // mean squared error of the output itself, over all elements; targets rows x classes
 };
 
 // A weight penalty (Keras's L1, L2, L1L2 regularizers) added to the loss: l1 * sum|w| when has_l1,
@@ -136,7 +139,8 @@ class TrainPlan {
   // One step on `rows` samples (1 <= rows <= max_rows). x: rows x in_width(); targets as the
   // loss says. fused: apply w -= lr * gradient to the weights marked fuse_* during the backward
   // pass (dx is always computed from the weights before the step). pred, when non-null, receives
-  // softmax(logits) when softmax_pred, else the logits.
+  // the model's output when activate_pred (the loss's output activation of the logits: softmax for
+  // the softmax cross-entropies, sigmoid for the binary one), else the logits.
   //
   // Returns the mean loss plus the weights' penalties (of the weights before the step), rounded
   // to float as the JS loss tensor is. When it is not finite, or a
@@ -149,7 +153,7 @@ class TrainPlan {
   //
   // keys: noise_layers() keys, one per noise layer in order (null when there is none).
   double step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
-              bool softmax_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all = false);
+              bool activate_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all = false);
 
   // Up to `steps` plain-SGD steps (sgd_all) over consecutive batches of a dataset: batch j holds
   // rows [start + j * batch, ...) of the epoch's order (index null: in storage order), at most
@@ -162,7 +166,7 @@ class TrainPlan {
   // steps * noise_layers() keys, step j's at keys + j * noise_layers().
   int64_t run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
               int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-              bool softmax_pred, int64_t* bad_label, const uint64_t* keys);
+              bool activate_pred, int64_t* bad_label, const uint64_t* keys);
 
   int64_t in_width() const { return layers_.front().in_width(); }
   int64_t classes() const { return layers_.back().out_width(); }

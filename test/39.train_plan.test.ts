@@ -20,7 +20,7 @@ import { constraints, initializers, regularizers } from '../src';
 import { Tensor } from '../src/tensor';
 import { globalRandom, setSeed } from '../src/random';
 import { native } from '../src/backend/native';
-import { CategoricalCrossentropy } from '../src/losses';
+import { BinaryCrossentropy, CategoricalCrossentropy } from '../src/losses';
 import type { Loss } from '../src/losses';
 import { setTrainPlanEnabled } from '../src/models/train_plan';
 import { Callback, LambdaCallback } from '../src/callbacks/callback';
@@ -82,10 +82,12 @@ async function train(
 }
 
 async function expectSameAsAutograd(
-  build: () => Sequential, opt: () => Optimizer, options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[]; chunked?: boolean; exact?: boolean } = {},
+  build: () => Sequential, opt: () => Optimizer,
+  options: Parameters<typeof train>[5] & { oneHot?: boolean; classes?: number; features?: number; inputShape?: number[]; chunked?: boolean; exact?: boolean; targets?: (x: Tensor) => Tensor } = {},
 ): Promise<Run> {
-  const { oneHot = false, classes = 3, features = 6, inputShape, chunked = true, exact = true, ...rest } = options;
-  const [x2, y] = data(44, features, classes, 5, oneHot);
+  const { oneHot = false, classes = 3, features = 6, inputShape, chunked = true, exact = true, targets, ...rest } = options;
+  const [x2, labels] = data(44, features, classes, 5, oneHot);
+  const y = targets ? targets(x2) : labels;
   const x = inputShape ? new Tensor(x2.data, [44, ...inputShape]) : x2;
   // Without batch callbacks plain SGD runs several batches per native call; a callback watching
   // each batch keeps one call per batch. Both must match autograd bit for bit.
@@ -408,6 +410,56 @@ describe('one-call training step: same training as the autograd path', () => {
     await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.02 }), { chunked: false });
   });
 
+  // The binary cross-entropy on a sigmoid output (or on logits) and the mean squared error on a
+  // linear output: the plan's loss is the JS loss's kernel (sigmoid_bce, squared_error).
+  const perRow = (x: Tensor, width: number, f: (row: Float32Array, j: number) => number) => {
+    const n = x.shape[0]!, d = x.shape[1]!;
+    return new Tensor(Float32Array.from({ length: n * width }, (_, i) => f(x.data.subarray(Math.floor(i / width) * d, Math.floor(i / width) * d + d), i % width)), [n, width]);
+  };
+  it('binary cross-entropy: a sigmoid output with accuracy and fused SGD, two sigmoid outputs with Dropout and Adam, and logits', async () => {
+    const binary = (x: Tensor) => perRow(x, 1, (r) => (r[0]! + r[1]! * r[2]! > 0 ? 1 : 0));
+    const run = await expectSameAsAutograd(
+      () => new Sequential([
+        layers.dense({ units: 8, activation: 'relu', inputShape: [6], kernelRegularizer: regularizers.l2(0.01) }),
+        layers.dense({ units: 1, activation: 'sigmoid' }),
+      ]),
+      () => new SGD({ learningRate: 0.2 }),
+      { loss: 'binaryCrossentropy', metrics: ['accuracy'], targets: binary },
+    );
+    expect(run.losses[2]).toBeLessThan(run.losses[0]!);
+    await expectSameAsAutograd(
+      () => new Sequential([
+        layers.dense({ units: 8, activation: 'tanh', inputShape: [6] }),
+        layers.dropout({ rate: 0.25 }),
+        layers.dense({ units: 2, activation: 'sigmoid' }),
+      ]),
+      () => new Adam({ learningRate: 0.02 }),
+      { loss: 'binaryCrossentropy', metrics: ['accuracy'], chunked: false, targets: (x) => perRow(x, 2, (r, j) => (r[j]! > 0 ? 1 : 0)) },
+    );
+    await expectSameAsAutograd(
+      () => new Sequential([layers.dense({ units: 8, activation: 'elu', inputShape: [6] }), layers.dense({ units: 1 })]),
+      () => new SGD({ learningRate: 0.1 }),
+      { loss: new BinaryCrossentropy(true), metrics: ['accuracy'], targets: binary },
+    );
+  });
+
+  it('mean squared error: a regression MLP with BatchNormalization, fused SGD and momentum SGD, one and two outputs', async () => {
+    const regression = (width: number) => (x: Tensor) => perRow(x, width, (r, j) => r[j]! * 2 - r[3]! * r[4]! + 0.5);
+    for (const [width, opt] of [[1, () => new SGD({ learningRate: 0.05 })], [2, () => new SGD({ learningRate: 0.02, momentum: 0.9 })]] as const) {
+      const run = await expectSameAsAutograd(
+        () => new Sequential([
+          layers.dense({ units: 12, activation: 'relu', inputShape: [6] }),
+          layers.batchNormalization(),
+          layers.dense({ units: 8, activation: 'selu' }),
+          layers.dense({ units: width }),
+        ]),
+        opt,
+        { loss: 'meanSquaredError', targets: regression(width), chunked: width === 1 },
+      );
+      expect(run.losses[2]).toBeLessThan(run.losses[0]!);
+    }
+  });
+
   // Dropout and AlphaDropout: the plan draws each layer's key per step from the layer's generator,
   // in the order the layers' calls would, so it drops the same units as the autograd path.
   it('Dropout between layers and on the input, with fused plain SGD; a rate-0 Dropout is the identity', async () => {
@@ -484,7 +536,7 @@ describe('one-call training step: same training as the autograd path', () => {
     }
   });
 
-  it('models outside the plan keep the autograd path (a noise shape, GaussianDropout, a custom or activity regularizer, MSE, mish, a thresholded ReLU, a shared PReLU slope, a softmax layer)', async () => {
+  it('models outside the plan keep the autograd path (a noise shape, GaussianDropout, a custom or activity regularizer, MSE on a relu output, BCE on a linear output without fromLogits, mish, a thresholded ReLU, a shared PReLU slope, a softmax layer)', async () => {
     const [x, y] = data(16, 6, 3, 9);
     const custom = { className: 'Custom', call: (w: Tensor) => regularizers.l2(0.01).call(w), getConfig: () => ({}) };
     const cases: [() => Sequential, string][] = [
@@ -496,12 +548,16 @@ describe('one-call training step: same training as the autograd path', () => {
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.relu({ threshold: 0.5 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.prelu({ sharedAxes: [1] }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 3 }), layers.activation({ activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
-      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 1 })]), 'meanSquaredError'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 1, activation: 'relu' })]), 'meanSquaredError'],
+      [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 1 })]), 'binaryCrossentropy'],
       // softmax output with fromLogits-style linear loss mismatch: a linear last layer and a probability loss
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6] }), layers.dense({ units: 3 })]), 'sparseCategoricalCrossentropy'],
     ];
     for (const [build, loss] of cases) {
-      const target = loss === 'meanSquaredError' ? new Tensor(x.data.subarray(0, 16), [16, 1]) : y;
+      const target =
+        loss === 'meanSquaredError' ? new Tensor(x.data.subarray(0, 16), [16, 1])
+        : loss === 'binaryCrossentropy' ? new Tensor(x.data.subarray(0, 16).map((v) => (v > 0 ? 1 : 0)), [16, 1])
+        : y;
       const run = await train(build, () => new SGD({ learningRate: 0.1 }), true, x, target, { loss, epochs: 1, metrics: [] });
       expect(run.planSteps, loss).toBe(0);
       expect(run.losses[0]).toBeGreaterThan(0);
@@ -660,7 +716,7 @@ describe('one-call training step: the native API refuses bad input', () => {
       // A penalised weight is never fused.
       const kernelL1 = r() < 0.3 ? 0.01 : null, biasL2 = r() < 0.3 ? 0.02 : null;
       specs.push({ ...dense({ in: inF, out: outF, kernel: randArray(r, inF * outF), bias: randArray(r, outF), kernelGrad: new Float32Array(inF * outF), biasGrad: new Float32Array(outF), kernelL1, biasL2, fuseKernel: kernelL1 === null, fuseBias: biasL2 === null }) });
-      const args: unknown[] = [specs, rows, r() < 0.5 ? 0 : 1];
+      const args: unknown[] = [specs, rows, Math.floor(r() * 4)]; // the four losses
       if (r() < 0.5) {
         const s = pick(specs);
         s[pick(Object.keys(s))] = pick(junk);

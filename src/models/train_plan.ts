@@ -2,10 +2,11 @@
  * A training step in one native call, for the Sequential models most training scripts build: a
  * stack of Flatten, Dense, BatchNormalization, Dropout / AlphaDropout and activation layers
  * (Activation, LeakyReLU, ELU, ReLU in its plain, leaky and ReLU6 forms, PReLU with a slope per
- * unit) ending in a softmax (or linear, with `fromLogits`) Dense layer, trained on a categorical
- * cross-entropy, with or without Keras's L1 / L2 / L1L2 weight penalties. A dropout layer draws its
- * key from its generator per step, as its own call would, so it drops the same units. The per-op
- * path (autograd) spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep
+ * unit) ending in a Dense layer, trained on a categorical cross-entropy (softmax output, or linear
+ * with `fromLogits`), a binary cross-entropy (sigmoid output, or linear with `fromLogits`) or a mean
+ * squared error (linear output), with or without Keras's L1 / L2 / L1L2 weight penalties. A
+ * dropout layer draws its key from its generator per step, as its own call would, so it drops the
+ * same units. The per-op path (autograd) spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep
  * stack; the plan runs the same kernels, in the same order, on the same values
  * (native/train_plan.cc), so a model trains to the same weights and logs the same loss either way,
  * bit for bit (test/39 checks this against the autograd path) — except after a trainable
@@ -25,7 +26,7 @@ import { AlphaDropout, Dropout } from '../layers/dropout';
 import { Activation } from '../layers/activation';
 import { ELU, LeakyReLU, PReLU, ReLU } from '../layers/activations';
 import type { Random, RandomState } from '../random';
-import { Loss, SparseCategoricalCrossentropy, CategoricalCrossentropy } from '../losses';
+import { BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError, SparseCategoricalCrossentropy } from '../losses';
 import { L1, L1L2, L2, Regularizer } from '../regularizers';
 import { ActId, native } from '../backend/native';
 import { ValueError, describe } from '../errors';
@@ -45,9 +46,12 @@ export function trainPlanEnabled(): boolean {
   return enabled;
 }
 
+// native/train_plan.h PlanLoss.
 const enum LossKind {
   Sparse = 0,
   Categorical = 1,
+  Binary = 2,
+  MeanSquared = 3,
 }
 
 type Spec = Record<string, unknown>;
@@ -108,7 +112,8 @@ export class TrainPlan {
     readonly maxRows: number,
     /** Floats of target per sample: 1 (a class id) for a sparse loss, else the class count. */
     readonly targetWidth: number,
-    private readonly softmaxPred: boolean,
+    /** The output the metrics see is the loss's output activation of the logits (softmax, sigmoid), not the logits. */
+    private readonly activatePred: boolean,
     readonly classes: number,
     /** Features per sample the first layer takes. */
     readonly inWidth: number,
@@ -151,9 +156,11 @@ export class TrainPlan {
     const kind =
       proto === SparseCategoricalCrossentropy.prototype ? LossKind.Sparse
       : proto === CategoricalCrossentropy.prototype ? LossKind.Categorical
+      : proto === BinaryCrossentropy.prototype ? LossKind.Binary
+      : proto === MeanSquaredError.prototype ? LossKind.MeanSquared
       : null;
     if (kind === null) return null;
-    const fromLogits = (loss as SparseCategoricalCrossentropy | CategoricalCrossentropy).fromLogits;
+    const fromLogits = kind !== LossKind.MeanSquared && (loss as SparseCategoricalCrossentropy | CategoricalCrossentropy | BinaryCrossentropy).fromLogits;
 
     const specs: Spec[] = [];
     const data: [Tensor, Float32Array][] = [];
@@ -170,7 +177,7 @@ export class TrainPlan {
     const noise: Dropout[] = [];
     let shape = inputShape;
     let anyTrainable = false;
-    let softmaxPred = false;
+    let activatePred = false;
     for (let i = 0; i < layers.length; i++) {
       const layer = layers[i]!;
       const last = i === layers.length - 1;
@@ -221,10 +228,20 @@ export class TrainPlan {
         const act = d.activation;
         let id: ActId;
         if (last) {
-          // The logits: softmax folded into the loss (fromLogits false) or raw (fromLogits true).
+          // The logits, which the loss takes as the JS loss does: a softmax (sigmoid) output is
+          // folded into the (binary) cross-entropy, fromLogits takes a linear output as they are,
+          // and the mean squared error compares a linear output itself.
           if (act.fn) return null;
-          if (act.id === null && act.name === 'softmax' && !fromLogits) softmaxPred = true;
-          else if (act.id !== ActId.Linear || !fromLogits) return null;
+          if (kind === LossKind.MeanSquared) {
+            if (act.id !== ActId.Linear) return null;
+          } else if (kind === LossKind.Binary) {
+            if (act.id === ActId.Sigmoid && !fromLogits) activatePred = true;
+            else if (act.id !== ActId.Linear || !fromLogits) return null;
+          } else if (act.id === null && act.name === 'softmax' && !fromLogits) {
+            activatePred = true;
+          } else if (act.id !== ActId.Linear || !fromLogits) {
+            return null;
+          }
           id = ActId.Linear;
         } else {
           // The activations the Dense op runs in its own pass, and sigmoid, which the layer runs as
@@ -282,7 +299,7 @@ export class TrainPlan {
     const handle = native.trainPlanCreate(specs, maxRows, kind);
     const inWidth = specs[0]!.kind === 'dense' ? (specs[0]!.in as number) : (specs[0]!.C as number);
     const classes = lastSpec.out as number;
-    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, softmaxPred, classes, inWidth, noise);
+    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, activatePred, classes, inWidth, noise);
   }
 
   /** False once a weight was re-packed, frozen or unfrozen since the plan was made. */
@@ -306,7 +323,7 @@ export class TrainPlan {
     const saved = this.noise.length > 0 ? this.snapshot() : null;
     let loss = NaN;
     try {
-      loss = native.trainPlanStep(this.handle, x.data, y.data, rows, lr !== null, lr ?? 0, pred, this.softmaxPred, this.drawKeys(1));
+      loss = native.trainPlanStep(this.handle, x.data, y.data, rows, lr !== null, lr ?? 0, pred, this.activatePred, this.drawKeys(1));
     } finally {
       if (saved && !Number.isFinite(loss)) for (const [g, s] of saved) g.restore(s);
     }
@@ -325,7 +342,7 @@ export class TrainPlan {
     const saved = this.noise.length > 0 ? this.snapshot() : null;
     let done = 0;
     try {
-      done = native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.softmaxPred, this.drawKeys(count));
+      done = native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.activatePred, this.drawKeys(count));
     } finally {
       // Keys drawn for steps that did not run go back (as in step).
       if (saved && done < count) {
