@@ -193,14 +193,24 @@ Napi::Value TrainPlanCreate(const Napi::CallbackInfo& info) {
         l.kind = deepnode::PlanKind::Noise;
         deepnode::PlanNoise& z = l.noise;
         z.C = s.dim("C");
-        z.rate = s.num("rate");
-        if (!(z.rate >= 0.0 && z.rate < 1.0)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: rate must be in [0, 1), received " + std::to_string(z.rate));
-        z.mul_keep = static_cast<float>(s.num("mulKeep"));
-        z.mul_drop = static_cast<float>(s.num("mulDrop"));
-        z.has_add = s.flag("hasAdd");
-        if (z.has_add) {
-          z.add_keep = static_cast<float>(s.num("addKeep"));
-          z.add_drop = static_cast<float>(s.num("addDrop"));
+        const std::string dist = s.str("dist");
+        if (dist == "bernoulli") {
+          z.dist = deepnode::NoiseDist::Bernoulli;
+          z.rate = s.num("rate");
+          if (!(z.rate >= 0.0 && z.rate < 1.0)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: rate must be in [0, 1), received " + std::to_string(z.rate));
+          z.mul_keep = static_cast<float>(s.num("mulKeep"));
+          z.mul_drop = static_cast<float>(s.num("mulDrop"));
+          z.has_add = s.flag("hasAdd");
+          if (z.has_add) {
+            z.add_keep = static_cast<float>(s.num("addKeep"));
+            z.add_drop = static_cast<float>(s.num("addDrop"));
+          }
+        } else if (dist == "normalMul" || dist == "normalAdd") {
+          z.dist = dist == "normalMul" ? deepnode::NoiseDist::NormalMul : deepnode::NoiseDist::NormalAdd;
+          z.stddev = static_cast<float>(s.num("stddev"));
+          if (!(z.stddev >= 0.0f)) Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: stddev must be non-negative, received " + std::to_string(z.stddev));
+        } else {
+          Fail(env, "ERR_NATIVE_VALUE", "trainPlanCreate: dist must be 'bernoulli', 'normalMul' or 'normalAdd', received '" + dist + "'");
         }
       } else if (kind == "batchnorm") {
         l.kind = deepnode::PlanKind::BatchNorm;

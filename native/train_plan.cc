@@ -134,6 +134,8 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
     } else if (l.kind == PlanKind::Noise) {
       if (!(l.noise.rate >= 0.0 && l.noise.rate < 1.0))
         throw std::invalid_argument("layer " + std::to_string(i) + " has a drop rate outside [0, 1)");
+      if (!(l.noise.stddev >= 0.0f) || (l.noise.dist != NoiseDist::Bernoulli && l.noise.has_add))
+        throw std::invalid_argument("layer " + std::to_string(i) + " has a negative stddev, or an addend besides normal noise");
       ++noise_layers_;
     } else if (l.bn.moving_mean == nullptr || l.bn.moving_var == nullptr ||
                (l.bn.gamma_grad != nullptr && l.bn.gamma == nullptr) || (l.bn.beta_grad != nullptr && l.bn.beta == nullptr)) {
@@ -183,8 +185,8 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
     y_[i].resize(out);
     if (l.is_dense() && l.dense.act != Act::Linear) z_[i].resize(out);
     if (l.kind == PlanKind::Noise) {
-      mul_[i].resize(out);
-      any_add = any_add || l.noise.has_add;
+      if (l.noise.dist != NoiseDist::NormalAdd) mul_[i].resize(out);
+      any_add = any_add || l.noise.has_add || l.noise.dist == NoiseDist::NormalAdd;
     }
     if (l.is_bn()) {
       mean_[i].resize(static_cast<size_t>(l.bn.C));
@@ -268,14 +270,27 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
     } else if (l.kind == PlanKind::Act) {
       activation_forward(l.act.act, h, y, rows * l.act.C, l.act.alpha);
     } else if (l.kind == PlanKind::Noise) {
-      // As the layer's call: the multiplier, the addend from the same key, then y = x * mul + add.
+      // As the layer's call: the noise from the step's key, then y = x * mul + add.
       const PlanNoise& z = l.noise;
       const uint64_t key = keys[noise_index++];
       const int64_t count = rows * z.C;
       float* mul = mul_[i].data();
-      bernoulli_mask(mul, count, key, z.rate, z.mul_keep, z.mul_drop);
-      if (z.has_add) bernoulli_mask(add_.data(), count, key, z.rate, z.add_keep, z.add_drop);
-      noise_apply(h, mul, z.has_add ? add_.data() : nullptr, y, count);
+      float* add = nullptr;
+      switch (z.dist) {
+        case NoiseDist::Bernoulli:
+          // The multiplier, then the addend from the same key (the same units kept).
+          bernoulli_mask(mul, count, key, z.rate, z.mul_keep, z.mul_drop);
+          if (z.has_add) bernoulli_mask(add = add_.data(), count, key, z.rate, z.add_keep, z.add_drop);
+          break;
+        case NoiseDist::NormalMul:
+          normal_fill(mul, count, key, 1.0f, z.stddev);
+          break;
+        case NoiseDist::NormalAdd:
+          normal_fill(add = add_.data(), count, key, 0.0f, z.stddev);
+          mul = nullptr;
+          break;
+      }
+      noise_apply(h, mul, add, y, count);
     } else if (l.is_dense()) {
       const PlanDense& d = l.dense;
       float* z = d.act == Act::Linear ? y : z_[i].data();
@@ -360,7 +375,7 @@ double TrainPlan::step(const float* x, const float* targets, int64_t rows, bool 
       // unit's gradient is +0 there too, not -0).
       if (dx != nullptr) {
         zero(dx, rows * l.noise.C);
-        noise_backward(dy, mul_[i].data(), dx, rows * l.noise.C);
+        noise_backward(dy, l.noise.dist == NoiseDist::NormalAdd ? nullptr : mul_[i].data(), dx, rows * l.noise.C);
       }
     } else if (l.is_dense()) {
       const PlanDense& d = l.dense;

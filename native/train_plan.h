@@ -73,17 +73,24 @@ struct PlanBatchNorm {
   PlanPenalty gamma_penalty, beta_penalty;  // only on trained weights
 };
 
-// Dropout's family in training mode (Keras's Dropout and AlphaDropout, src/layers/dropout.ts):
-// y = x * mul + add over a [rows, C] batch, where each element is kept with probability 1 - rate,
-// and mul (add) takes mul_keep (add_keep) where kept, mul_drop (add_drop) where dropped. The
-// keep/drop draw is bernoulli_mask's with the step's key for this layer (the JS layer's next key),
-// so the plan drops exactly the units the layer's own call would. Nothing in it trains.
+// Dropout's family in training mode (Keras's Dropout, AlphaDropout, GaussianDropout and
+// GaussianNoise; src/layers/dropout.ts): y = x * mul + add over a [rows, C] batch, with the step's
+// key for this layer (the JS layer's next key), so the plan draws exactly the noise the layer's
+// own call would. Nothing in it trains.
+//  - Bernoulli: each element is kept with probability 1 - rate; mul (add) takes mul_keep
+//    (add_keep) where kept, mul_drop (add_drop) where dropped (bernoulli_mask).
+//  - NormalMul: mul ~ N(1, stddev^2), no add (normal_fill).
+//  - NormalAdd: add ~ N(0, stddev^2), mul = 1.
+enum class NoiseDist : int32_t { Bernoulli, NormalMul, NormalAdd };
+
 struct PlanNoise {
   int64_t C = 0;
+  NoiseDist dist = NoiseDist::Bernoulli;
   double rate = 0.0;
   float mul_keep = 1.0f, mul_drop = 0.0f;
   bool has_add = false;
   float add_keep = 0.0f, add_drop = 0.0f;
+  float stddev = 0.0f;  // the normal distributions
 };
 
 // An activation layer (Keras's Activation, LeakyReLU, ELU, ReLU; and a Dense layer's sigmoid,

@@ -493,6 +493,20 @@ describe('one-call training step: same training as the autograd path', () => {
     );
   });
 
+  it('GaussianDropout and GaussianNoise (one seeded), with fused plain SGD and with Adam; stddev 0 is the identity', async () => {
+    const build = () => new Sequential([
+      layers.gaussianNoise({ stddev: 0.3, inputShape: [6] }),
+      layers.dense({ units: 10, activation: 'relu' }),
+      layers.gaussianDropout({ rate: 0.3 }),
+      layers.dense({ units: 8, activation: 'tanh' }),
+      layers.gaussianNoise({ stddev: 0.1, seed: 4 }),
+      layers.gaussianNoise({ stddev: 0 }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    await expectSameAsAutograd(build, () => new SGD({ learningRate: 0.1 }));
+    await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.01 }), { chunked: false });
+  });
+
   it('Dropout really drops in the plan: a different seed trains to different weights, and prediction runs without it', async () => {
     const [x, y] = data(44, 6, 3, 5);
     const build = (seed: number) => () => new Sequential([
@@ -536,12 +550,11 @@ describe('one-call training step: same training as the autograd path', () => {
     }
   });
 
-  it('models outside the plan keep the autograd path (a noise shape, GaussianDropout, a custom or activity regularizer, MSE on a relu output, BCE on a linear output without fromLogits, mish, a thresholded ReLU, a shared PReLU slope, a softmax layer)', async () => {
+  it('models outside the plan keep the autograd path (a noise shape, a custom or activity regularizer, MSE on a relu output, BCE on a linear output without fromLogits, mish, a thresholded ReLU, a shared PReLU slope, a softmax layer)', async () => {
     const [x, y] = data(16, 6, 3, 9);
     const custom = { className: 'Custom', call: (w: Tensor) => regularizers.l2(0.01).call(w), getConfig: () => ({}) };
     const cases: [() => Sequential, string][] = [
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.dropout({ rate: 0.2, noiseShape: [1, null] }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
-      [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'relu' }), layers.gaussianDropout({ rate: 0.2 }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], kernelRegularizer: custom }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activityRegularizer: 'l2' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
       [() => new Sequential([layers.dense({ units: 5, inputShape: [6], activation: 'mish' }), layers.dense({ units: 3, activation: 'softmax' })]), 'sparseCategoricalCrossentropy'],
@@ -660,8 +673,10 @@ describe('one-call training step: the native API refuses bad input', () => {
       [[[{ kind: 'act', C: 3, act: 0, alpha: 0 }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /unknown or linear activation id 0/],
       [[[{ kind: 'prelu', C: 3 }, dense()], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.alpha must be a Float32Array/],
       [[[{ kind: 'prelu', C: 3, alpha: new Float32Array(3), alphaL2: 0.1 }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /penalty on slopes that do not train/],
-      [[[{ kind: 'noise', C: 2, rate: 1, mulKeep: 1, mulDrop: 0, hasAdd: false }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /rate must be in \[0, 1\)/],
-      [[[{ kind: 'noise', C: 2, rate: 0.5, mulKeep: 2, mulDrop: 0, hasAdd: true }, dense()], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.addKeep must be a number/],
+      [[[{ kind: 'noise', C: 2, dist: 'bernoulli', rate: 1, mulKeep: 1, mulDrop: 0, hasAdd: false }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /rate must be in \[0, 1\)/],
+      [[[{ kind: 'noise', C: 2, dist: 'bernoulli', rate: 0.5, mulKeep: 2, mulDrop: 0, hasAdd: true }, dense()], 4, 0], 'ERR_NATIVE_TYPE', /layers\[0\]\.addKeep must be a number/],
+      [[[{ kind: 'noise', C: 2, dist: 'normalAdd', stddev: -1 }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /stddev must be non-negative/],
+      [[[{ kind: 'noise', C: 2, dist: 'uniform' }, dense()], 4, 0], 'ERR_NATIVE_VALUE', /dist must be 'bernoulli', 'normalMul' or 'normalAdd', received 'uniform'/],
     ];
     for (const [args, code, msg] of cases) {
       const e = caught(() => (native.trainPlanCreate as (...a: unknown[]) => unknown)(...args));
@@ -712,7 +727,10 @@ describe('one-call training step: the native API refuses bad input', () => {
       if (bn) specs.push({ kind: 'batchnorm', C: inF, gamma: randArray(r, inF), beta: randArray(r, inF), movingMean: new Float32Array(inF), movingVariance: new Float32Array(inF).fill(1), momentum: 0.9, epsilon: 1e-3, batchStats: r() < 0.5, gammaGrad: new Float32Array(inF), betaGrad: new Float32Array(inF), gammaL2: r() < 0.3 ? 0.01 : null });
       if (r() < 0.2) specs.push({ kind: 'act', C: inF, act: 1 + Math.floor(r() * 14), alpha: 0.1 });
       if (r() < 0.2) specs.push({ kind: 'prelu', C: inF, alpha: randArray(r, inF), alphaGrad: r() < 0.5 ? new Float32Array(inF) : null });
-      if (noisy) specs.push({ kind: 'noise', C: inF, rate: 0.3, mulKeep: 1 / 0.7, mulDrop: 0, hasAdd: r() < 0.5, addKeep: 0.1, addDrop: -1 });
+      if (noisy) {
+        const dist = pick(['bernoulli', 'normalMul', 'normalAdd']);
+        specs.push({ kind: 'noise', C: inF, dist, rate: 0.3, mulKeep: 1 / 0.7, mulDrop: 0, hasAdd: r() < 0.5, addKeep: 0.1, addDrop: -1, stddev: 0.4 });
+      }
       // A penalised weight is never fused.
       const kernelL1 = r() < 0.3 ? 0.01 : null, biasL2 = r() < 0.3 ? 0.02 : null;
       specs.push({ ...dense({ in: inF, out: outF, kernel: randArray(r, inF * outF), bias: randArray(r, outF), kernelGrad: new Float32Array(inF * outF), biasGrad: new Float32Array(outF), kernelL1, biasL2, fuseKernel: kernelL1 === null, fuseBias: biasL2 === null }) });

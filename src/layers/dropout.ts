@@ -236,11 +236,16 @@ export class GaussianDropout extends NoiseLayer {
     return 'GaussianDropout';
   }
 
+  /** Standard deviation of the multiplicative noise, sqrt(rate / (1 - rate)) (the training plan uses the same). */
+  get noiseStddev(): number {
+    return Math.sqrt(this.rate / (1 - this.rate));
+  }
+
   call(x: Tensor, args: CallArgs): Tensor {
     if (!args.training || this.rate === 0) return x;
     const n = pool.acquire(x.size);
     const [hi, lo] = this.nextKey();
-    native.normalFill(n, hi, lo, 1, Math.sqrt(this.rate / (1 - this.rate)));
+    native.normalFill(n, hi, lo, 1, this.noiseStddev);
     return applyNoise(x, n, null);
   }
 

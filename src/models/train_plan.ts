@@ -1,20 +1,21 @@
 /**
  * A training step in one native call, for the Sequential models most training scripts build: a
- * stack of Flatten, Dense, BatchNormalization, Dropout / AlphaDropout and activation layers
- * (Activation, LeakyReLU, ELU, ReLU in its plain, leaky and ReLU6 forms, PReLU with a slope per
- * unit) ending in a Dense layer, trained on a categorical cross-entropy (softmax output, or linear
- * with `fromLogits`), a binary cross-entropy (sigmoid output, or linear with `fromLogits`) or a mean
- * squared error (linear output), with or without Keras's L1 / L2 / L1L2 weight penalties. A
- * dropout layer draws its key from its generator per step, as its own call would, so it drops the
- * same units. The per-op path (autograd) spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep
+ * stack of Flatten, Dense, BatchNormalization, dropout-family (Dropout, AlphaDropout,
+ * GaussianDropout, GaussianNoise) and activation layers (Activation, LeakyReLU, ELU, ReLU in its
+ * plain, leaky and ReLU6 forms, PReLU with a slope per unit) ending in a Dense layer, trained on a
+ * categorical cross-entropy (softmax output, or linear with `fromLogits`), a binary cross-entropy
+ * (sigmoid output, or linear with `fromLogits`) or a mean squared error (linear output), with or
+ * without Keras's L1 / L2 / L1L2 weight penalties. A dropout-family layer draws its key from its
+ * generator per step, as its own call would, so it draws the same noise. The per-op path
+ * (autograd) spends tens of µs per step in JS between kernels, and ~12 µs per layer on a deep
  * stack; the plan runs the same kernels, in the same order, on the same values
  * (native/train_plan.cc), so a model trains to the same weights and logs the same loss either way,
  * bit for bit (test/39 checks this against the autograd path) — except after a trainable
  * BatchNormalization layer with nothing trainable below it, whose gradients come from one GEMM
  * fewer and match up to float rounding (train_plan.h).
  *
- * Anything else (a noise shape, activity or custom regularizers, other losses, custom layers,
- * rank > 2 after Flatten) keeps the autograd path. `DEEPNODE_TRAIN_PLAN=0` in the environment, or
+ * Anything else (a dropout noise shape, activity or custom regularizers, other losses, custom
+ * layers, rank > 2 after Flatten) keeps the autograd path. `DEEPNODE_TRAIN_PLAN=0` in the environment, or
  * `setTrainPlanEnabled(false)`, forces that path everywhere.
  */
 import { Tensor } from '../tensor';
@@ -22,7 +23,7 @@ import { Layer, SymbolicShape, Variable } from '../layers/layer';
 import { Dense } from '../layers/dense';
 import { Flatten } from '../layers/flatten';
 import { BatchNormalization } from '../layers/normalization';
-import { AlphaDropout, Dropout } from '../layers/dropout';
+import { AlphaDropout, Dropout, GaussianDropout, GaussianNoise, NoiseLayer } from '../layers/dropout';
 import { Activation } from '../layers/activation';
 import { ELU, LeakyReLU, PReLU, ReLU } from '../layers/activations';
 import type { Random, RandomState } from '../random';
@@ -102,6 +103,32 @@ function activationLayer(layer: Layer): { id: ActId; alpha: number } | 'identity
   return null;
 }
 
+/**
+ * The noise a dropout-family layer's training call draws, as spec fields; 'identity' for one that
+ * returns its input (rate or stddev 0); 'unsupported' for a noise shape; null for other layers.
+ */
+function noiseLayerSpec(layer: Layer): Spec | 'identity' | 'unsupported' | null {
+  if (isExactly(layer, Dropout) || isExactly(layer, AlphaDropout)) {
+    const z = layer as Dropout;
+    if (z.noiseShape !== null) return 'unsupported';
+    if (z.rate === 0) return 'identity';
+    const v = z.noiseValues();
+    return {
+      dist: 'bernoulli', rate: z.rate, mulKeep: v.mulKeep, mulDrop: v.mulDrop,
+      hasAdd: v.add !== null, addKeep: v.add?.keep ?? 0, addDrop: v.add?.drop ?? 0,
+    };
+  }
+  if (isExactly(layer, GaussianDropout)) {
+    const z = layer as GaussianDropout;
+    return z.rate === 0 ? 'identity' : { dist: 'normalMul', stddev: z.noiseStddev };
+  }
+  if (isExactly(layer, GaussianNoise)) {
+    const z = layer as GaussianNoise;
+    return z.stddev === 0 ? 'identity' : { dist: 'normalAdd', stddev: z.stddev };
+  }
+  return null;
+}
+
 export class TrainPlan {
   private constructor(
     private readonly handle: object,
@@ -117,8 +144,8 @@ export class TrainPlan {
     readonly classes: number,
     /** Features per sample the first layer takes. */
     readonly inWidth: number,
-    /** The Dropout / AlphaDropout layers, in order: each takes a key per step. */
-    private readonly noise: readonly Dropout[],
+    /** The dropout-family layers, in order: each takes a key per step. */
+    private readonly noise: readonly NoiseLayer[],
   ) {}
 
   private keys = new Uint32Array(0);
@@ -174,7 +201,7 @@ export class TrainPlan {
       grads.push([v, g]);
       return [v.data, g];
     };
-    const noise: Dropout[] = [];
+    const noise: NoiseLayer[] = [];
     let shape = inputShape;
     let anyTrainable = false;
     let activatePred = false;
@@ -208,18 +235,13 @@ export class TrainPlan {
         specs.push({ kind: 'prelu', C: alpha.size, alpha: a, alphaGrad: ag, ...penalty });
         continue;
       }
-      if (isExactly(layer, Dropout) || isExactly(layer, AlphaDropout)) {
-        const z = layer as Dropout;
-        if (last || z.noiseShape !== null) return null;
-        if (z.rate === 0) continue;  // the identity, and its call draws no key
-        const width = shape[1];
-        if (width === null || width === undefined) return null;
-        const v = z.noiseValues();
-        specs.push({
-          kind: 'noise', C: width, rate: z.rate, mulKeep: v.mulKeep, mulDrop: v.mulDrop,
-          hasAdd: v.add !== null, addKeep: v.add?.keep ?? 0, addDrop: v.add?.drop ?? 0,
-        });
-        noise.push(z);
+      const noiseSpec = noiseLayerSpec(layer);
+      if (noiseSpec !== null) {
+        if (last || shape[1] === null) return null;
+        if (noiseSpec === 'identity') continue;  // rate or stddev 0: its call draws no key
+        if (noiseSpec === 'unsupported') return null;
+        specs.push({ kind: 'noise', C: shape[1], ...noiseSpec });
+        noise.push(layer as NoiseLayer);
         continue;
       }
       if (isExactly(layer, Dense)) {
