@@ -205,7 +205,7 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
 }
 
 int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
-                                int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
+                       int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
                        bool activate_pred, int64_t* bad_label, const uint64_t* keys) {
   *bad_label = -1;
   const int64_t in = in_width(), classes = this->classes(), t_width = target_width();
