@@ -387,6 +387,25 @@ Napi::Value AddSign(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+Napi::Value ConstrainColumnNorms(const Napi::CallbackInfo& info) {
+  Args a(info, "constrainColumnNorms", 7);
+  const int64_t rows = a.dim(1, "rows"), cols = a.dim(2, "cols");
+  float* w = a.f32(0, "w", rows * cols);
+  const int64_t kind = a.dim(3, "kind");
+  if (kind > 2) Fail(a.env(), "ERR_NATIVE_VALUE", "constrainColumnNorms: kind must be 0 (max), 1 (unit) or 2 (min-max), received " + std::to_string(kind));
+  double v[3];
+  const char* names[3] = {"minValue", "maxValue", "rate"};
+  for (int k = 0; k < 3; ++k) {
+    Napi::Value x = info[4 + k];
+    if (!x.IsNumber()) Fail(a.env(), "ERR_NATIVE_TYPE", std::string("constrainColumnNorms: ") + names[k] + " must be a number", true);
+    v[k] = x.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(v[k]))
+      Fail(a.env(), "ERR_NATIVE_VALUE", std::string("constrainColumnNorms: ") + names[k] + " must be finite, received " + std::to_string(v[k]));
+  }
+  deepnode::constrain_column_norms(w, rows, cols, static_cast<deepnode::NormConstraint>(kind), v[0], v[1], v[2]);
+  return info.Env().Undefined();
+}
+
 Napi::Value Scale(const Napi::CallbackInfo& info) {
   Args a(info, "scale", 2);
   int64_t n = 0;
@@ -1075,6 +1094,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mishBackward", Napi::Function::New(env, MishBackward, "mishBackward"));
   exports.Set("sumAbs", Napi::Function::New(env, SumAbs, "sumAbs"));
   exports.Set("addSign", Napi::Function::New(env, AddSign, "addSign"));
+  exports.Set("constrainColumnNorms", Napi::Function::New(env, ConstrainColumnNorms, "constrainColumnNorms"));
   // end activation layers
   // quantized inference (quantized.h)
   exports.Set("f32ToF16", Napi::Function::New(env, F32ToF16, "f32ToF16"));

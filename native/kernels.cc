@@ -673,6 +673,39 @@ double sum_squares(const float* x, int64_t n) { return reduce_f64<Reduce::Square
 DEEPNODE_ELEMENTWISE_CLONES
 double sum_abs(const float* x, int64_t n) { return reduce_f64<Reduce::Abs>(x, n); }
 
+// No FMA contraction (and no AVX2 clone, whose FMA would contract anyway): each product and sum is
+// rounded as the JS loop it replaces rounds it, so the weights come out bit for bit the same.
+__attribute__((optimize("fp-contract=off")))
+void constrain_column_norms(float* w, int64_t rows, int64_t cols, NormConstraint kind, double min_value,
+                            double max_value, double rate) {
+  if (rows <= 0 || cols <= 0) return;
+  // Column sums of squares, a row at a time (each column's terms in row order, the order of the
+  // JS loop this replaces; the columns are independent lanes).
+  std::vector<double> f(static_cast<size_t>(cols), 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* row = w + r * cols;
+    for (int64_t j = 0; j < cols; ++j) {
+      const double v = row[j];
+      f[j] += v * v;
+    }
+  }
+  constexpr double kEps = 1e-7;
+  for (int64_t j = 0; j < cols; ++j) {
+    const double n = std::sqrt(f[j]);
+    switch (kind) {
+      case NormConstraint::Max: f[j] = std::min(std::max(n, 0.0), max_value) / (kEps + n); break;
+      case NormConstraint::Unit: f[j] = 1.0 / (kEps + n); break;
+      case NormConstraint::MinMax:
+        f[j] = (rate * std::min(std::max(n, min_value), max_value) + (1.0 - rate) * n) / (kEps + n);
+        break;
+    }
+  }
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = w + r * cols;
+    for (int64_t j = 0; j < cols; ++j) row[j] = static_cast<float>(static_cast<double>(row[j]) * f[j]);
+  }
+}
+
 DEEPNODE_ELEMENTWISE_CLONES
 void add_sign(float g, const float* x, float* y, int64_t n) {
   // y unchanged where x is 0 or NaN (not y + 0, which would turn a -0 into +0).

@@ -89,6 +89,15 @@ void column_sum(const float* dy, int64_t rows, int64_t cols, float* db, bool acc
 double sum(const float* x, int64_t n);
 double sum_squares(const float* x, int64_t n);
 double sum_abs(const float* x, int64_t n);
+// Keras's norm constraints (src/constraints) on a [rows, cols] weight whose norms run over its
+// rows (a Dense kernel's axis 0, or any weight's leading axes): n_j = sqrt(sum_r w[r,j]^2) in
+// double, rows in order, then w[r,j] = float(w[r,j] * f(n_j)) with f in double, eps = 1e-7:
+//   Max:    min(max(n, 0), max_value) / (eps + n)
+//   Unit:   1 / (eps + n)
+//   MinMax: (rate * min(max(n, min_value), max_value) + (1 - rate) * n) / (eps + n)
+enum class NormConstraint : int32_t { Max = 0, Unit = 1, MinMax = 2 };
+void constrain_column_norms(float* w, int64_t rows, int64_t cols, NormConstraint kind, double min_value,
+                            double max_value, double rate);
 // y_i += g where x_i > 0, y_i -= g where x_i < 0 (the L1 penalty's gradient, 0 at x_i = 0); y_i is
 // left as it is where x_i is 0 or NaN.
 void add_sign(float g, const float* x, float* y, int64_t n);

@@ -555,6 +555,23 @@ const SPECS: Record<string, Spec> = {
     gen: (r, a) => { const n = dim(r); return [0.5, a.arr(n, r), a.arr(n, r)]; },
     check: (_r, after, before) => compareArrays('y', F(after[2]), Array.from(F(before[1]), (v, i) => F(before[2])[i]! + (v > 0 ? 0.5 : v < 0 ? -0.5 : 0))),
   },
+  constrainColumnNorms: {
+    roles: ['f32', 'dim', 'dim', 'int', 'num', 'num', 'num'],
+    gen: (r, a) => { const rows = dim(r), cols = dim(r); return [a.arr(rows * cols, r), rows, cols, Math.floor(r() * 3), 0.1, 0.5, 0.7]; },
+    check: (_r, after, before) => {
+      const w0 = F(before[0]), rows = before[1] as number, cols = before[2] as number, kind = before[3] as number;
+      const [lo, hi, rate] = [before[4], before[5], before[6]] as number[];
+      const want = Array.from(w0.subarray(0, rows * cols));
+      for (let j = 0; j < cols; j++) {
+        let sq = 0;
+        for (let i = 0; i < rows; i++) sq += w0[i * cols + j]! ** 2;
+        const n = Math.sqrt(sq);
+        const f = kind === 0 ? Math.min(Math.max(n, 0), hi!) / (1e-7 + n) : kind === 1 ? 1 / (1e-7 + n) : (rate! * Math.min(Math.max(n, lo!), hi!) + (1 - rate!) * n) / (1e-7 + n);
+        for (let i = 0; i < rows; i++) want[i * cols + j] = w0[i * cols + j]! * f;
+      }
+      return compareArrays('w', F(after[0]), want);
+    },
+  },
   scale: { roles: ['num', 'f32n'], gen: (r, a) => [0.5, a.arr(dim(r), r)], check: (_r, after, before) => compareArrays('x', F(after[1]), Array.from(F(before[1]), (v) => 0.5 * v)) },
   sparseArgmaxMatches: {
     roles: ['f32', 'f32', 'dim', 'dim'],

@@ -16,6 +16,8 @@ import {
 import {
   MaxNorm, MinMaxNorm, NonNeg, UnitNorm, getConstraint, maxNorm, minMaxNorm, nonNeg, serializeConstraint, unitNorm,
 } from '../src/constraints';
+import type { Constraint } from '../src/constraints';
+import { native } from '../src/backend/native';
 import { Identity, Orthogonal, getInitializer, orthogonal } from '../src/initializers';
 import { caught, expectClose, randArray, rng } from './support/reference';
 
@@ -278,6 +280,51 @@ describe('constraints: Keras 3 formulas (epsilon 1e-7)', () => {
     expect(checks).toBe(15);
     // The constraint was active: some column sits on the bound.
     expect(Math.max(...norms2d(d.kernel!.data, 4, 3, 0))).toBeCloseTo(0.5, 5);
+  });
+});
+
+describe('constraints: the native projection over leading axes', () => {
+  // The loops the native kernel replaced (and that still run for other axes): per-slice sums of
+  // squares in double in storage order, the factor in double, each weight rounded once to float.
+  function reference(w: Float32Array, shape: number[], axes: number[], factor: (n: number) => number): Float32Array {
+    const strides = shape.map((_, d) => shape.slice(d + 1).reduce((a, b) => a * b, 1));
+    const kept = shape.map((_, d) => d).filter((d) => !axes.includes(d));
+    const groupOf = (i: number) => kept.reduce((g, d) => g * shape[d]! + (Math.floor(i / strides[d]!) % shape[d]!), 0);
+    const groups = kept.reduce((a, d) => a * shape[d]!, 1);
+    const sq = new Float64Array(groups);
+    for (let i = 0; i < w.length; i++) sq[groupOf(i)] += w[i]! * w[i]!;
+    const out = Float32Array.from(w);
+    for (let i = 0; i < w.length; i++) out[i] = w[i]! * factor(Math.sqrt(sq[groupOf(i)]!));
+    return out;
+  }
+  const eps = 1e-7;
+  type Axis = number | number[];
+  const cases: [string, (axis: Axis) => Constraint, (n: number) => number][] = [
+    ['maxNorm(0.9)', (axis) => new MaxNorm({ maxValue: 0.9, axis }), (n) => Math.min(Math.max(n, 0), 0.9) / (eps + n)],
+    ['unitNorm', (axis) => new UnitNorm({ axis }), (n) => 1 / (eps + n)],
+    ['minMaxNorm(0.4, 1.1, 0.7)', (axis) => new MinMaxNorm({ minValue: 0.4, maxValue: 1.1, rate: 0.7, axis }), (n) => (0.7 * Math.min(Math.max(n, 0.4), 1.1) + (1 - 0.7) * n) / (eps + n)],
+  ];
+  it('MaxNorm, UnitNorm and MinMaxNorm equal the per-slice loops bit for bit, over leading axes (native) and others', () => {
+    const r = rng(61);
+    const shapes: [number[], number[]][] = [[[784, 30], [0]], [[7, 5], [0]], [[3, 4, 5], [0, 1]], [[3, 4, 5], [1, 0]], [[9], [0]], [[4, 6], [0, 1]], [[4, 6], [1]], [[3, 4, 5], [2]], [[0, 3], [0]]];
+    for (const [shape, axes] of shapes) {
+      for (const [name, make, factor] of cases) {
+        const size = shape.reduce((a, b) => a * b, 1);
+        const w0 = randArray(r, size, -0.2, 0.2);
+        // Some slices well above the bounds, some below.
+        for (let i = 0; i < size; i += 3) w0[i] = w0[i]! * 10;
+        const w = new Tensor(Float32Array.from(w0), shape);
+        make(axes.length === 1 ? axes[0]! : axes).apply(w);
+        expect(Array.from(w.data), `${name} on [${shape}] axes [${axes}]`).toEqual(Array.from(reference(w0, shape, axes, factor)));
+      }
+    }
+  });
+
+  it('constrainColumnNorms refuses an unknown kind and non-finite bounds with coded errors', () => {
+    const w = new Float32Array(6);
+    expect(caught(() => native.constrainColumnNorms(w, 2, 3, 3, 0, 1, 1)).code).toBe('ERR_NATIVE_VALUE');
+    expect(caught(() => native.constrainColumnNorms(w, 2, 3, 0, 0, Infinity, 1)).code).toBe('ERR_NATIVE_VALUE');
+    expect(caught(() => native.constrainColumnNorms(w, 3, 3, 0, 0, 1, 1)).code).toBe('ERR_NATIVE_SIZE');
   });
 });
 

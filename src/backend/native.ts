@@ -80,6 +80,11 @@ export interface NativeBinding {
   /** y += g where x > 0, y -= g where x < 0 (the L1 penalty's gradient); y unchanged where x is 0 or NaN. */
   addSign(g: number, x: F32, y: F32): void;
   /**
+   * Keras's norm constraints in place on a [rows, cols] weight, norms over the rows (native/kernels.h):
+   * kind 0 max-norm (maxValue), 1 unit-norm, 2 min-max-norm (minValue, maxValue, rate).
+   */
+  constrainColumnNorms(w: F32, rows: number, cols: number, kind: number, minValue: number, maxValue: number, rate: number): void;
+  /**
    * A whole training step of a Dense/BatchNormalization stack as one call (native/train_plan.h;
    * src/models/train_plan.ts builds the layer specs). Returns an opaque handle.
    */

@@ -9,6 +9,7 @@
  *   NonNeg:     max(w, 0)
  */
 import { Tensor } from '../tensor';
+import { native } from '../backend/native';
 import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../errors';
 import type { Constraint } from './constraint';
 import type { SerializedObject } from '../regularizers';
@@ -73,12 +74,32 @@ function groupIndex(shape: readonly number[], axes: readonly number[]): { group:
   return entry;
 }
 
-function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; norms: Float64Array } {
+/** The axes as non-negative indices, checked against the weight's rank. */
+function resolveAxes(cls: string, w: Tensor, axis: Axis): number[] {
   const rank = w.rank;
   const axes = (typeof axis === 'number' ? [axis] : [...axis]).map((a) => (a < 0 ? a + rank : a));
   if (rank === 0 || axes.some((a) => a < 0 || a >= rank)) {
     throw new ShapeError(`${cls}: axis=${describe(axis)} is out of range for a weight of shape [${w.shape}]`);
   }
+  return axes;
+}
+
+/**
+ * When the norms run over the weight's leading axes (a Dense kernel's axis 0, a convolution
+ * kernel's spatial and input axes), the weight is a [rows, cols] matrix whose column norms they
+ * are: the native kernel then does the whole projection, with the same double arithmetic in the
+ * same order as the loops below (bit for bit). Returns false for other axes.
+ */
+function constrainNative(w: Tensor, axes: readonly number[], kind: number, minValue: number, maxValue: number, rate: number): boolean {
+  const sorted = [...axes].sort((a, b) => a - b);
+  if (sorted.some((a, i) => a !== i)) return false;
+  const rows = w.shape.slice(0, sorted.length).reduce((a, b) => a * b, 1);
+  native.constrainColumnNorms(w.data, rows, rows === 0 ? 0 : w.size / rows, kind, minValue, maxValue, rate);
+  return true;
+}
+
+function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; norms: Float64Array } {
+  const axes = resolveAxes(cls, w, axis);
   const { group, groups } = groupIndex(w.shape, axes);
   const sq = new Float64Array(groups);
   const data = w.data;
@@ -87,7 +108,7 @@ function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; no
   return { group, norms: sq };
 }
 
-/** w[i] *= factor(norm of i's slice), in place. */
+/** w[i] *= factor(norm of i's slice), in place (any axes; constrainNative covers the leading ones). */
 function rescale(cls: string, w: Tensor, axis: Axis, factor: (norm: number) => number): void {
   const { group, norms } = groupNorms(cls, w, axis);
   const f = new Float64Array(norms.length);
@@ -111,6 +132,7 @@ export class MaxNorm implements Constraint {
   }
   apply(w: Tensor): void {
     const max = this.maxValue;
+    if (constrainNative(w, resolveAxes(this.className, w, this.axis), 0, 0, max, 0)) return;
     rescale(this.className, w, this.axis, (n) => Math.min(Math.max(n, 0), max) / (EPSILON + n));
   }
   getConfig(): Record<string, unknown> {
@@ -141,6 +163,7 @@ export class UnitNorm implements Constraint {
     this.axis = checkAxis('UnitNorm', options.axis ?? 0);
   }
   apply(w: Tensor): void {
+    if (constrainNative(w, resolveAxes(this.className, w, this.axis), 1, 0, 0, 0)) return;
     rescale(this.className, w, this.axis, (n) => 1 / (EPSILON + n));
   }
   getConfig(): Record<string, unknown> {
@@ -175,6 +198,7 @@ export class MinMaxNorm implements Constraint {
   }
   apply(w: Tensor): void {
     const { minValue, maxValue, rate } = this;
+    if (constrainNative(w, resolveAxes(this.className, w, this.axis), 2, minValue, maxValue, rate)) return;
     rescale(this.className, w, this.axis, (n) => {
       const desired = rate * Math.min(Math.max(n, minValue), maxValue) + (1 - rate) * n;
       return desired / (EPSILON + n);
