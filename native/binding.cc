@@ -89,14 +89,17 @@ class Args {
     return static_cast<int64_t>(d);
   }
 
-  float num(size_t i, const char* name) const {
+  // A finite number, in double precision (num: the same, rounded to float).
+  double real(size_t i, const char* name) const {
     Napi::Value v = info_[i];
     if (!v.IsNumber()) Fail(env(), "ERR_NATIVE_TYPE", std::string(fn_) + ": " + name + " must be a number", true);
     double d = v.As<Napi::Number>().DoubleValue();
     if (!std::isfinite(d))
       Fail(env(), "ERR_NATIVE_VALUE", std::string(fn_) + ": " + name + " must be finite, received " + std::to_string(d));
-    return static_cast<float>(d);
+    return d;
   }
+
+  float num(size_t i, const char* name) const { return static_cast<float>(real(i, name)); }
 
   bool flag(size_t i, const char* name) const {
     Napi::Value v = info_[i];
@@ -393,16 +396,8 @@ Napi::Value ConstrainColumnNorms(const Napi::CallbackInfo& info) {
   float* w = a.f32(0, "w", rows * cols);
   const int64_t kind = a.dim(3, "kind");
   if (kind > 2) Fail(a.env(), "ERR_NATIVE_VALUE", "constrainColumnNorms: kind must be 0 (max), 1 (unit) or 2 (min-max), received " + std::to_string(kind));
-  double v[3];
-  const char* names[3] = {"minValue", "maxValue", "rate"};
-  for (int k = 0; k < 3; ++k) {
-    Napi::Value x = info[4 + k];
-    if (!x.IsNumber()) Fail(a.env(), "ERR_NATIVE_TYPE", std::string("constrainColumnNorms: ") + names[k] + " must be a number", true);
-    v[k] = x.As<Napi::Number>().DoubleValue();
-    if (!std::isfinite(v[k]))
-      Fail(a.env(), "ERR_NATIVE_VALUE", std::string("constrainColumnNorms: ") + names[k] + " must be finite, received " + std::to_string(v[k]));
-  }
-  deepnode::constrain_column_norms(w, rows, cols, static_cast<deepnode::NormConstraint>(kind), v[0], v[1], v[2]);
+  const double min_value = a.real(4, "minValue"), max_value = a.real(5, "maxValue"), rate = a.real(6, "rate");
+  deepnode::constrain_column_norms(w, rows, cols, static_cast<deepnode::NormConstraint>(kind), min_value, max_value, rate);
   return info.Env().Undefined();
 }
 

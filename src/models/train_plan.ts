@@ -146,7 +146,12 @@ export class TrainPlan {
     readonly inWidth: number,
     /** The dropout-family layers, in order: each takes a key per step. */
     private readonly noise: readonly NoiseLayer[],
-  ) {}
+  ) {
+    this.generators = [...new Set(noise.map((l) => l.generator))];
+  }
+
+  /** The noise layers' generators, each once (several may share the global one). */
+  private readonly generators: readonly Random[];
 
   private keys = new Uint32Array(0);
 
@@ -165,10 +170,9 @@ export class TrainPlan {
     return this.keys;
   }
 
-  /** The noise layers' generators (several may share the global one) and their states. */
+  /** The generators' states, to give back the keys of steps that did not run. */
   private snapshot(): [Random, RandomState][] {
-    const gens = [...new Set(this.noise.map((l) => l.generator))];
-    return gens.map((g) => [g, g.snapshot()]);
+    return this.generators.map((g) => [g, g.snapshot()]);
   }
 
   /**
