@@ -262,6 +262,8 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
 // Idle helpers spin for kSpinMicros (the next product of a training step usually follows within
 // that), then sleep on a condition variable; they never hold a core for longer. The caller, once
 // its own blocks are done, spins while the helpers' last blocks take a normal time (see run).
+// The pool also runs the element-wise passes' chunks (run_tasks, parallel.h), the same way, so
+// that one helper per extra thread serves a whole training step and stays awake through it.
 constexpr int kSpinMicros = 150;
 // Slack before a wait for a helper's block counts as a sign that the helper lost its core.
 constexpr int kStrandedMicros = 200;
@@ -340,9 +342,32 @@ class Pool {
     tm_ = tm;
     tn_ = tn;
     done_ = done;
+    task_fn_ = nullptr;
     packs_ = p.pack_into ? 2 : 0;
     packs_done_.store(0, std::memory_order_relaxed);
-    const int tasks = packs_ + blocks;
+    publish_and_work(packs_ + blocks, helpers, backoff);
+    return true;
+  }
+
+  // Runs fn(ctx, t) for t in [0, tasks) on the caller and up to `helpers` helper threads, claimed
+  // one at a time as run() claims a product's blocks (see deepnode::run_tasks). Returns false,
+  // having run nothing, as run() does. fn must not throw.
+  bool run_tasks(int tasks, int helpers, TaskFn fn, void* ctx, std::chrono::nanoseconds* backoff) noexcept {
+    std::unique_lock<std::mutex> busy(run_mu_, std::try_to_lock);
+    if (!busy.owns_lock()) return false;
+    if (!ensure_helpers(helpers)) return false;
+    task_fn_ = fn;
+    task_ctx_ = ctx;
+    packs_ = 0;
+    packs_done_.store(0, std::memory_order_relaxed);
+    publish_and_work(tasks, helpers, backoff);
+    return true;
+  }
+
+ private:
+  // Publishes `tasks` tasks of the job run() or run_tasks() set up, runs the caller's share of
+  // them and waits for the rest (run_mu_ held).
+  void publish_and_work(const int tasks, int helpers, std::chrono::nanoseconds* backoff) noexcept {
     completed_.store(0, std::memory_order_relaxed);
     active_helpers_.store(helpers, std::memory_order_relaxed);
     const uint64_t gen = (++generation_) & 0xffffffffu;
@@ -399,9 +424,9 @@ class Pool {
     stall_average_ = (stall_average_ * 7 + stall) / 8;
     if (stall.count() > 0 && stall_average_ > caller_done - start && kStrandedFactor * stall > *backoff)
       *backoff = kStrandedFactor * stall;
-    return true;
   }
 
+ public:
   ~Pool() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -470,7 +495,9 @@ class Pool {
         continue;
       }
       // The claim pins the job: its caller waits for this task before changing anything.
-      if (next < packs_) {
+      if (task_fn_ != nullptr) {
+        task_fn_(task_ctx_, next);
+      } else if (next < packs_) {
         run_pack(problem_, next);
         packs_done_.fetch_add(1, std::memory_order_release);
       } else {
@@ -602,6 +629,8 @@ class Pool {
   bool* done_ = nullptr;
   int packs_ = 0;
   std::atomic<int> packs_done_{0};
+  TaskFn task_fn_ = nullptr;  // run_tasks()'s function and its argument; nullptr for a product
+  void* task_ctx_ = nullptr;
   std::chrono::nanoseconds stall_average_{0};  // of recent products (guarded by run_mu_)
   int absences_ = 0;  // absent-helper back-offs since a helper last ran a task (guarded by run_mu_)
   std::mutex mu_;  // guards sleeping and waking
@@ -621,6 +650,28 @@ int get_num_threads() {
 }
 
 const char* gemm_isa() { return g_kernel.isa; }
+
+namespace {
+// DEEPNODE_PARALLEL_BACKOFF=0: passes split whatever the pool's back-off says, and never start
+// one (tests that compare split and one-thread results; benchmarks of the split itself).
+bool passes_back_off() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("DEEPNODE_PARALLEL_BACKOFF");
+    return !(v && std::strcmp(v, "0") == 0);
+  }();
+  return enabled;
+}
+}  // namespace
+
+bool pool_backing_off() { return passes_back_off() && backing_off(); }
+
+bool run_tasks(int64_t tasks, int threads, TaskFn fn, void* ctx) {
+  if (tasks < 2 || threads < 2 || tasks > kMaxPoolTasks || pool_backing_off()) return false;
+  std::chrono::nanoseconds backoff{0};
+  if (!Pool::instance().run_tasks(static_cast<int>(tasks), threads - 1, fn, ctx, &backoff)) return false;
+  if (passes_back_off()) back_off_for(backoff);
+  return true;
+}
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,

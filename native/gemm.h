@@ -81,6 +81,19 @@ inline void sgemm_act(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
 void set_num_threads(int n);
 int get_num_threads();
 
+// Runs fn(ctx, t) for every t in [0, tasks) on the calling thread and up to threads - 1 of the
+// GEMM's helper threads, each task claimed by one thread; returns once all have run. Returns
+// false, having run nothing, when the pool is in use (a product or another pass: a call from
+// inside a task or an epilogue), backing off (see pool_backing_off), tasks or threads < 2, or
+// tasks > kMaxPoolTasks: the caller then does the work itself. fn must not throw. The element-wise
+// passes use it through parallel.h for_each_chunk.
+using TaskFn = void (*)(void* ctx, int64_t task);
+constexpr int64_t kMaxPoolTasks = 60000;
+bool run_tasks(int64_t tasks, int threads, TaskFn fn, void* ctx);
+// Whether the pool is backing off (another process holds a core our threads need; see gemm.cc),
+// so that passes stay on the calling thread; always false with DEEPNODE_PARALLEL_BACKOFF=0.
+bool pool_backing_off();
+
 // "avx512", "avx2" or "generic": the micro-kernel chosen at load
 // (DEEPNODE_ISA=generic|avx2|avx512 forces one, falling back to the best supported).
 const char* gemm_isa();

@@ -76,18 +76,15 @@ inline void each(int64_t n, F op) {
 
 // The large element-wise passes (activations, their derivatives with the bias sums, column sums,
 // the batch gather) split across threads when a pass holds more than kParallelMin units of work,
-// each thread taking at least kPerThreadMin. A unit is one element of a ReLU pass, ~0.2 ns on one
-// thread of the 2-vCPU Zen3 VM these were measured on, so the threshold is ~200 us of one-thread
-// work. Waking the passive OpenMP team and joining it costs ~12-15 us there on a quiet machine,
-// yet splitting smaller passes never paid on that shared VM: standalone ReLU, SELU and bias passes
-// of up to 2^18 floats ran 0.8-0.95x at 2 threads, and inside W4's training steps (other
-// processes busy, the GEMM's helper spinning between products) its [256, 1024] passes and
-// 256-row gathers got slower too (gathers 246-409 vs 215-228 us per step, bias passes 484-565 vs
-// 459-514). While those ran, other processes kept both vCPUs busy (load 5-10), and a
-// compute-bound tanh pass split evenly over 2 threads ran only 1.2x faster: re-measure on a quiet
-// machine before lowering kParallelMin. Above it are passes of ~200 us and more and the
-// libm-bound activations (milliseconds per large batch), where a free core should pay.
-constexpr int64_t kParallelMin = int64_t(1) << 20;
+// each thread taking at least kPerThreadMin (so two threads from 2 * kPerThreadMin). A unit is one
+// element of a ReLU pass, ~0.2 ns on one thread of the 2-vCPU Zen3 VM these were measured on.
+// The passes run on the GEMM's pool (parallel.h), whose helper is usually awake between a training
+// step's products: handing it a pass costs ~1 us. On a passive OpenMP team (woken per pass) these
+// thresholds were 4x higher, and W4's [256, 1024] ReLU-backward-and-bias passes and 256-row
+// gathers stayed on one thread; on the pool they split, and W4's 2-thread step went from 18.8 to
+// 17.5-17.9 ms (1 thread: 32.5 ms; alternating epochs in one process, medians of 7). The
+// libm-bound activations (milliseconds per large batch) split far above this.
+constexpr int64_t kParallelMin = int64_t(1) << 18;
 constexpr int64_t kPerThreadMin = int64_t(1) << 18;
 // Threads claim element-wise work this many floats (64 KB) at a time.
 constexpr int64_t kChunk = int64_t(1) << 14;

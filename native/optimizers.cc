@@ -11,7 +11,7 @@
 namespace deepnode {
 namespace {
 
-// Below this many elements a step is memory-bound and shorter than waking a thread team.
+// Below this many elements a step is memory-bound and shorter than handing out its chunks.
 constexpr int64_t kParallelMin = int64_t(1) << 16;
 // Each thread gets at least this many elements.
 constexpr int64_t kPerThreadMin = int64_t(1) << 14;
@@ -20,7 +20,7 @@ constexpr int64_t kChunk = int64_t(1) << 16;
 
 int threads_for(int64_t n) { return deepnode::threads_for(n, kParallelMin, kPerThreadMin); }
 
-// Applies op(i) for i in [0, n), on one thread or in chunks claimed by a team (parallel.h). The
+// Applies op(i) for i in [0, n), on one thread or in chunks claimed by the pool (parallel.h). The
 // bodies are branch-free so GCC can vectorise them; loops with std::sqrt cannot (see below).
 template <typename F>
 void for_each_index(int64_t n, F op) {

@@ -9,6 +9,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -140,6 +141,58 @@ void run_case(const Case& c) {
   if (bad) ++g_failures;
 }
 
+// The pool's generic tasks (gemm.h run_tasks, the element-wise passes' split): every task runs
+// exactly once, on up to the requested threads; a call from inside a task, and calls with fewer
+// than 2 tasks or threads or too many tasks, run nothing and return false (the caller then does
+// the work itself); a product inside a task runs on that thread, correctly.
+void check_run_tasks() {
+  struct Ctx {
+    std::vector<std::atomic<int>> runs;
+    std::atomic<int> nested_true{0};
+    std::vector<float> a, b, c;
+    explicit Ctx(size_t n) : runs(n), a(64 * 64, 0.5f), b(64 * 64, 0.25f), c(64 * 64) {}
+  };
+  auto fail = [](const char* what) {
+    std::printf("FAIL run_tasks: %s\n", what);
+    ++g_failures;
+  };
+  deepnode::set_num_threads(2);
+  for (int64_t tasks : {2, 3, 64, 1000}) {
+    ++g_cases;
+    Ctx ctx(static_cast<size_t>(tasks));
+    const bool ran = deepnode::run_tasks(tasks, 2, [](void* p, int64_t t) {
+      auto& c = *static_cast<Ctx*>(p);
+      c.runs[static_cast<size_t>(t)].fetch_add(1);
+      // Nested: the pool is busy, so this runs nothing.
+      if (deepnode::run_tasks(2, 2, [](void*, int64_t) {}, nullptr)) c.nested_true.fetch_add(1);
+    }, &ctx);
+    // false only while the pool backs off (another process holds a core): then nothing ran.
+    for (int64_t t = 0; t < tasks; ++t)
+      if (ctx.runs[static_cast<size_t>(t)].load() != (ran ? 1 : 0)) { fail("a task ran other than once"); break; }
+    if (ctx.nested_true.load() != 0) fail("a call from inside a task returned true");
+  }
+  ++g_cases;
+  {
+    Ctx ctx(64);
+    const bool ran = deepnode::run_tasks(64, 2, [](void* p, int64_t t) {
+      auto& c = *static_cast<Ctx*>(p);
+      // A product from inside a task stays on that thread (the pool is busy) and is still right.
+      std::vector<float> out(64 * 64);
+      deepnode::sgemm(false, false, 64, 64, 64, 1.0f, c.a.data(), 64, c.b.data(), 64, 0.0f, out.data(), 64);
+      bool ok = true;
+      for (float v : out) ok = ok && v == 8.0f;  // 64 * 0.5 * 0.25
+      if (ok) c.runs[static_cast<size_t>(t)].fetch_add(1);
+    }, &ctx);
+    for (int64_t t = 0; t < 64; ++t)
+      if (ctx.runs[static_cast<size_t>(t)].load() != (ran ? 1 : 0)) { fail("a product inside a task went wrong"); break; }
+  }
+  ++g_cases;
+  auto never = [](void*, int64_t) { std::abort(); };
+  if (deepnode::run_tasks(1, 2, never, nullptr) || deepnode::run_tasks(0, 2, never, nullptr) ||
+      deepnode::run_tasks(8, 1, never, nullptr) || deepnode::run_tasks(deepnode::kMaxPoolTasks + 1, 2, never, nullptr))
+    fail("a call with < 2 tasks or threads, or too many tasks, returned true");
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -203,6 +256,8 @@ int main(int argc, char** argv) {
     run_case({false, true, 33, 17, 9, 0.0f, 0.5f, false, 2, threads});
     run_case({true, true, 64, 64, 64, 0.0f, 0.0f, true, 0, threads});
   }
+
+  check_run_tasks();
 
   std::printf("%s: %d passed, %d failed\n", isa, g_cases - g_failures, g_failures);
   return g_failures ? 1 : 0;
