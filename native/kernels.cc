@@ -114,6 +114,9 @@ constexpr int64_t kGatherWork = 5;
 
 // Threads for a pass of `work` units.
 int threads_for(int64_t work) { return deepnode::threads_for(work, kParallelMin, kPerThreadMin); }
+// Whether a column-sum pass of `work` units is large enough that 2 threads would split it: such a
+// pass sums by blocks of rows at any thread count (split_column_sums).
+bool blocked_sums(int64_t work) { return work > kParallelMin && work / kPerThreadMin >= 2; }
 
 }  // namespace
 
@@ -273,7 +276,7 @@ void activation_backward_range(Act act, const float* x, const float* y, const fl
   backward_body(act, x, y, dy, dx, n, alpha);
 }
 
-// The OpenMP regions live outside the cloned functions (see simd.h); each chunk runs the clone.
+// The splits live outside the cloned functions (see simd.h); each chunk runs the clone.
 __attribute__((noinline)) void activation_forward_split(Act act, const float* x, float* y, int64_t n, float alpha,
                                                         int threads) {
   for_each_chunk(n, threads, kChunk,
@@ -340,19 +343,21 @@ void combine_partials(float* partial, int64_t blocks, int64_t cols, const float*
   else each(cols, [=](int64_t j) { db[j] = scale * partial[j]; });
 }
 
-// Column sums split across threads by blocks of rows: each block of kChunk floats (whole rows)
-// sums its rows into its own partial row, and the partials are added up in block order. The
-// blocks depend only on the shape, so the result is the same bits for any number of threads
-// >= 2; it differs from the one-thread pass (rows added one after another) by rounding only:
+// Column sums of a large pass, by blocks of rows: each block of kChunk floats (whole rows) sums its
+// rows into its own partial row, and the partials are added up in block order; the blocks are
+// split across threads when there are threads. Whether a pass is summed this way, and its blocks,
+// depend only on the shape (the work above which any thread count > 1 would split it), never on
+// the thread count, so 1, 2 or more threads give the same bits (test/14, test/36). It differs
+// from the small passes' order (rows added one after another) by rounding only:
 // |difference| <= ~(rows / rows_per_block + rows_per_block) * 2^-24 * sum_r |v[r, j]| per column.
 // sum_block(r0, r1, sums) computes the block's partial; `work` is the pass's size in work units.
-// Returns false when the batch is too small for threads (the caller then runs its one-thread pass).
+// Returns false for a small pass (the caller then runs its one-pass loop).
 template <typename SumBlock>
 bool split_column_sums(int64_t work, int64_t rows, int64_t cols, const float* base, float scale, float* db,
                        SumBlock sum_block) {
-  const int threads = threads_for(work);
   const int64_t rows_per_block = std::max<int64_t>(1, kChunk / std::max<int64_t>(cols, 1));
-  if (threads <= 1 || rows < 2 * rows_per_block) return false;
+  if (!blocked_sums(work) || rows < 2 * rows_per_block) return false;
+  const int threads = threads_for(work);
   const int64_t blocks = (rows + rows_per_block - 1) / rows_per_block;
   std::vector<float> partial(static_cast<size_t>(blocks * cols));
   float* p = partial.data();
@@ -397,9 +402,10 @@ void activation_backward_bias(Act act, const float* x, const float* y, const flo
                               int64_t rows, int64_t cols, float alpha, float* db, float db_scale) {
   // No columns: nothing to write (the row loop below would still walk every row).
   if (cols == 0) return;
-  // Large batches: blocks of rows across threads (split_column_sums). The threads_for test here
-  // too, not only in the split: without it the one-thread path below measured 5-9% slower.
-  if (threads_for(bias_work(act, rows, cols)) > 1 && backward_bias_split(act, x, y, dy, dx, rows, cols, alpha, db, db_scale))
+  // Large batches: blocks of rows, across threads when there are threads (split_column_sums). The
+  // size test here too, not only in the split: without it the one-pass loop below measured 5-9%
+  // slower.
+  if (blocked_sums(bias_work(act, rows, cols)) && backward_bias_split(act, x, y, dy, dx, rows, cols, alpha, db, db_scale))
     return;
   // One thread: the derivative a block of whole rows (~16 KB) per call, so that the call and the
   // vector loop's start-up are paid per block, not per row (W3's rows are 100 wide); then the

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "parallel.h"
 #include "simd.h"
@@ -69,15 +70,24 @@ DEEPNODE_TARGET_AVX2_UNFUSED DEEPNODE_INLINE void for_each_8(int64_t i0, int64_t
 }
 #endif
 
+// The sum of squares in double, by fixed chunks of kChunk elements whose partial sums are added in
+// chunk order: the chunks, and so the bits, depend only on n, never on the thread count.
 double sum_of_squares(const float* x, int64_t n) {
-  const int threads = threads_for(n);
+  if (n <= 0) return 0.0;
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  std::vector<double> partial(static_cast<size_t>(chunks));
+  double* p = partial.data();
+  for_each_chunk(n, threads_for(n), kChunk, [=](int64_t i0, int64_t i1) {
+    // One chunk per call, or all of them at once on one thread: each gets its own partial.
+    for (int64_t c0 = i0; c0 < i1; c0 += kChunk) {
+      const int64_t c1 = std::min(i1, c0 + kChunk);
+      double s = 0.0;
+      for (int64_t i = c0; i < c1; ++i) s += static_cast<double>(x[i]) * x[i];
+      p[c0 / kChunk] = s;
+    }
+  });
   double total = 0.0;
-  if (threads > 1) {
-#pragma omp parallel for num_threads(threads) schedule(static) reduction(+ : total)
-    for (int64_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
-  } else {
-    for (int64_t i = 0; i < n; ++i) total += static_cast<double>(x[i]) * x[i];
-  }
+  for (double v : partial) total += v;
   return total;
 }
 

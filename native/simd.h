@@ -3,8 +3,9 @@
 // picking one at load (GCC function multi-versioning, an ifunc). For the element-wise and
 // per-feature loops outside the GEMM (which has its own per-ISA builds). Elsewhere, under clang
 // or with AddressSanitizer (whose runtime and ifuncs don't mix well) there is one version.
-// OpenMP regions inside a cloned function are outlined into functions that are not cloned: put
-// the loops in a cloned function that the parallel region calls, not the other way round.
+// OpenMP regions (and the pool's tasks, parallel.h) inside a cloned function run outlined code
+// that is not cloned: put the loops in a cloned function that the split calls, not the other way
+// round.
 //
 // A loop that calls std::sqrt does NOT vectorise in either clone: the build keeps -fmath-errno,
 // so GCC guards every square root with a branch to libm's sqrtf (for errno on negative input),

@@ -2,8 +2,9 @@
  * The threaded element-wise passes, Adam's hand-written AVX2 loop and batch norm's register-blocked
  * [N, C] path, each held against what it replaces or splits:
  * - split passes (activations, their derivatives, the batch gather) give the one-thread bits;
- * - the bias sums split by blocks of rows are the same bits for 2 and 3 threads, within the
- *   documented rounding bound of the one-thread sums, and the one-thread sums keep their order;
+ * - large bias and column sums take blocks of rows fixed by the shape: the same bits at 1, 2 and 3
+ *   threads, within the rounding bound of the float64 sums;
+ * - clipnorm's norm sums fixed chunks: the same double at 1, 2 and 3 threads;
  * - Adam gives the same bits with DEEPNODE_ISA=generic (the compiler's scalar loop) and without
  *   (AVX2 when the CPU has it), at 1 and 2 threads, and matches the float64 formula;
  * - batch norm's 16-feature groups give the same bits as the per-feature tile code.
@@ -73,41 +74,66 @@ describe('threaded passes (child processes, 1, 2 and 3 threads)', () => {
     expect(out[3]!.gather).toBe(out[1]!.gather);
   });
 
-  it('activationBackwardBias: dx is the one-thread bits; db is the same for 2 and 3 threads and within the rounding bound', () => {
+  it('activationBackwardBias and columnSum: the same bits at 1, 2 and 3 threads, within the rounding bound', () => {
     for (const [rows, cols] of BIAS_SHAPES) {
       const key = `bias${rows}x${cols}`;
       const one = out[1]![key] as ChildBias, two = out[2]![key] as ChildBias, three = out[3]![key] as ChildBias;
-      expect(two.dx, `${key} dx`).toBe(one.dx);
-      expect(three.dx, `${key} dx`).toBe(one.dx);
-      // Blocks of rows fixed by the shape: any thread count >= 2 adds the same partials in the same order.
-      expect(three.db, `${key} db 3 vs 2 threads`).toEqual(two.db);
-      expect(three.colsum, `${key} columnSum 3 vs 2 threads`).toEqual(two.colsum);
-      expect(three.colsumAcc, `${key} columnSum (accumulate) 3 vs 2 threads`).toEqual(two.colsumAcc);
+      // A large pass sums by blocks of rows fixed by the shape, whatever the thread count.
+      for (const [name, got] of [['2 threads', two], ['3 threads', three]] as const) {
+        expect(got.dx, `${key} dx, ${name}`).toBe(one.dx);
+        expect(got.db, `${key} db, ${name}`).toEqual(one.db);
+        expect(got.colsum, `${key} columnSum, ${name}`).toEqual(one.colsum);
+        expect(got.colsumAcc, `${key} columnSum (accumulate), ${name}`).toEqual(one.colsumAcc);
+      }
       // Both orders are within float32 summation error of the float64 sum: |err| <= rows * 2^-24 * sum |v|.
       const { dy, dx, db0, acc0 } = biasInputs(rows, cols);
       const d = columnSums(dx, rows, cols), g = columnSums(dy, rows, cols);
       const u = 2 ** -24;
       for (let j = 0; j < cols; j++) {
         const bound = (rows + 2) * u * 0.25 * d.abs[j]! + 2 * u * Math.abs(db0[j]! - 0.25 * d.sum[j]!);
-        for (const [name, got] of [['1 thread', one], ['2 threads', two]] as const) {
-          expect(Math.abs(got.db[j]! - (db0[j]! - 0.25 * d.sum[j]!)), `${key} db[${j}] ${name}`).toBeLessThanOrEqual(bound);
-          expect(Math.abs(got.colsum[j]! - g.sum[j]!), `${key} colsum[${j}] ${name}`).toBeLessThanOrEqual((rows + 1) * u * g.abs[j]!);
-          expect(Math.abs(got.colsumAcc[j]! - (acc0[j]! + g.sum[j]!)), `${key} colsumAcc[${j}] ${name}`)
-            .toBeLessThanOrEqual((rows + 2) * u * (g.abs[j]! + Math.abs(acc0[j]!)));
-        }
+        expect(Math.abs(one.db[j]! - (db0[j]! - 0.25 * d.sum[j]!)), `${key} db[${j}]`).toBeLessThanOrEqual(bound);
+        expect(Math.abs(one.colsum[j]! - g.sum[j]!), `${key} colsum[${j}]`).toBeLessThanOrEqual((rows + 1) * u * g.abs[j]!);
+        expect(Math.abs(one.colsumAcc[j]! - (acc0[j]! + g.sum[j]!)), `${key} colsumAcc[${j}]`)
+          .toBeLessThanOrEqual((rows + 2) * u * (g.abs[j]! + Math.abs(acc0[j]!)));
       }
     }
   });
 
-  it('the bias and column sums really split (the comparisons above are not vacuous)', () => {
-    // Blocked partial sums round differently from one running sum on some columns of every shape
-    // above the thresholds (bias sums: all three; column sums: the 57,001-row one).
+  it('large passes sum by blocks of rows even on one thread (the comparisons above are not vacuous)', () => {
+    // The small passes' order, rows added one after another in float32, rounds differently on some
+    // column of every bias shape here (all above the blocked-sum size) and of the 57,001-row column
+    // sum (the only column sum above it): the 1-thread results took the blocked order too.
+    const onePass = (v: Float32Array, rows: number, cols: number) => {
+      const s = new Float32Array(cols);
+      for (let r = 0; r < rows; r++) for (let j = 0; j < cols; j++) s[j] = Math.fround(s[j]! + v[r * cols + j]!);
+      return s;
+    };
     for (const [rows, cols] of BIAS_SHAPES) {
-      const one = out[1]![`bias${rows}x${cols}`] as ChildBias, two = out[2]![`bias${rows}x${cols}`] as ChildBias;
-      expect(two.db.some((v, j) => v !== one.db[j]), `bias ${rows}x${cols}`).toBe(true);
+      const one = out[1]![`bias${rows}x${cols}`] as ChildBias;
+      const { dx, db0 } = biasInputs(rows, cols);
+      const s = onePass(dx, rows, cols);
+      const sequential = Array.from(db0, (b, j) => Math.fround(b + Math.fround(-0.25 * s[j]!)));
+      expect(one.db.some((v, j) => v !== sequential[j]), `bias ${rows}x${cols}`).toBe(true);
     }
-    const one = out[1]!['bias57001x37'] as ChildBias, two = out[2]!['bias57001x37'] as ChildBias;
-    expect(two.colsum.some((v, j) => v !== one.colsum[j]), 'columnSum 57001x37').toBe(true);
+    const { dy } = biasInputs(57_001, 37);
+    const s = onePass(dy, 57_001, 37);
+    const one = out[1]!['bias57001x37'] as ChildBias;
+    expect(one.colsum.some((v, j) => v !== s[j]), 'columnSum 57001x37').toBe(true);
+  });
+
+  it('clipByNorm: the same norm (a double) and clipped bits at 1, 2 and 3 threads', () => {
+    for (const size of [65_536 + 13, 1_000_003]) {
+      const key = `clip${size}`;
+      expect(out[2]![key], `${key}, 2 threads`).toBe(out[1]![key]);
+      expect(out[3]![key], `${key}, 3 threads`).toBe(out[1]![key]);
+      // Not vacuous: the norm is the chunked sum, not one running sum (which differs in its last bits here).
+      const g = randArray(rng(20), size, -1, 1);
+      let sequential = 0;
+      for (let i = 0; i < size; i++) sequential += g[i]! * g[i]!;
+      const norm = Number((out[1]![key] as string).split(' ')[0]);
+      expect(Math.abs(norm - Math.sqrt(sequential)) / norm).toBeLessThan(1e-12);
+      if (size > 500_000) expect(norm).not.toBe(Math.sqrt(sequential));
+    }
   });
 
   it('Adam gives the same bits at 1, 2 and 3 threads', () => {
@@ -152,19 +178,25 @@ describe('Adam: AVX2 loop vs the compiler-generated loop', () => {
   });
 });
 
-describe('activationBackwardBias on one thread keeps its summation order', () => {
-  it('db = db0 + scale * (rows added one after another in float32)', () => {
+describe('activationBackwardBias on one thread: its summation order, chosen by the shape', () => {
+  it('db = db0 + scale * (rows added one after another in float32), or by blocks of 16,384 floats from 2^18 elements', () => {
     const threads = native.getNumThreads();
     native.setNumThreads(1);
     try {
-      for (const [rows, cols] of [[256, 1024], [33, 100], [4099, 37]] as const) {
+      // SELU's backward pass with its bias sums is 2 work units per element: blocked from 2^19 units.
+      for (const [rows, cols, blocked] of [[256, 1024, true], [33, 100, false], [4099, 37, false], [7089, 37, true]] as const) {
         const { x, y, dy, dx, db0 } = biasInputs(rows, cols);
         const db = db0.slice(), got = new Float32Array(rows * cols);
         native.activationBackwardBias(ActId.Selu, x, y, dy, got, 0, rows, cols, db, -0.25);
         expect(Array.from(got)).toEqual(Array.from(dx));
+        const per = blocked ? Math.floor(16384 / cols) : rows; // rows per block
         for (let j = 0; j < cols; j++) {
           let s = 0;
-          for (let r = 0; r < rows; r++) s = Math.fround(s + dx[r * cols + j]!);
+          for (let r0 = 0; r0 < rows; r0 += per) {
+            let p = 0;
+            for (let r = r0; r < Math.min(rows, r0 + per); r++) p = Math.fround(p + dx[r * cols + j]!);
+            s = r0 === 0 ? p : Math.fround(s + p);
+          }
           // The final db0 + scale * s is fused (one rounding) in the AVX2 clone, two roundings otherwise.
           const fused = Math.fround(db0[j]! + -0.25 * s), unfused = Math.fround(db0[j]! + Math.fround(-0.25 * s));
           expect([fused, unfused], `${rows}x${cols} db[${j}]`).toContain(db[j]);

@@ -2,8 +2,9 @@
 // BatchNormalization, Adam, shuffling); and across thread counts, 1 vs 2 threads also give
 // bit-identical weights, because every threaded kernel splits its output (GEMM: blocks of C, each
 // computed with the full K loop; BatchNormalization: channels; Dropout: chunks drawing from a
-// counter-based stream; optimizers: element ranges) and never a reduction over the split. The
-// exception is the per-weight clipnorm norm (see the last test and the README).
+// counter-based stream; optimizers: element ranges), and the reductions that do split (large bias
+// and column sums, clipnorm's per-weight norm) add fixed partials chosen by the shape, never by the
+// thread count.
 import { afterAll, describe, expect, it } from 'vitest';
 import { Sequential, Tensor, getNumThreads, layers, optimizers, setNumThreads, setSeed } from '../src';
 
@@ -25,12 +26,13 @@ function data(n: number, features: number, classes: number): { x: Tensor; y: Ten
  * products are above the GEMM's 1.5 Mflop threshold (128 x 256 x 256 = 16.8 Mflop), and Adam steps
  * 2 x 65,536+ parameters (its threshold is 65,536 elements).
  */
-async function trainOnce(threads: number, opts: { seed?: number; clipnorm?: number } = {}): Promise<Float32Array[]> {
+async function trainOnce(threads: number, opts: { seed?: number; clipnorm?: number; units?: number; batchSize?: number } = {}): Promise<Float32Array[]> {
   setNumThreads(threads);
   setSeed(opts.seed ?? 7);
   const { x, y } = data(1024, 256, 10);
+  const units = opts.units ?? 256;
   const model = new Sequential([
-    layers.dense({ units: 256, activation: 'relu', inputShape: [256] }),
+    layers.dense({ units, activation: 'relu', inputShape: [256] }),
     layers.batchNormalization(),
     layers.dropout({ rate: 0.3 }),
     layers.dense({ units: 256, activation: 'relu' }),
@@ -38,7 +40,7 @@ async function trainOnce(threads: number, opts: { seed?: number; clipnorm?: numb
     layers.dense({ units: 10, activation: 'softmax' }),
   ]);
   model.compile({ optimizer: optimizers.adam({ learningRate: 1e-3, clipnorm: opts.clipnorm ?? null }), loss: 'sparseCategoricalCrossentropy' });
-  await model.fit(x, y, { epochs: 1, batchSize: 128, verbose: 0 });
+  await model.fit(x, y, { epochs: 1, batchSize: opts.batchSize ?? 128, verbose: 0 });
   return model.getWeights().map((w) => Float32Array.from(w.data));
 }
 
@@ -67,12 +69,17 @@ describe('determinism', () => {
     expect(bitsEqual(one, two)).toBe(true);
   }, 30_000);
 
-  it('clipnorm: its per-weight norm is a threaded double reduction, yet the same thread count repeats exactly', async () => {
-    // Across thread counts that norm differs in its last double bits (the float32 scale it gives
-    // almost always rounds the same): the one documented exception in the README.
-    const a = await trainOnce(2, { clipnorm: 0.01 });
-    const b = await trainOnce(2, { clipnorm: 0.01 });
-    expect(bitsEqual(a, b)).toBe(true);
-    expect(bitsEqual(a, await trainOnce(2))).toBe(false); // the clipping did act
+  it('clipnorm: its per-weight norm sums fixed chunks, so 1 and 2 threads give bit-identical weights too', async () => {
+    // Its first two kernels have 256 x 257 = 65,792 elements: above clipByNorm's split size (65,536), two chunks.
+    const one = await trainOnce(1, { clipnorm: 0.01, units: 257 });
+    const two = await trainOnce(2, { clipnorm: 0.01, units: 257 });
+    expect(bitsEqual(one, two)).toBe(true);
+    expect(bitsEqual(two, await trainOnce(2, { units: 257 }))).toBe(false); // the clipping did act
+  }, 30_000);
+
+  it('a [256, 1024] ReLU layer (bias sums by blocks of rows, split at 2 threads): 1 and 2 threads bit-identical', async () => {
+    const one = await trainOnce(1, { units: 1024, batchSize: 256 });
+    const two = await trainOnce(2, { units: 1024, batchSize: 256 });
+    expect(bitsEqual(one, two)).toBe(true);
   }, 30_000);
 });

@@ -24,6 +24,7 @@ beforeAll(async () => {
     fs.mkdirSync(path.join(dir, 'bench'));
     fs.copyFileSync(path.join(root, 'bench', 'run.mjs'), path.join(dir, 'bench', 'run.mjs'));
     fs.copyFileSync(path.join(root, 'bench', 'chapter11.mjs'), path.join(dir, 'bench', 'chapter11.mjs'));
+    fs.copyFileSync(path.join(root, 'bench', 'scaling-ceiling.mjs'), path.join(dir, 'bench', 'scaling-ceiling.mjs'));
     fs.cpSync(path.join(root, 'bench', 'lib'), path.join(dir, 'bench', 'lib'), { recursive: true });
     fs.cpSync(path.join(root, 'bench', 'peers'), path.join(dir, 'bench', 'peers'), { recursive: true });
   });
@@ -134,6 +135,26 @@ describe('npm run bench (bench/run.mjs)', () => {
     const bad = await runCmd(process.execPath, [script, '--workloads', 'W9'], env, root);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown workload "W9" \(expected W1, W1R, W2A\)/);
+  }, 120_000);
+
+  it('bench/scaling-ceiling.mjs times one process alone, an independent pair and 2 threads per round, and refuses an unknown workload', async () => {
+    const script = path.join(stage, 'bench', 'scaling-ceiling.mjs');
+    const env = { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath() };
+    const r = await runCmd(process.execPath, [script, '--workload', 'w1', '--rounds', '1', '--epochs', '1', '--samples', '256'], env, root);
+    expect(r.code, r.stderr).toBe(0);
+    const rows = tableAfter(r.stdout, '| round | alone (1 thread) | independent pair | pair / alone | 2 threads | 2 threads / alone |');
+    expect(rows).toHaveLength(1);
+    const [round, alone, pair, pairRatio, two, twoRatio] = rows[0]!;
+    expect(round).toBe('1');
+    const [a, b] = pair!.split(' + ').map(Number);
+    for (const v of [Number(alone), a!, b!, Number(two)]) expect(Number.isFinite(v) && v > 0, String(v)).toBe(true);
+    // The ratios are of the unrounded speeds: within 0.01 of the printed ones.
+    expect(Math.abs(parseFloat(pairRatio!) - (a! + b!) / Number(alone))).toBeLessThan(0.01);
+    expect(Math.abs(parseFloat(twoRatio!) - Number(two) / Number(alone))).toBeLessThan(0.01);
+    expect(r.stdout).toMatch(/^Medians over 1 round: independent pair \d+\.\d\d× one process alone \(the machine's ceiling\), 2 threads \d+\.\d\d×\.$/m);
+    const bad = await runCmd(process.execPath, [script, '--workload', 'W9'], env, root);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown workload "W9"/);
   }, 120_000);
 
   it('rejects an unknown section with exit code 2 and the usage', async () => {

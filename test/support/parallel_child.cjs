@@ -62,6 +62,12 @@ function elementwise(res) {
   const rows = new Float32Array(400 * 784);
   native.gatherRows(src, 10_000, 784, idx, 400, rows);
   res.gather = digest(rows);
+  // clipnorm's per-weight norm (a double sum over fixed chunks) and the clipped gradient.
+  for (const size of [65_536 + 13, 1_000_003]) {
+    const g = data(20, size, -1, 1);
+    const norm = native.clipByNorm(g, 0.5);
+    res[`clip${size}`] = `${norm} ${digest(g)}`;
+  }
 }
 
 function adam(res) {
