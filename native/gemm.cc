@@ -120,6 +120,8 @@ constexpr double kParallelMinFlops = 1.5e6;
 constexpr double kMinFlopsPerThread = 0.75e6;
 constexpr int kBlocksPerThread = 4;
 constexpr int kMaxBlocks = 256;
+// Column-block products of at least this many flops shrink their blocks towards the end (sgemm_ex).
+constexpr double kGuidedMinFlops = 5e7;
 
 // Per-thread packing buffer (nullptr when memory runs out; helper threads must not throw).
 thread_local AlignedScratch t_workspace;
@@ -149,6 +151,9 @@ struct Problem {
   // ranges [0, pack_split) and [pack_split, m); else nullptr.
   float* pack_into;
   int64_t pack_split;
+  // Guided column blocks (see sgemm_ex): block b is register-tile panels [col_panels[b],
+  // col_panels[b + 1]) of all m rows; nullptr for the even tm x tn grid.
+  const int64_t* col_panels = nullptr;
 };
 
 // Pack task t (0 or 1) of a product whose pool packs op(A): one of the two row ranges.
@@ -225,8 +230,9 @@ void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, in
   }
 }
 
-Block block_of(int64_t m, int64_t n, int64_t tm, int64_t tn, int64_t index) {
+Block block_of(int64_t m, int64_t n, int64_t tm, int64_t tn, int64_t index, const int64_t* col_panels) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
+  if (col_panels) return Block{0, m, col_panels[index] * nr, std::min(n, col_panels[index + 1] * nr)};
   const int64_t bi = index / tn, bj = index % tn;
   const int64_t mpan = ceil_div(m, mr), npan = ceil_div(n, nr);
   // Whole micro-panels per block, the remainder spread over the first blocks.
@@ -259,12 +265,17 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
 // that does not get a core (another process holds it) simply claims nothing, and the product
 // finishes at one-thread speed instead of stalling at a barrier (the collapse of spin-barrier
 // pools on a shared machine). The caller waits only for blocks a helper has already claimed.
-// Idle helpers spin for kSpinMicros (the next product of a training step usually follows within
-// that), then sleep on a condition variable; they never hold a core for longer. The caller, once
+// Idle helpers spin until the job they worked on is done (the other thread's last block; at most
+// kMaxJobWait), then for kSpinMicros more (the next product of a training step usually follows
+// within that), then sleep on a condition variable. A helper that slept through the caller's last
+// block was woken late for the next product: 256x1024x1024 products at 2 threads, back to back or
+// 80 us apart, found it asleep at 25-60% of them, and a tenth of them got their second thread
+// 0.1-1.5 ms late; counting from the job's end, asleep at 1-18%, and the tenth 1-100 us late. The caller, once
 // its own blocks are done, spins while the helpers' last blocks take a normal time (see run).
 // The pool also runs the element-wise passes' chunks (run_tasks, parallel.h), the same way, so
 // that one helper per extra thread serves a whole training step and stays awake through it.
 constexpr int kSpinMicros = 150;
+constexpr std::chrono::milliseconds kMaxJobWait{20};
 // Slack before a wait for a helper's block counts as a sign that the helper lost its core.
 constexpr int kStrandedMicros = 200;
 
@@ -457,6 +468,7 @@ class Pool {
   };
 
   static uint32_t gen_of(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
+  static int tasks_of(uint64_t s) { return static_cast<int>((s >> 16) & 0xffff); }
 
   bool ensure_helpers(int helpers) noexcept {
     try {
@@ -502,7 +514,7 @@ class Pool {
         packs_done_.fetch_add(1, std::memory_order_release);
       } else {
         for (int i = 1; packs_done_.load(std::memory_order_acquire) != packs_; ++i) spin_step(i);
-        done_[next - packs_] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next - packs_));
+        done_[next - packs_] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next - packs_, problem_.col_panels));
       }
       if (completed_.fetch_add(1, std::memory_order_seq_cst) + 1 == tasks &&
           caller_waiting_.load(std::memory_order_seq_cst)) {
@@ -518,10 +530,20 @@ class Pool {
     for (;;) {
       uint64_t s = state_.load(std::memory_order_acquire);
       if (gen_of(s) == seen) {
-        const auto spin_end = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+        // kSpinMicros count from the end of the job this helper last worked on: until then
+        // another thread is still running the job's last task, and the next job comes after it.
+        const auto start = std::chrono::steady_clock::now();
+        auto spin_end = start + std::chrono::microseconds(kSpinMicros);
+        bool job_done = false;
         for (int i = 1; gen_of(s = state_.load(std::memory_order_acquire)) == seen; ++i) {
           spin_step(i);
-          if ((i & 63) == 0 && (std::chrono::steady_clock::now() > spin_end || backing_off())) break;
+          if ((i & 63) != 0) continue;
+          const auto now = std::chrono::steady_clock::now();
+          if (!job_done && (completed_.load(std::memory_order_acquire) == tasks_of(s) || now - start > kMaxJobWait)) {
+            job_done = true;
+            spin_end = now + std::chrono::microseconds(kSpinMicros);
+          }
+          if ((job_done && now > spin_end) || backing_off()) break;
         }
         if (gen_of(s) == seen) {
           {
@@ -707,6 +729,27 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     int64_t tm = 1, tn = 1;
     choose_grid(transA, transB, m, n, k, blocks, &tm, &tn);
     blocks = static_cast<int>(tm * tn);
+    // Large products split into column blocks shrink their blocks towards the end: each takes
+    // 1/(2 x threads) of the register-tile panels left, at least one. The threads then finish
+    // within about one panel of each other, not one even block: on W4's 256x1024 products at 2
+    // threads the caller waited 150-450 us per product for the helper's last 128-column block,
+    // and the paired 2-thread speed-up of W4 training went from 1.65 to 1.83-1.86 (alternating
+    // processes, 3 rounds). Which thread computes a column never changes its bits.
+    int64_t guided[kMaxBlocks + 1];
+    if (tm == 1 && flops >= kGuidedMinFlops) {
+      const int64_t npan = ceil_div(n, g_kernel.nr);
+      int b = 0;
+      guided[0] = 0;
+      for (int64_t at = 0; at < npan; ++b) {
+        at += b + 1 == kMaxBlocks ? npan - at : std::max<int64_t>(1, ceil_div(npan - at, 2 * threads));
+        guided[b + 1] = at;
+      }
+      if (b > 1) {
+        blocks = b;
+        tn = b;
+        p.col_panels = guided;
+      }
+    }
     // Column blocks would each pack all of op(A) (the batch-32 and batch-256 layers split along
     // n): it is packed once and shared, by the pool's threads in two row ranges when op(A) has
     // enough rows (on the caller alone, that pack was ~4% of a 2-thread 256x1024x784 product).
@@ -733,7 +776,7 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
       back_off_for(backoff);
       // A thread that could not allocate its workspace left its block for the caller.
       for (int b = 0; b < blocks; ++b)
-        if (!done[b] && !run_block(p, block_of(m, n, tm, tn, b))) throw std::bad_alloc();
+        if (!done[b] && !run_block(p, block_of(m, n, tm, tn, b, p.col_panels))) throw std::bad_alloc();
       return;
     }
     if (p.pack_into) g_kernel.pack_a(transA, m, k, A, lda, p.pack_into, 0, m);  // the pool was busy
