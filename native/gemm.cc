@@ -270,8 +270,9 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
 // within that), then sleep on a condition variable. A helper that slept through the caller's last
 // block was woken late for the next product: 256x1024x1024 products at 2 threads, back to back or
 // 80 us apart, found it asleep at 25-60% of them, and a tenth of them got their second thread
-// 0.1-1.5 ms late; counting from the job's end, asleep at 1-18%, and the tenth 1-100 us late. The caller, once
-// its own blocks are done, spins while the helpers' last blocks take a normal time (see run).
+// 0.1-1.5 ms late; counting from the job's end, asleep at 1-18%, and the tenth 1-100 us late.
+// The caller, once its own blocks are done, spins while the helpers' last blocks take a normal
+// time (see run).
 // The pool also runs the element-wise passes' chunks (run_tasks, parallel.h), the same way, so
 // that one helper per extra thread serves a whole training step and stays awake through it.
 constexpr int kSpinMicros = 150;
