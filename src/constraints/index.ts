@@ -90,16 +90,23 @@ function resolveAxes(cls: string, w: Tensor, axis: Axis): number[] {
  * are: the native kernel then does the whole projection, with the same double arithmetic in the
  * same order as the loops below (bit for bit). Returns false for other axes.
  */
-function constrainNative(w: Tensor, axes: readonly number[], kind: number, minValue: number, maxValue: number, rate: number): boolean {
+function constrainNative(w: Tensor, axes: readonly number[], n: NativeNorm): boolean {
   const sorted = [...axes].sort((a, b) => a - b);
   if (sorted.some((a, i) => a !== i)) return false;
   const rows = w.shape.slice(0, sorted.length).reduce((a, b) => a * b, 1);
-  native.constrainColumnNorms(w.data, rows, rows === 0 ? 0 : w.size / rows, kind, minValue, maxValue, rate);
+  native.constrainColumnNorms(w.data, rows, rows === 0 ? 0 : w.size / rows, n.kind, n.minValue ?? 0, n.maxValue ?? 0, n.rate ?? 0);
   return true;
 }
 
-function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; norms: Float64Array } {
-  const axes = resolveAxes(cls, w, axis);
+/** The native kernel's form of a norm constraint (kind 0 max, 1 unit, 2 min-max; native/kernels.h). */
+interface NativeNorm {
+  kind: 0 | 1 | 2;
+  minValue?: number;
+  maxValue?: number;
+  rate?: number;
+}
+
+function groupNorms(w: Tensor, axes: readonly number[]): { group: Int32Array; norms: Float64Array } {
   const { group, groups } = groupIndex(w.shape, axes);
   const sq = new Float64Array(groups);
   const data = w.data;
@@ -108,9 +115,14 @@ function groupNorms(cls: string, w: Tensor, axis: Axis): { group: Int32Array; no
   return { group, norms: sq };
 }
 
-/** w[i] *= factor(norm of i's slice), in place (any axes; constrainNative covers the leading ones). */
-function rescale(cls: string, w: Tensor, axis: Axis, factor: (norm: number) => number): void {
-  const { group, norms } = groupNorms(cls, w, axis);
+/**
+ * w[i] *= factor(norm of i's slice), in place: natively (`nativeForm`) when the norms run over the
+ * leading axes, else by the loops here (any axes).
+ */
+function rescale(cls: string, w: Tensor, axis: Axis, nativeForm: NativeNorm, factor: (norm: number) => number): void {
+  const axes = resolveAxes(cls, w, axis);
+  if (constrainNative(w, axes, nativeForm)) return;
+  const { group, norms } = groupNorms(w, axes);
   const f = new Float64Array(norms.length);
   for (let g = 0; g < norms.length; g++) f[g] = factor(norms[g]!);
   const data = w.data;
@@ -132,8 +144,7 @@ export class MaxNorm implements Constraint {
   }
   apply(w: Tensor): void {
     const max = this.maxValue;
-    if (constrainNative(w, resolveAxes(this.className, w, this.axis), 0, 0, max, 0)) return;
-    rescale(this.className, w, this.axis, (n) => Math.min(Math.max(n, 0), max) / (EPSILON + n));
+    rescale(this.className, w, this.axis, { kind: 0, maxValue: max }, (n) => Math.min(Math.max(n, 0), max) / (EPSILON + n));
   }
   getConfig(): Record<string, unknown> {
     return { max_value: this.maxValue, axis: this.axis };
@@ -163,8 +174,7 @@ export class UnitNorm implements Constraint {
     this.axis = checkAxis('UnitNorm', options.axis ?? 0);
   }
   apply(w: Tensor): void {
-    if (constrainNative(w, resolveAxes(this.className, w, this.axis), 1, 0, 0, 0)) return;
-    rescale(this.className, w, this.axis, (n) => 1 / (EPSILON + n));
+    rescale(this.className, w, this.axis, { kind: 1 }, (n) => 1 / (EPSILON + n));
   }
   getConfig(): Record<string, unknown> {
     return { axis: this.axis };
@@ -198,8 +208,7 @@ export class MinMaxNorm implements Constraint {
   }
   apply(w: Tensor): void {
     const { minValue, maxValue, rate } = this;
-    if (constrainNative(w, resolveAxes(this.className, w, this.axis), 2, minValue, maxValue, rate)) return;
-    rescale(this.className, w, this.axis, (n) => {
+    rescale(this.className, w, this.axis, { kind: 2, minValue, maxValue, rate }, (n) => {
       const desired = rate * Math.min(Math.max(n, minValue), maxValue) + (1 - rate) * n;
       return desired / (EPSILON + n);
     });
