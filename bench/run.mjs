@@ -562,8 +562,8 @@ if (only.includes('profile'))
         profiles.push({ workload: w, ...p, perOp });
         out.push('', `### ${w}: ${WORKLOADS[w].what}; ${p.steps} steps (${p.epochs} epoch${p.epochs === 1 ? '' : 's'} of ${p.samples} images)`, '');
         out.push(
-          'As `fit` runs it: with no callback watching single batches, plain SGD runs about 8 ms of batches per native call ' +
-            '(`trainPlanRun`), other optimizers one call per batch (`trainPlanStep`); "outside native" includes fit\'s per-epoch set-up ' +
+          'As `fit` runs it: with no callback watching single batches, about 8 ms of batches per native call (`trainPlanRun`; ' +
+            'plain SGD fused into it, other optimizers\' updates inside it after each batch); "outside native" includes fit\'s per-epoch set-up ' +
             '(checking and indexing the data) and its event-loop yields:',
           '',
           table(p),

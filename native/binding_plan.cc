@@ -374,10 +374,87 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
 }
 
 
-// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, activatePred, keys) -> steps done
+// Argument i of trainPlanRun: the optimizer's update (train_plan.h PlanUpdate) as { kind, params,
+// grads, slots: [3 x Float32Array | null], beta1, beta2, epsilon, momentum, nesterov, scalars:
+// Float64Array of steps x kScalars }, or null for plain SGD. Returns false for null.
+bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode::PlanUpdate* u) {
+  Napi::Env env = info.Env();
+  if (info[i].IsNull() || info[i].IsUndefined()) return false;
+  const std::string where = "trainPlanRun: update";
+  if (!info[i].IsObject()) Fail(env, "ERR_NATIVE_TYPE", where + " must be an object or null", true);
+  Napi::Object o = info[i].As<Napi::Object>();
+  auto number = [&](const char* key) {
+    Napi::Value v = o.Get(key);
+    if (!v.IsNumber()) Fail(env, "ERR_NATIVE_TYPE", where + "." + key + " must be a number", true);
+    const double d = v.As<Napi::Number>().DoubleValue();
+    if (!std::isfinite(d)) Fail(env, "ERR_NATIVE_VALUE", where + "." + key + " must be finite, received " + std::to_string(d));
+    return d;
+  };
+  auto f32 = [&](Napi::Value v, const std::string& name, int64_t need, bool optional) -> float* {
+    if (optional && (v.IsNull() || v.IsUndefined())) return nullptr;
+    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+      Fail(env, "ERR_NATIVE_TYPE", where + "." + name + (optional ? " must be a Float32Array or null" : " must be a Float32Array"), true);
+    auto a = v.As<Napi::Float32Array>();
+    const int64_t len = a.Data() == nullptr ? 0 : static_cast<int64_t>(a.ElementLength());
+    if (len != need) Fail(env, "ERR_NATIVE_SIZE", where + "." + name + " has " + std::to_string(len) + " elements, needs " + std::to_string(need));
+    return a.Data();
+  };
+  const double kind = number("kind");
+  if (kind != std::floor(kind) || kind < 0 || kind > static_cast<double>(deepnode::UpdateKind::Nadam))
+    Fail(env, "ERR_NATIVE_VALUE", where + ".kind must be an integer in [0, 5], received " + std::to_string(kind));
+  u->kind = static_cast<deepnode::UpdateKind>(static_cast<int32_t>(kind));
+  Napi::Value pv = o.Get("params");
+  if (!pv.IsTypedArray() || pv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    Fail(env, "ERR_NATIVE_TYPE", where + ".params must be a Float32Array", true);
+  u->n = static_cast<int64_t>(pv.As<Napi::Float32Array>().ElementLength());
+  if (u->n < 1) Fail(env, "ERR_NATIVE_SIZE", where + ".params is empty");
+  u->params = f32(pv, "params", u->n, false);
+  u->grads = f32(o.Get("grads"), "grads", u->n, false);
+  Napi::Value sv = o.Get("slots");
+  if (!sv.IsArray() || sv.As<Napi::Array>().Length() != 3) Fail(env, "ERR_NATIVE_TYPE", where + ".slots must be an array of 3", true);
+  // Per kind: how many slots it may have, and how many of those it must have.
+  static const int kMay[] = {1, 1, 3, 3, 2, 2}, kMust[] = {0, 1, 1, 2, 2, 2};
+  const int k = static_cast<int>(kind);
+  for (uint32_t j = 0; j < 3; ++j) {
+    Napi::Value v = sv.As<Napi::Array>().Get(j);
+    const std::string name = "slots[" + std::to_string(j) + "]";
+    if (static_cast<int>(j) >= kMay[k]) {
+      if (!v.IsNull() && !v.IsUndefined()) Fail(env, "ERR_NATIVE_VALUE", where + "." + name + " must be null for kind " + std::to_string(k));
+      u->slots[j] = nullptr;
+    } else {
+      u->slots[j] = f32(v, name, u->n, static_cast<int>(j) >= kMust[k]);
+    }
+  }
+  u->beta1 = number("beta1");
+  u->beta2 = number("beta2");
+  u->epsilon = number("epsilon");
+  u->momentum = number("momentum");
+  Napi::Value nv = o.Get("nesterov");
+  if (!nv.IsBoolean()) Fail(env, "ERR_NATIVE_TYPE", where + ".nesterov must be a boolean", true);
+  u->nesterov = nv.As<Napi::Boolean>().Value();
+  Napi::Value cv = o.Get("scalars");
+  if (!cv.IsTypedArray() || cv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    Fail(env, "ERR_NATIVE_TYPE", where + ".scalars must be a Float64Array", true);
+  auto sc = cv.As<Napi::Float64Array>();
+  const int64_t need = steps * deepnode::PlanUpdate::kScalars;
+  if ((sc.Data() == nullptr ? 0 : static_cast<int64_t>(sc.ElementLength())) < need)
+    Fail(env, "ERR_NATIVE_SIZE", where + ".scalars has " + std::to_string(sc.ElementLength()) + " elements, needs " + std::to_string(need));
+  u->scalars = sc.Data();
+  for (int64_t j = 0; j < need; ++j)
+    if (!std::isfinite(u->scalars[j])) Fail(env, "ERR_NATIVE_VALUE", where + ".scalars[" + std::to_string(j) + "] is not finite");
+  // No two of the update's buffers may share bytes (each is read and written element by element).
+  const float* bufs[] = {u->params, u->grads, u->slots[0], u->slots[1], u->slots[2]};
+  for (int a = 0; a < 5; ++a)
+    for (int b = a + 1; b < 5; ++b)
+      if (bufs[a] != nullptr && bufs[b] != nullptr && bufs[a] < bufs[b] + u->n && bufs[b] < bufs[a] + u->n)
+        Fail(env, "ERR_NATIVE_OVERLAP", where + ": two of params, grads and slots overlap");
+  return true;
+}
+
+// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, activatePred, keys, update) -> steps done
 Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PlanHandle* handle = PlanArg(info, "trainPlanRun", 14);
+  PlanHandle* handle = PlanArg(info, "trainPlanRun", 15);
   deepnode::TrainPlan& plan = handle->plan;
   auto count = [&](size_t i, const char* name, double lo, double hi) -> int64_t {
     if (!info[i].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a number", true);
@@ -424,13 +501,33 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   const bool activate_pred = info[12].As<Napi::Boolean>().Value();
   std::vector<uint64_t>& keys = handle->keys;
   KeysArg(info, 13, "trainPlanRun", plan, steps, keys);
+  deepnode::PlanUpdate update;
+  const bool has_update = UpdateArg(info, 14, steps, &update);
   CheckHeld(env, *handle, "trainPlanRun");
+  const int64_t un = has_update ? update.n : 0;
+  // The update's params and grads hold the plan's weights and gradients (they are the model's flat
+  // buffers), so they are checked against the call's other arrays only; its slots against all.
   CheckApart(env, *handle, "trainPlanRun",
              {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps}, {losses, steps * 2},
-              {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0}});
+              {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0},
+              {update.slots[0], un}, {update.slots[1], un}, {update.slots[2], un},
+              {update.scalars, steps * deepnode::PlanUpdate::kScalars * 2}});
+  if (has_update) {
+    const std::pair<const void*, int64_t> inputs[] = {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps},
+                                                       {losses, steps * 2}, {preds, preds ? steps * batch * classes : 0},
+                                                       {tout, tout ? steps * batch * t_width : 0},
+                                                       {update.scalars, steps * deepnode::PlanUpdate::kScalars * 2}};
+    for (const float* p : {static_cast<const float*>(update.params), update.grads})
+      for (const auto& a : inputs) {
+        const float* q = static_cast<const float*>(a.first);
+        if (q != nullptr && a.second > 0 && q < p + un && p < q + a.second)
+          Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanRun: the update's params or grads overlap another argument");
+      }
+  }
   int64_t bad = -1, done = 0;
   try {
-    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, activate_pred, &bad, keys.empty() ? nullptr : keys.data());
+    done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, activate_pred, &bad, keys.empty() ? nullptr : keys.data(),
+                    has_update ? &update : nullptr);
   } catch (const std::bad_alloc&) {
     Fail(env, "ERR_NATIVE_ALLOC", "trainPlanRun: out of memory");
   }

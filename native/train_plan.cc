@@ -204,9 +204,37 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
   t_batch_.resize(static_cast<size_t>(max_rows_ * target_width()));
 }
 
+void apply_update(const PlanUpdate& u, int64_t step) {
+  const double* s = u.scalars + step * PlanUpdate::kScalars;
+  const auto f = [](double v) { return static_cast<float>(v); };
+  float* const* slot = u.slots;
+  switch (u.kind) {
+    case UpdateKind::Sgd:
+      sgd_update(u.params, u.grads, slot[0], u.n, f(s[0]), f(s[2]), u.nesterov, f(s[1]));
+      break;
+    case UpdateKind::Adagrad:
+      adagrad_update(u.params, u.grads, slot[0], u.n, f(s[0]), f(u.epsilon), f(s[1]));
+      break;
+    case UpdateKind::Rmsprop:
+      rmsprop_update(u.params, u.grads, slot[0], slot[1], slot[2], u.n, f(s[0]), u.beta1, f(u.momentum), f(u.epsilon),
+                     f(s[1]));
+      break;
+    case UpdateKind::Adam:
+      adam_update(u.params, u.grads, slot[0], slot[1], slot[2], u.n, f(s[0]), u.beta1, u.beta2, f(u.epsilon), f(s[1]));
+      break;
+    case UpdateKind::Adamax:
+      adamax_update(u.params, u.grads, slot[0], slot[1], u.n, f(s[0]), u.beta1, u.beta2, f(u.epsilon), f(s[1]));
+      break;
+    case UpdateKind::Nadam:
+      nadam_update(u.params, u.grads, slot[0], slot[1], u.n, f(s[0]), u.beta1, u.beta2, f(u.epsilon), f(s[2]), f(s[3]),
+                   f(s[4]), f(s[1]));
+      break;
+  }
+}
+
 int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
                        int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-                       bool activate_pred, int64_t* bad_label, const uint64_t* keys) {
+                       bool activate_pred, int64_t* bad_label, const uint64_t* keys, const PlanUpdate* update) {
   *bad_label = -1;
   const int64_t in = in_width(), classes = this->classes(), t_width = target_width();
   const int64_t rows_max = std::min(batch, max_rows_);
@@ -226,9 +254,11 @@ int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* in
     }
     float* pred = preds != nullptr ? preds + j * batch * classes : nullptr;
     const uint64_t* step_keys = keys != nullptr ? keys + j * noise_layers_ : nullptr;
-    const double loss = step(xb, tb, rows, true, lrs[j], pred, activate_pred, bad_label, step_keys, true);
+    const double loss = update == nullptr ? step(xb, tb, rows, true, lrs[j], pred, activate_pred, bad_label, step_keys, true)
+                                          : step(xb, tb, rows, false, 0.0f, pred, activate_pred, bad_label, step_keys);
     losses[j] = loss;
     if (*bad_label >= 0 || !std::isfinite(loss)) return j;
+    if (update != nullptr) apply_update(*update, j);
     if (targets_out != nullptr)
       std::memcpy(targets_out + j * batch * t_width, tb, static_cast<size_t>(rows * t_width) * sizeof(float));
   }

@@ -136,6 +136,36 @@ struct PlanLayer {
   int64_t out_width() const { return kind == PlanKind::Dense ? dense.out : in_width(); }
 };
 
+// An optimizer's update of the model's flat parameter buffer (optimizers.h), which run() takes after
+// each step's gradients when the optimizer is not plain SGD fused into the backward pass. It is the
+// update the optimizer's own step would make (src/optimizers: the same kernel, the same arguments):
+// the JS side works out each step's scalars (learning-rate schedule, bias corrections, Nadam's
+// momentum cache) before the call.
+enum class UpdateKind : int32_t { Sgd = 0, Adagrad = 1, Rmsprop = 2, Adam = 3, Adamax = 4, Nadam = 5 };
+
+struct PlanUpdate {
+  static constexpr int kScalars = 5;  // per step
+  UpdateKind kind = UpdateKind::Sgd;
+  float* params = nullptr;
+  const float* grads = nullptr;
+  int64_t n = 0;
+  // The optimizer's slots in its declaration order, nullptr where an option leaves one out: SGD
+  // momentum; Adagrad accumulator; RMSprop velocity, momentum, average gradient; Adam momentum,
+  // velocity, velocity_hat (amsgrad); Adamax momentum, norm; Nadam momentum, velocity.
+  float* slots[3] = {nullptr, nullptr, nullptr};
+  double beta1 = 0.0, beta2 = 0.0;  // Adam, Adamax, Nadam; beta1 is rho for RMSprop
+  double epsilon = 0.0;
+  double momentum = 0.0;  // RMSprop's (SGD's may change per step: a scalar)
+  bool nesterov = false;
+  // kScalars per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the decay (weight_decay * lr,
+  // or 0), then SGD's momentum, or Nadam's cm, cg, cv. Doubles, rounded to float as the optimizers'
+  // own calls round them.
+  const double* scalars = nullptr;
+};
+
+// Step `step`'s update (u.scalars + step * kScalars).
+void apply_update(const PlanUpdate& u, int64_t step);
+
 class TrainPlan {
  public:
   // The layers must chain (each in_width equals the previous out_width) and the last must be a
@@ -162,18 +192,19 @@ class TrainPlan {
   double step(const float* x, const float* targets, int64_t rows, bool fused, float lr, float* pred,
               bool activate_pred, int64_t* bad_label, const uint64_t* keys, bool sgd_all = false);
 
-  // Up to `steps` plain-SGD steps (sgd_all) over consecutive batches of a dataset: batch j holds
+  // Up to `steps` training steps over consecutive batches of a dataset: plain SGD (sgd_all, lrs[j]
+  // step j's learning rate) when update is null, else each step's gradients and then update's
+  // step j (lrs unused). Batch j holds
   // rows [start + j * batch, ...) of the epoch's order (index null: in storage order), at most
   // `batch` of them and none past n. x_src holds n rows of in_width() floats, t_src n rows of
-  // targets (1 float per row for a sparse loss, classes() otherwise); lrs[j] is step j's learning
-  // rate. losses[j] receives step j's loss; preds (steps x batch x classes) and targets_out
+  // targets (1 float per row for a sparse loss, classes() otherwise). losses[j] receives step j's loss; preds (steps x batch x classes) and targets_out
   // (steps x batch x target width) receive each step's model output and gathered targets when
   // non-null. Stops at the first step whose loss is not finite or whose label is bad (that step
   // changes nothing; *bad_label as in step) and returns the number of steps completed. keys:
   // steps * noise_layers() keys, step j's at keys + j * noise_layers().
   int64_t run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
               int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-              bool activate_pred, int64_t* bad_label, const uint64_t* keys);
+              bool activate_pred, int64_t* bad_label, const uint64_t* keys, const PlanUpdate* update = nullptr);
 
   int64_t in_width() const { return layers_.front().in_width(); }
   int64_t classes() const { return layers_.back().out_width(); }

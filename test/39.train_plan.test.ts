@@ -14,7 +14,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Sequential } from '../src/models/sequential';
 import * as layers from '../src/layers';
-import { Adam, SGD, schedules } from '../src/optimizers';
+import { Adagrad, Adam, Adamax, AdamW, Nadam, RMSprop, SGD, schedules } from '../src/optimizers';
 import type { Optimizer } from '../src/optimizers';
 import { constraints, initializers, regularizers } from '../src';
 import { Tensor } from '../src/tensor';
@@ -52,6 +52,8 @@ function data(n: number, features: number, classes: number, seed: number, oneHot
 
 interface Run {
   weights: Float32Array[];
+  /** The optimizer's state after training (getWeights: 'iter' and every slot). */
+  optimizer: { name: string; values: number[] }[];
   losses: number[];
   metrics: number[];
   planSteps: number;
@@ -71,6 +73,7 @@ async function train(
     const h = await model.fit(x, y, { epochs, batchSize, verbose: 0, callbacks });
     return {
       weights: model.getWeights().map((w) => Float32Array.from(w.data)),
+      optimizer: model.optimizer!.getWeights().map((w) => ({ name: w.name, values: Array.from(w.tensor.data) })),
       losses: h.history.loss as number[],
       metrics: metrics.length > 0 ? (h.history[Object.keys(h.history).find((k) => k.includes('acc'))!] as number[]) : [],
       planSteps: counter.steps(),
@@ -89,8 +92,9 @@ async function expectSameAsAutograd(
   const [x2, labels] = data(44, features, classes, 5, oneHot);
   const y = targets ? targets(x2) : labels;
   const x = inputShape ? new Tensor(x2.data, [44, ...inputShape]) : x2;
-  // Without batch callbacks plain SGD runs several batches per native call; a callback watching
-  // each batch keeps one call per batch. Both must match autograd bit for bit.
+  // Without batch callbacks several batches run per native call (plain SGD fused into the backward
+  // pass, or the optimizer's own kernel after each batch's gradients); a callback watching each
+  // batch keeps one call per batch. Both must match autograd bit for bit, optimizer state included.
   const planned = await train(build, opt, true, x, y, rest);
   const perBatch = await train(build, opt, true, x, y, { ...rest, callbacks: [new LambdaCallback({ onBatchEnd: () => {} })] });
   const autograd = await train(build, opt, false, x, y, rest);
@@ -111,6 +115,10 @@ async function expectSameAsAutograd(
       expectClose(run.losses, autograd.losses, 1e-6, 1e-7, 'losses');
     }
     expect(run.metrics).toEqual(autograd.metrics);
+    // (The slot names carry each model's own layer names.)
+    expect(run.optimizer.map((o) => o.values.length)).toEqual(autograd.optimizer.map((o) => o.values.length));
+    if (exact) expect(run.optimizer.map((o) => o.values)).toEqual(autograd.optimizer.map((o) => o.values));
+    else run.optimizer.forEach((o, i) => expectClose(o.values, autograd.optimizer[i]!.values, 1e-5, 1e-6, `optimizer ${o.name}`));
   }
   // Training moved the weights (the comparison is not between two untouched initialisations).
   setSeed(77);
@@ -284,6 +292,66 @@ describe('one-call training step: same training as the autograd path', () => {
     );
   });
 
+  // Every optimizer with a native kernel runs in the multi-batch call, its scalars worked out in JS
+  // for each step ahead (schedules, bias corrections, Nadam's momentum cache, weight decay) exactly
+  // as its own apply() would; clipping and weights excluded from decay keep one call per batch.
+  it('each optimizer kernel in the multi-batch call: momentum and Nesterov SGD under 1cycle, Adagrad, RMSprop (plain, centered with momentum), Adam (amsgrad, piecewise rate), AdamW, Adamax, Nadam', async () => {
+    const build = () => new Sequential([
+      layers.dense({ units: 9, activation: 'relu', inputShape: [6] }),
+      layers.batchNormalization(),
+      layers.dense({ units: 5, activation: 'elu' }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    const total = 3 * Math.ceil(44 / 8);
+    const optimizers: [string, () => Optimizer][] = [
+      ['SGD momentum, 1cycle (momentum cycles)', () => new SGD({ learningRate: schedules.oneCycle({ maxLearningRate: 0.2, totalSteps: total }), momentum: 0.9 })],
+      ['SGD Nesterov with weight decay', () => new SGD({ learningRate: 0.05, momentum: 0.8, nesterov: true, weightDecay: 0.01 })],
+      ['Adagrad', () => new Adagrad({ learningRate: 0.1 })],
+      ['RMSprop', () => new RMSprop({ learningRate: 0.01 })],
+      ['RMSprop centered with momentum', () => new RMSprop({ learningRate: 0.01, momentum: 0.5, centered: true, rho: 0.8 })],
+      ['Adam amsgrad, piecewise rate', () => new Adam({ learningRate: schedules.piecewiseConstantDecay({ boundaries: [5, 11], values: [0.05, 0.02, 0.005] }), amsgrad: true })],
+      ['AdamW', () => new AdamW({ learningRate: 0.02, weightDecay: 0.05 })],
+      ['Adamax', () => new Adamax({ learningRate: 0.02 })],
+      ['Nadam', () => new Nadam({ learningRate: 0.02 })],
+    ];
+    for (const [what, opt] of optimizers) {
+      const run = await expectSameAsAutograd(build, opt, { metrics: ['accuracy'] });
+      expect(run.optimizer[0], what).toEqual({ name: 'iter', values: [total] });
+    }
+  });
+
+  it('the multi-batch call reproduces a per-batch run exactly (no BN shortcut): Nadam over two fits, RMSprop; clipping and decay exclusions keep one call per batch', async () => {
+    const build = () => new Sequential([
+      layers.dense({ units: 7, activation: 'tanh', inputShape: [6] }),
+      layers.dense({ units: 5, activation: 'relu' }),
+      layers.dense({ units: 3, activation: 'softmax' }),
+    ]);
+    await expectSameAsAutograd(build, () => new Nadam({ learningRate: 0.05 }), { epochs: 4 });
+    await expectSameAsAutograd(build, () => new RMSprop({ learningRate: 0.01, momentum: 0.3 }));
+    for (const opt of [
+      () => new Adam({ learningRate: 0.01, clipvalue: 0.01 }),
+      () => new RMSprop({ learningRate: 0.01, globalClipnorm: 0.1 }),
+      () => {
+        const o = new AdamW({ learningRate: 0.01, weightDecay: 0.1 });
+        o.excludeFromWeightDecay({ varNames: ['bias'] });
+        return o;
+      },
+    ])
+      await expectSameAsAutograd(build, opt, { chunked: false });
+    // Nadam's momentum-cache product continues across fits as in the per-batch path.
+    const [x, y] = data(44, 6, 3, 9);
+    const twice = async (plan: boolean) => {
+      setTrainPlanEnabled(plan);
+      setSeed(3);
+      const m = build();
+      m.compile({ loss: 'sparseCategoricalCrossentropy', optimizer: new Nadam({ learningRate: 0.05 }) });
+      await m.fit(x, y, { epochs: 1, batchSize: 8, verbose: 0 });
+      await m.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+      return m.getWeights().map((w) => Array.from(w.data));
+    };
+    expect(await twice(true)).toEqual(await twice(false));
+  });
+
   // Weight penalties: the plan adds each to the loss and its gradient under the data term's, in
   // the autograd path's order and through the same kernels, so losses and weights match bit for bit.
   it('L2 kernel penalties with fused plain SGD (the penalised kernels take the step after their gradient, the biases fused)', async () => {
@@ -323,7 +391,7 @@ describe('one-call training step: same training as the autograd path', () => {
         return m;
       },
       () => new Adam({ learningRate: 0.02 }),
-      { chunked: false },
+      {},
     );
   });
 
@@ -335,7 +403,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 3, activation: 'softmax' }),
       ]),
       () => new SGD({ learningRate: 0.1, momentum: 0.5 }),
-      { chunked: false },
+      {},
     );
     await expectSameAsAutograd(
       () => new Sequential([
@@ -373,7 +441,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 3, activation: 'softmax' }),
       ]),
       () => new SGD({ learningRate: 0.1, momentum: 0.9 }),
-      { inputShape: [2, 3], chunked: false, exact: false },
+      { inputShape: [2, 3], exact: false },
     );
     // Without a BN layer first (no shortcut), bit for bit, with fused plain SGD.
     await expectSameAsAutograd(
@@ -407,7 +475,7 @@ describe('one-call training step: same training as the autograd path', () => {
     // The slopes trained (and the frozen ones did not).
     expect(run.weights[2]!.some((v) => Math.abs(v - 0.25) > 1e-4)).toBe(true);
     expect(Array.from(run.weights[8]!)).toEqual(new Array(8).fill(Math.fround(0.3)));
-    await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.02 }), { chunked: false });
+    await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.02 }));
   });
 
   // The binary cross-entropy on a sigmoid output (or on logits) and the mean squared error on a
@@ -434,7 +502,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 2, activation: 'sigmoid' }),
       ]),
       () => new Adam({ learningRate: 0.02 }),
-      { loss: 'binaryCrossentropy', metrics: ['accuracy'], chunked: false, targets: (x) => perRow(x, 2, (r, j) => (r[j]! > 0 ? 1 : 0)) },
+      { loss: 'binaryCrossentropy', metrics: ['accuracy'], targets: (x) => perRow(x, 2, (r, j) => (r[j]! > 0 ? 1 : 0)) },
     );
     await expectSameAsAutograd(
       () => new Sequential([layers.dense({ units: 8, activation: 'elu', inputShape: [6] }), layers.dense({ units: 1 })]),
@@ -454,7 +522,7 @@ describe('one-call training step: same training as the autograd path', () => {
           layers.dense({ units: width }),
         ]),
         opt,
-        { loss: 'meanSquaredError', targets: regression(width), chunked: width === 1 },
+        { loss: 'meanSquaredError', targets: regression(width) },
       );
       expect(run.losses[2]).toBeLessThan(run.losses[0]!);
     }
@@ -489,7 +557,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 3, activation: 'softmax' }),
       ]),
       () => new Adam({ learningRate: 0.01 }),
-      { chunked: false },
+      {},
     );
   });
 
@@ -504,7 +572,7 @@ describe('one-call training step: same training as the autograd path', () => {
       layers.dense({ units: 3, activation: 'softmax' }),
     ]);
     await expectSameAsAutograd(build, () => new SGD({ learningRate: 0.1 }));
-    await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.01 }), { chunked: false });
+    await expectSameAsAutograd(build, () => new Adam({ learningRate: 0.01 }));
   });
 
   it('Dropout really drops in the plan: a different seed trains to different weights, and prediction runs without it', async () => {
@@ -706,6 +774,59 @@ describe('one-call training step: the native API refuses bad input', () => {
     expect(step(plan, x, y, 4, false, 0.1, null, true, null).code).toBe('ERR_PLAN_STALE');
   });
 
+  it("a multi-batch call's optimizer update: Adam's step on the model's flat buffers, and coded errors for a malformed update", () => {
+    // One Dense 3 -> 2 whose kernel and bias are views of flat params / grads, as a model's are.
+    const params = new Float32Array(8), grads = new Float32Array(8);
+    params.set([0.1, -0.2, 0.3, 0.4, -0.5, 0.6]);
+    const spec = dense({ kernel: params.subarray(0, 6), bias: params.subarray(6), kernelGrad: grads.subarray(0, 6), biasGrad: grads.subarray(6), fuseKernel: false, fuseBias: false });
+    const plan = native.trainPlanCreate([spec], 4, 0);
+    const x = Float32Array.from([1, 2, -1, 0.5, -1, 2]), y = Float32Array.from([0, 1]);
+    const m = new Float32Array(8), v = new Float32Array(8);
+    const update = (over: Record<string, unknown> = {}) => ({
+      kind: 3, params, grads, slots: [m, v, null], beta1: 0.9, beta2: 0.999, epsilon: 1e-7, momentum: 0, nesterov: false,
+      scalars: Float64Array.from([0.01, 0, 0, 0, 0]), ...over,
+    });
+    const run = (u: unknown, lrs = new Float32Array(1)) =>
+      (native.trainPlanRun as (...a: unknown[]) => number)(plan, x, y, null, 2, 0, 2, 1, lrs, new Float64Array(1), null, null, true, null, u);
+    // The step's gradients, then w -= alpha m / (sqrt(v) + eps) with m = 0.1 g, v = 0.001 g^2 (float64 here).
+    const before = Float64Array.from(params);
+    expect(run(update())).toBe(1);
+    for (let i = 0; i < 8; i++) {
+      const g = grads[i]!;
+      const mi = 0.1 * g, vi = 0.001 * g * g;
+      expect(m[i]).toBeCloseTo(mi, 7);
+      expect(params[i]!).toBeCloseTo(before[i]! - (0.01 * mi) / (Math.sqrt(vi) + 1e-7), 6);
+    }
+    expect(grads.some((g) => g !== 0)).toBe(true);
+    const code = (u: unknown) => caught(() => run(u)).code;
+    expect(code(update({ kind: 6 }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ kind: 1.5 }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ slots: [m, null, null] }))).toBe('ERR_NATIVE_TYPE'); // Adam needs velocity
+    expect(code(update({ kind: 4, slots: [m, v, new Float32Array(8)] }))).toBe('ERR_NATIVE_VALUE'); // Adamax has two slots
+    expect(code(update({ slots: [m, new Float32Array(7), null] }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ grads: new Float32Array(9) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ params: new Float32Array(0), grads: new Float32Array(0) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ slots: [m, m, null] }))).toBe('ERR_NATIVE_OVERLAP');
+    expect(code(update({ slots: [params, v, null] }))).toBe('ERR_NATIVE_OVERLAP');
+    expect(code(update({ scalars: Float64Array.from([NaN, 0, 0, 0, 0]) }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ scalars: new Float64Array(4) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ scalars: new Float32Array(5) }))).toBe('ERR_NATIVE_TYPE');
+    expect(code(update({ beta1: Infinity }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ nesterov: 1 }))).toBe('ERR_NATIVE_TYPE');
+    expect(code(update({ slots: [m, v] }))).toBe('ERR_NATIVE_TYPE');
+    expect(code(7)).toBe('ERR_NATIVE_TYPE');
+    // A slot sharing bytes with the data, or params with the learning rates, is refused.
+    const big = new Float32Array(20);
+    const e = caught(() => (native.trainPlanRun as (...a: unknown[]) => number)(plan, big.subarray(0, 6), y, null, 2, 0, 2, 1, new Float32Array(1), new Float64Array(1), null, null, true, null, update({ slots: [big.subarray(4, 12), v, null] })));
+    expect(e.code).toBe('ERR_NATIVE_OVERLAP');
+    expect(run(update())).toBe(1);
+    expect(caught(() => run(update(), params.subarray(0, 1))).code).toBe('ERR_NATIVE_OVERLAP');
+    // A refused call changed nothing.
+    const after = Float32Array.from(params);
+    code(update({ kind: 9 }));
+    expect(Array.from(params)).toEqual(Array.from(after));
+  });
+
   it('x sharing bytes with a weight the step writes is refused', () => {
     const buf = new Float32Array(64);
     const spec = dense({ kernel: buf.subarray(0, 6) });
@@ -765,8 +886,19 @@ describe('one-call training step: the native API refuses bad input', () => {
       const ys = sparse ? Float32Array.from({ length: n }, () => Math.floor(r() * outF)) : randArray(r, n * outF, 0, 1);
       const index = r() < 0.5 ? null : Int32Array.from({ length: n }, () => Math.floor(r() * n));
       const runArgs: unknown[] = [plan, xs, ys, index, n, Math.floor(r() * n), batch, steps, new Float32Array(steps).fill(0.05), new Float64Array(steps),
-        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true, keys(steps)];
-      if (r() < 0.5) runArgs[1 + Math.floor(r() * 13)] = pick([...junk, -1, 2 ** 31, 1e9]);
+        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true, keys(steps), null];
+      if (r() < 0.5) {
+        // An optimizer's update after each step, over flat buffers of its own (a field junk at times).
+        const len = 1 + Math.floor(r() * 9), kind = Math.floor(r() * 6);
+        const slot = (j: number) => (j < [1, 1, 3, 3, 2, 2][kind]! && (j < [0, 1, 1, 2, 2, 2][kind]! || r() < 0.5) ? randArray(r, len, 0, 1) : null);
+        const u: Record<string, unknown> = {
+          kind, params: randArray(r, len), grads: randArray(r, len), slots: [slot(0), slot(1), slot(2)], beta1: 0.9, beta2: 0.99,
+          epsilon: 1e-7, momentum: 0.5, nesterov: r() < 0.5, scalars: Float64Array.from({ length: steps * 5 }, () => r() * 0.1),
+        };
+        if (r() < 0.3) u[pick(Object.keys(u))] = pick(junk);
+        runArgs[14] = u;
+      }
+      if (r() < 0.5) runArgs[1 + Math.floor(r() * 14)] = pick([...junk, -1, 2 ** 31, 1e9]);
       if (index && r() < 0.2) index[Math.floor(r() * n)] = pick([-1, n, 2 ** 31 - 1]);
       try {
         const done = (native.trainPlanRun as (...a: unknown[]) => number)(...runArgs);

@@ -43,6 +43,40 @@ export enum ActId {
 
 type F32 = Float32Array;
 
+/** The optimizer update kernels a training plan can run after each step (native/train_plan.h UpdateKind). */
+export enum UpdateKind {
+  Sgd = 0,
+  Adagrad = 1,
+  Rmsprop = 2,
+  Adam = 3,
+  Adamax = 4,
+  Nadam = 5,
+}
+
+/**
+ * An optimizer's update of the model's flat buffers in the form trainPlanRun takes (native/train_plan.h
+ * PlanUpdate): the kernel, its buffers and constants, and `scalars`, UPDATE_SCALARS per step.
+ */
+export interface NativeUpdate {
+  kind: UpdateKind;
+  params: F32;
+  grads: F32;
+  /** The optimizer's slots in declaration order, null where an option leaves one out; always 3 entries. */
+  slots: [F32 | null, F32 | null, F32 | null];
+  /** Adam, Adamax, Nadam; RMSprop's rho. */
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  /** RMSprop's momentum. */
+  momentum: number;
+  nesterov: boolean;
+  /** Per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the decay (weightDecay * lr or 0), then SGD's momentum or Nadam's cm, cg, cv. */
+  scalars: Float64Array;
+}
+
+/** Doubles of NativeUpdate.scalars per step. */
+export const UPDATE_SCALARS = 5;
+
 export interface NativeBinding {
   /**
    * C = alpha op(A) op(B) + beta C + bias. With act, actAlpha and Y also Y = act(C), applied by the
@@ -89,10 +123,15 @@ export interface NativeBinding {
    * src/models/train_plan.ts builds the layer specs). Returns an opaque handle.
    */
   trainPlanCreate(layers: Record<string, unknown>[], maxRows: number, loss: number): object;
-  /** Up to `steps` plain-SGD steps of a plan over consecutive batches; returns the steps done. */
+  /**
+   * Up to `steps` steps of a plan over consecutive batches, each followed by `update` (an
+   * optimizer's step, see Optimizer.planUpdate), or plain SGD at `lrs` when it is null; returns
+   * the steps done.
+   */
   trainPlanRun(
     plan: object, xSrc: F32, tSrc: F32, index: Int32Array | null, n: number, start: number, batch: number, steps: number,
     lrs: F32, losses: Float64Array, preds: F32 | null, targetsOut: F32 | null, softmaxPred: boolean, keys: Uint32Array | null,
+    update: NativeUpdate | null,
   ): number;
   /**
    * One step of a plan; returns the mean loss (not finite: nothing was changed). keys: the noise

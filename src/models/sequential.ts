@@ -17,7 +17,7 @@ import { ProgbarLogger, Writable } from '../callbacks/progbar';
 import { scope, backward, noGrad, withFusedSgd } from '../autograd/engine';
 import { globalRandom } from '../random';
 import { DeepnodeError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UPDATE_SCALARS } from '../backend/native';
 import { add } from '../ops/arithmetic';
 import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
@@ -140,8 +140,8 @@ export class Sequential {
   private constrained: Layer[] = [];
   /** Where the plan writes the model's output for the metrics. */
   private planPred = new Float32Array(0);
-  /** planChunk's buffers: learning rates in, losses, outputs and targets out. */
-  private chunkBuf: { lrs: Float32Array; losses: Float64Array; preds: Float32Array; targets: Float32Array } | null = null;
+  /** planChunk's buffers: learning rates or the optimizer's step scalars in, losses, outputs and targets out. */
+  private chunkBuf: { lrs: Float32Array; scalars: Float64Array; losses: Float64Array; preds: Float32Array; targets: Float32Array } | null = null;
 
   constructor(layers: Layer[] = [], options: { name?: string } = {}) {
     this.name = options.name ?? uniqueName('sequential');
@@ -548,32 +548,40 @@ export class Sequential {
   }
 
   /**
-   * Up to `count` plain-SGD steps from batch `first` of the epoch in one native call; returns how
-   * many ran (their losses and metrics are added), fewer when a loss was not finite (that batch
-   * changed nothing and must go through `trainStep`), or -1 when the model, optimizer or
-   * constraints need the per-batch path.
+   * Up to `count` steps from batch `first` of the epoch in one native call: plain SGD fused into
+   * the backward pass, or the optimizer's own update after each batch's gradients (its native
+   * kernel, with the scalars its apply() would compute: Optimizer.planUpdate). Returns how many
+   * ran (their losses and metrics are added), fewer when a loss was not finite (that batch changed
+   * nothing and must go through `trainStep`), or -1 when the model, optimizer (gradient clipping,
+   * no native kernel) or constraints need the per-batch path.
    */
   private planChunk(
     compiled: Compiled, xt: Tensor, yt: Tensor, order: Int32Array | null, first: number, batchSize: number, count: number, lossMean: Mean,
   ): number {
     const plan = this.currentPlan(compiled, batchSize);
     const optimizer = compiled.optimizer;
-    if (plan === null || this.constrained.length > 0 || this.fusable.size === 0 || optimizer.fusedSgdRate() === null) return -1;
-    if (!plan.fits(xt, yt)) return -1;
+    if (plan === null || this.constrained.length > 0 || !plan.fits(xt, yt)) return -1;
     const n = xt.shape[0]!;
     const metrics = compiled.metrics.length > 0;
     const buf = this.chunkBuffers(count, batchSize, plan, metrics);
     const it0 = optimizer.iterations;
-    try {
-      for (let j = 0; j < count; j++) {
-        optimizer.iterations = it0 + j;
-        buf.lrs[j] = optimizer.fusedSgdRate()!;
+    let update: NativeUpdate | null = null;
+    if (this.fusable.size > 0 && optimizer.fusedSgdRate() !== null) {
+      try {
+        for (let j = 0; j < count; j++) {
+          optimizer.iterations = it0 + j;
+          buf.lrs[j] = optimizer.fusedSgdRate()!;
+        }
+      } finally {
+        optimizer.iterations = it0;
       }
-    } finally {
-      optimizer.iterations = it0;
+    } else {
+      update = optimizer.planUpdate(this.params, this.grads, this.segments, count, buf.scalars);
+      if (update === null) return -1;
     }
-    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, metrics ? buf.preds : null, metrics ? buf.targets : null);
-    optimizer.iterations = it0 + done;
+    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, metrics ? buf.preds : null, metrics ? buf.targets : null, update);
+    if (update === null) optimizer.iterations = it0 + done;
+    else optimizer.finishPlannedSteps(done);
     const tWidth = plan.targetWidth;
     for (let j = 0; j < done; j++) {
       const rows = Math.min(batchSize, n - (first + j) * batchSize);
@@ -596,6 +604,7 @@ export class Sequential {
       const cap = Math.max(count, b?.lrs.length ?? 0);
       b = this.chunkBuf = {
         lrs: new Float32Array(cap),
+        scalars: new Float64Array(cap * UPDATE_SCALARS),
         losses: new Float64Array(cap),
         preds: new Float32Array(cap * per * plan.classes),
         targets: new Float32Array(cap * per * plan.targetWidth),

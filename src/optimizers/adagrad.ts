@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive } from './optimizer';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UpdateKind } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
 export interface AdagradArgs extends OptimizerArgs {
@@ -36,6 +36,11 @@ export class Adagrad extends Optimizer {
 
   protected slotSpecs(): readonly SlotSpec[] {
     return [{ name: 'accumulator', init: this.initialAccumulatorValue }];
+  }
+
+  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+    const slots: NativeUpdate['slots'] = [this.slot('accumulator'), null, null];
+    return { kind: UpdateKind.Adagrad, slots, beta1: 0, beta2: 0, epsilon: this.epsilon, momentum: 0, nesterov: false };
   }
 
   protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {

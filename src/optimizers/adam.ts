@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UpdateKind } from '../backend/native';
 
 export interface AdamArgs extends OptimizerArgs {
   /** Decay of the first-moment average, in [0, 1) (default 0.9). */
@@ -46,12 +46,24 @@ export class Adam extends Optimizer {
     return specs;
   }
 
-  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+  /** The rate is alpha = lr sqrt(1 - beta2^t) / (1 - beta1^t). */
+  protected override stepScalars(lr: number, decay: number, out: Float64Array, at: number): void {
     const t = this.iterations + 1;
-    const alpha = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    out[at] = (lr * Math.sqrt(1 - this.beta2 ** t)) / (1 - this.beta1 ** t);
+    out[at + 1] = decay;
+  }
+
+  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+    const slots: NativeUpdate['slots'] = [this.slot('momentum'), this.slot('velocity'), this.amsgrad ? this.slot('velocity_hat') : null];
+    return { kind: UpdateKind.Adam, slots, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, momentum: 0, nesterov: false };
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    const s = this.scratch;
+    this.stepScalars(lr, decay, s, 0);
     native.adamUpdate(
       params, grads, this.slot('momentum'), this.slot('velocity'), this.amsgrad ? this.slot('velocity_hat') : null,
-      alpha, this.beta1, this.beta2, this.epsilon, decay,
+      s[0]!, this.beta1, this.beta2, this.epsilon, s[1]!,
     );
   }
 

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UpdateKind } from '../backend/native';
 
 export interface AdamaxArgs extends OptimizerArgs {
   /** Decay of the first-moment average, in [0, 1) (default 0.9). */
@@ -38,11 +38,21 @@ export class Adamax extends Optimizer {
     return [{ name: 'momentum', init: 0 }, { name: 'norm', init: 0 }];
   }
 
+  /** The rate is lr_hat = lr / (1 - beta1^t). */
+  protected override stepScalars(lr: number, decay: number, out: Float64Array, at: number): void {
+    out[at] = lr / (1 - this.beta1 ** (this.iterations + 1));
+    out[at + 1] = decay;
+  }
+
+  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+    const slots: NativeUpdate['slots'] = [this.slot('momentum'), this.slot('norm'), null];
+    return { kind: UpdateKind.Adamax, slots, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, momentum: 0, nesterov: false };
+  }
+
   protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
-    const lrHat = lr / (1 - this.beta1 ** (this.iterations + 1));
-    native.adamaxUpdate(
-      params, grads, this.slot('momentum'), this.slot('norm'), lrHat, this.beta1, this.beta2, this.epsilon, decay,
-    );
+    const s = this.scratch;
+    this.stepScalars(lr, decay, s, 0);
+    native.adamaxUpdate(params, grads, this.slot('momentum'), this.slot('norm'), s[0]!, this.beta1, this.beta2, this.epsilon, s[1]!);
   }
 
   override getConfig(): Record<string, unknown> {

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UpdateKind } from '../backend/native';
 
 export interface NadamArgs extends OptimizerArgs {
   /** Decay of the first-moment average, in [0, 1) (default 0.9). */
@@ -46,7 +46,8 @@ export class Nadam extends Optimizer {
     return [{ name: 'momentum', init: 0 }, { name: 'velocity', init: 0 }];
   }
 
-  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+  /** The scalars lr, decay, cm, cg, cv; advances the momentum-cache product P to this step. */
+  protected override stepScalars(lr: number, decay: number, out: Float64Array, at: number): void {
     const t = this.iterations + 1;
     const ut = this.beta1 * (1 - 0.5 * MOMENTUM_CACHE_DECAY ** t);
     const ut1 = this.beta1 * (1 - 0.5 * MOMENTUM_CACHE_DECAY ** (t + 1));
@@ -59,10 +60,30 @@ export class Nadam extends Optimizer {
     const cm = ut1 / (1 - this.uProduct * ut1);
     const cg = (1 - ut) / (1 - this.uProduct);
     const cv = 1 / (1 - this.beta2 ** t);
-    native.nadamUpdate(
-      params, grads, this.slot('momentum'), this.slot('velocity'),
-      lr, this.beta1, this.beta2, this.epsilon, cm, cg, cv, decay,
-    );
+    out[at] = lr;
+    out[at + 1] = decay;
+    out[at + 2] = cm;
+    out[at + 3] = cg;
+    out[at + 4] = cv;
+  }
+
+  protected override saveStepState(): unknown {
+    return [this.uProduct, this.uProductStep];
+  }
+
+  protected override restoreStepState(state: unknown): void {
+    [this.uProduct, this.uProductStep] = state as [number, number];
+  }
+
+  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+    const slots: NativeUpdate['slots'] = [this.slot('momentum'), this.slot('velocity'), null];
+    return { kind: UpdateKind.Nadam, slots, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, momentum: 0, nesterov: false };
+  }
+
+  protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
+    const s = this.scratch;
+    this.stepScalars(lr, decay, s, 0);
+    native.nadamUpdate(params, grads, this.slot('momentum'), this.slot('velocity'), s[0]!, this.beta1, this.beta2, this.epsilon, s[2]!, s[3]!, s[4]!, s[1]!);
   }
 
   override getConfig(): Record<string, unknown> {

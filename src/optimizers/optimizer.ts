@@ -12,7 +12,7 @@
  * instead of state silently sliding onto the wrong weights.
  */
 import { ValueError, StateError, checkOptions, describe } from '../errors';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UPDATE_SCALARS } from '../backend/native';
 import { LearningRateSchedule } from './schedules/schedule';
 import { Tensor } from '../tensor';
 
@@ -75,6 +75,8 @@ export abstract class Optimizer {
   /** Clip all gradients together to this global L2 norm. */
   readonly globalClipnorm: number | null;
 
+  /** One step's scalars (stepScalars), for a subclass's update. */
+  protected readonly scratch = new Float64Array(UPDATE_SCALARS);
   private lrValue: number;
   private lrSchedule: LearningRateSchedule | null;
   private decayExcludes: readonly string[] = [];
@@ -190,9 +192,8 @@ export abstract class Optimizer {
     const lr = this.currentLearningRate();
     const segs = this.ensureSlots(params.length, segments);
     this.clipGradients(grads, segs);
-    let decay = 0;
-    if (this.weightDecay !== null && this.weightDecay > 0 && lr > 0) {
-      decay = this.weightDecay * lr;
+    let decay = this.decayAt(lr);
+    if (decay > 0) {
       if (this.decayExcludes.length > 0) {
         // Per weight, so the fused kernel below does no decay.
         for (const s of segs) {
@@ -205,6 +206,77 @@ export abstract class Optimizer {
     this.update(params, grads, lr, decay);
     this.iterations++;
   }
+
+  /**
+   * @internal `count` steps from the current one in the form a training plan runs natively after
+   * each batch's gradients (Sequential.fit, native/train_plan.h PlanUpdate): this optimizer's
+   * update kernel, its slots (created here) and each step's scalars (written to `scalars`, computed
+   * as `apply` computes them, learning-rate schedule included). Null when a step needs more than the
+   * kernel (gradient clipping, weights excluded from decay) or the optimizer has no native kernel.
+   * Changes no other state: `finishPlannedSteps(done)` then counts the steps that ran.
+   */
+  planUpdate(params: Float32Array, grads: Float32Array, segments: readonly Segment[], count: number, scalars: Float64Array): NativeUpdate | null {
+    if (this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null || this.decayExcludes.length > 0) return null;
+    if (params.length !== grads.length || params.length === 0 || scalars.length < count * UPDATE_SCALARS) return null;
+    // The slots as apply() would have them (harmless when there is no kernel: apply makes the same).
+    this.ensureSlots(params.length, segments);
+    const kernel = this.nativeUpdate();
+    if (kernel === null) return null;
+    const it0 = this.iterations;
+    const state = this.saveStepState();
+    try {
+      for (let j = 0; j < count; j++) {
+        this.iterations = it0 + j;
+        const lr = this.currentLearningRate();
+        this.stepScalars(lr, this.decayAt(lr), scalars, j * UPDATE_SCALARS);
+      }
+    } finally {
+      this.iterations = it0;
+      this.restoreStepState(state);
+    }
+    return { ...kernel, params, grads, scalars };
+  }
+
+  /** @internal Counts `done` steps that a plan ran after planUpdate, advancing any per-step state as `apply` does. */
+  finishPlannedSteps(done: number): void {
+    const scratch = new Float64Array(UPDATE_SCALARS);
+    for (let j = 0; j < done; j++) {
+      const lr = this.currentLearningRate();
+      this.stepScalars(lr, this.decayAt(lr), scratch, 0);
+      this.iterations++;
+    }
+  }
+
+  /** The decoupled weight decay of a step at learning rate `lr` (weightDecay * lr, or 0). */
+  private decayAt(lr: number): number {
+    return this.weightDecay !== null && this.weightDecay > 0 && lr > 0 ? this.weightDecay * lr : 0;
+  }
+
+  /**
+   * The update kernel and its constants, with the slots as they are now (see planUpdate), or null
+   * when the optimizer has none; params, grads and scalars are filled in by the caller.
+   */
+  protected nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> | null {
+    return null;
+  }
+
+  /**
+   * Writes a step's scalars at out[at...] (see NativeUpdate.scalars): the values the subclass's
+   * `update` passes to its kernel, from the step's learning rate and decay, at `iterations`.
+   * It may advance per-step state (Nadam's momentum-cache product): planUpdate saves and restores
+   * that around its look-ahead with saveStepState / restoreStepState.
+   */
+  protected stepScalars(lr: number, decay: number, out: Float64Array, at: number): void {
+    out[at] = lr;
+    out[at + 1] = decay;
+  }
+
+  /** State that stepScalars advances, to restore after a look-ahead (none by default). */
+  protected saveStepState(): unknown {
+    return null;
+  }
+
+  protected restoreStepState(_state: unknown): void {}
 
   /**
    * @internal The learning rate of the next step when this step is plain `w -= lr * g` with no

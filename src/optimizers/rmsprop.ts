@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UpdateKind } from '../backend/native';
 
 export interface RMSpropArgs extends OptimizerArgs {
   /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). */
@@ -46,6 +46,13 @@ export class RMSprop extends Optimizer {
     if (this.momentum > 0) specs.push({ name: 'momentum', init: 0 });
     if (this.centered) specs.push({ name: 'average_gradient', init: 0 });
     return specs;
+  }
+
+  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+    const slots: NativeUpdate['slots'] = [
+      this.slot('velocity'), this.momentum > 0 ? this.slot('momentum') : null, this.centered ? this.slot('average_gradient') : null,
+    ];
+    return { kind: UpdateKind.Rmsprop, slots, beta1: this.rho, beta2: 0, epsilon: this.epsilon, momentum: this.momentum, nesterov: false };
   }
 
   protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkRange } from './optimizer';
-import { native } from '../backend/native';
+import { native, NativeUpdate, UpdateKind } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
 export interface SGDArgs extends OptimizerArgs {
@@ -57,10 +57,20 @@ export class SGD extends Optimizer {
     return this.momentum !== 0 || cycles ? [{ name: 'momentum', init: 0 }] : [];
   }
 
+  protected override stepScalars(lr: number, decay: number, out: Float64Array, at: number): void {
+    out[at] = lr;
+    out[at + 1] = decay;
+    out[at + 2] = this.currentMomentum();
+  }
+
+  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+    return { kind: UpdateKind.Sgd, slots: [this.slots.get('momentum') ?? null, null, null], beta1: 0, beta2: 0, epsilon: 0, momentum: 0, nesterov: this.nesterov };
+  }
+
   protected update(params: Float32Array, grads: Float32Array, lr: number, decay: number): void {
-    const momentum = this.currentMomentum();
-    const velocity = this.slots.get('momentum') ?? null;
-    native.sgdUpdate(params, grads, velocity, lr, momentum, this.nesterov, decay);
+    const s = this.scratch;
+    this.stepScalars(lr, decay, s, 0);
+    native.sgdUpdate(params, grads, this.slots.get('momentum') ?? null, s[0]!, s[2]!, this.nesterov, s[1]!);
   }
 
   override getConfig(): Record<string, unknown> {
