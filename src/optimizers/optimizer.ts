@@ -239,10 +239,9 @@ export abstract class Optimizer {
 
   /** @internal Counts `done` steps that a plan ran after planUpdate, advancing any per-step state as `apply` does. */
   finishPlannedSteps(done: number): void {
-    const scratch = new Float64Array(UPDATE_SCALARS);
     for (let j = 0; j < done; j++) {
       const lr = this.currentLearningRate();
-      this.stepScalars(lr, this.decayAt(lr), scratch, 0);
+      this.stepScalars(lr, this.decayAt(lr), this.scratch, 0);
       this.iterations++;
     }
   }
