@@ -376,7 +376,8 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
 
 // Argument i of trainPlanRun: the optimizer's update (train_plan.h PlanUpdate) as { kind, params,
 // grads, slots: [3 x Float32Array | null], beta1, beta2, epsilon, momentum, nesterov, scalars:
-// Float64Array of steps x kScalars }, or null for plain SGD. Returns false for null.
+// Float64Array of steps x kScalars, clip, clipValue, segments: Float64Array of (offset, size)
+// pairs, read for clip 2 }, or null for plain SGD. Returns false for null.
 bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode::PlanUpdate* u) {
   Napi::Env env = info.Env();
   if (info[i].IsNull() || info[i].IsUndefined()) return false;
@@ -442,6 +443,29 @@ bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode
   u->scalars = sc.Data();
   for (int64_t j = 0; j < need; ++j)
     if (!std::isfinite(u->scalars[j])) Fail(env, "ERR_NATIVE_VALUE", where + ".scalars[" + std::to_string(j) + "] is not finite");
+  const double clip = number("clip");
+  if (clip != std::floor(clip) || clip < 0 || clip > static_cast<double>(deepnode::UpdateClip::GlobalNorm))
+    Fail(env, "ERR_NATIVE_VALUE", where + ".clip must be an integer in [0, 3], received " + std::to_string(clip));
+  u->clip = static_cast<deepnode::UpdateClip>(static_cast<int32_t>(clip));
+  u->clip_value = number("clipValue");
+  if (u->clip != deepnode::UpdateClip::None && !(u->clip_value > 0))
+    Fail(env, "ERR_NATIVE_VALUE", where + ".clipValue must be positive, received " + std::to_string(u->clip_value));
+  if (u->clip == deepnode::UpdateClip::Norm) {
+    Napi::Value gv = o.Get("segments");
+    if (!gv.IsTypedArray() || gv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+      Fail(env, "ERR_NATIVE_TYPE", where + ".segments must be a Float64Array", true);
+    auto g = gv.As<Napi::Float64Array>();
+    const int64_t len = g.Data() == nullptr ? 0 : static_cast<int64_t>(g.ElementLength());
+    if (len % 2 != 0) Fail(env, "ERR_NATIVE_SIZE", where + ".segments must hold (offset, size) pairs, received " + std::to_string(len) + " numbers");
+    u->segments = g.Data();
+    u->segment_count = len / 2;
+    for (int64_t j = 0; j < u->segment_count; ++j) {
+      const double off = u->segments[2 * j], size = u->segments[2 * j + 1];
+      if (off != std::floor(off) || size != std::floor(size) || off < 0 || size < 0 || off + size > static_cast<double>(u->n))
+        Fail(env, "ERR_NATIVE_VALUE", where + ".segments[" + std::to_string(j) + "] = (" + std::to_string(off) + ", " + std::to_string(size) +
+                                          ") is not a range of integers inside [0, " + std::to_string(u->n) + ")");
+    }
+  }
   // No two of the update's buffers may share bytes (each is read and written element by element).
   const float* bufs[] = {u->params, u->grads, u->slots[0], u->slots[1], u->slots[2]};
   for (int a = 0; a < 5; ++a)
@@ -517,7 +541,7 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
                                                        {losses, steps * 2}, {preds, preds ? steps * batch * classes : 0},
                                                        {tout, tout ? steps * batch * t_width : 0},
                                                        {update.scalars, steps * deepnode::PlanUpdate::kScalars * 2}};
-    for (const float* p : {static_cast<const float*>(update.params), update.grads})
+    for (const float* p : {static_cast<const float*>(update.params), static_cast<const float*>(update.grads)})
       for (const auto& a : inputs) {
         const float* q = static_cast<const float*>(a.first);
         if (q != nullptr && a.second > 0 && q < p + un && p < q + a.second)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -207,6 +208,26 @@ TrainPlan::TrainPlan(std::vector<PlanLayer> layers, int64_t max_rows, PlanLoss l
 void apply_update(const PlanUpdate& u, int64_t step) {
   const double* s = u.scalars + step * PlanUpdate::kScalars;
   const auto f = [](double v) { return static_cast<float>(v); };
+  switch (u.clip) {
+    case UpdateClip::None:
+      break;
+    case UpdateClip::Value:
+      clip_by_value(u.grads, u.n, f(u.clip_value));
+      break;
+    case UpdateClip::Norm:
+      for (int64_t i = 0; i < u.segment_count; ++i)
+        clip_by_norm(u.grads + static_cast<int64_t>(u.segments[2 * i]), static_cast<int64_t>(u.segments[2 * i + 1]),
+                     f(u.clip_value));
+      break;
+    case UpdateClip::GlobalNorm: {
+      const double norm = std::sqrt(sum_squares(u.grads, u.n));
+      if (!std::isfinite(norm))
+        std::fill(u.grads, u.grads + u.n, std::numeric_limits<float>::quiet_NaN());
+      else if (norm > u.clip_value)
+        scale(f(u.clip_value / norm), u.grads, u.n);
+      break;
+    }
+  }
   float* const* slot = u.slots;
   switch (u.kind) {
     case UpdateKind::Sgd:

@@ -142,13 +142,22 @@ struct PlanLayer {
 // the JS side works out each step's scalars (learning-rate schedule, bias corrections, Nadam's
 // momentum cache) before the call.
 enum class UpdateKind : int32_t { Sgd = 0, Adagrad = 1, Rmsprop = 2, Adam = 3, Adamax = 4, Nadam = 5 };
+// Gradient clipping before the update, as Optimizer.clipGradients does it: every element to
+// [-c, c]; each weight's gradient to norm c; or all of them together to global norm c (a
+// non-finite global norm makes every gradient NaN, as Keras's clip_by_global_norm does).
+enum class UpdateClip : int32_t { None = 0, Value = 1, Norm = 2, GlobalNorm = 3 };
 
 struct PlanUpdate {
   static constexpr int kScalars = 5;  // per step
   UpdateKind kind = UpdateKind::Sgd;
   float* params = nullptr;
-  const float* grads = nullptr;
+  float* grads = nullptr;  // clipped in place
   int64_t n = 0;
+  UpdateClip clip = UpdateClip::None;
+  double clip_value = 0.0;
+  // Clip::Norm: the weights' (offset, size) in the flat buffers, segment_count pairs.
+  const double* segments = nullptr;
+  int64_t segment_count = 0;
   // The optimizer's slots in its declaration order, nullptr where an option leaves one out: SGD
   // momentum; Adagrad accumulator; RMSprop velocity, momentum, average gradient; Adam momentum,
   // velocity, velocity_hat (amsgrad); Adamax momentum, norm; Nadam momentum, velocity.

@@ -261,7 +261,7 @@ describe('one-call training step: same training as the autograd path', () => {
     );
   });
 
-  it('Adam with clipnorm (gradients written for the optimizer), categorical cross-entropy from logits, batch 16 with a short last batch', async () => {
+  it('Adam with clipnorm (each weight clipped before the update, in the multi-batch call), categorical cross-entropy from logits, batch 16 with a short last batch', async () => {
     await expectSameAsAutograd(
       () => new Sequential([
         layers.dense({ units: 8, activation: 'tanh', inputShape: [6] }),
@@ -270,7 +270,7 @@ describe('one-call training step: same training as the autograd path', () => {
         layers.dense({ units: 4 }),
       ]),
       () => new Adam({ learningRate: 0.01, clipnorm: 0.5 }),
-      { loss: new CategoricalCrossentropy(true), oneHot: true, classes: 4, metrics: ['accuracy'], batchSize: 16, chunked: false },
+      { loss: new CategoricalCrossentropy(true), oneHot: true, classes: 4, metrics: ['accuracy'], batchSize: 16 },
     );
   });
 
@@ -294,7 +294,8 @@ describe('one-call training step: same training as the autograd path', () => {
 
   // Every optimizer with a native kernel runs in the multi-batch call, its scalars worked out in JS
   // for each step ahead (schedules, bias corrections, Nadam's momentum cache, weight decay) exactly
-  // as its own apply() would; clipping and weights excluded from decay keep one call per batch.
+  // as its own apply() would, its gradient clipping through the same kernels; weights excluded from
+  // decay keep one call per batch.
   it('each optimizer kernel in the multi-batch call: momentum and Nesterov SGD under 1cycle, Adagrad, RMSprop (plain, centered with momentum), Adam (amsgrad, piecewise rate), AdamW, Adamax, Nadam', async () => {
     const build = () => new Sequential([
       layers.dense({ units: 9, activation: 'relu', inputShape: [6] }),
@@ -320,7 +321,7 @@ describe('one-call training step: same training as the autograd path', () => {
     }
   });
 
-  it('the multi-batch call reproduces a per-batch run exactly (no BN shortcut): Nadam over two fits, RMSprop; clipping and decay exclusions keep one call per batch', async () => {
+  it('the multi-batch call reproduces a per-batch run exactly (no BN shortcut): Nadam over two fits, RMSprop, clipvalue, clipnorm and globalClipnorm (clipping and not); decay exclusions keep one call per batch', async () => {
     const build = () => new Sequential([
       layers.dense({ units: 7, activation: 'tanh', inputShape: [6] }),
       layers.dense({ units: 5, activation: 'relu' }),
@@ -328,16 +329,22 @@ describe('one-call training step: same training as the autograd path', () => {
     ]);
     await expectSameAsAutograd(build, () => new Nadam({ learningRate: 0.05 }), { epochs: 4 });
     await expectSameAsAutograd(build, () => new RMSprop({ learningRate: 0.01, momentum: 0.3 }));
+    // Thresholds below and above the gradients' sizes here (each clips some steps, or none).
     for (const opt of [
       () => new Adam({ learningRate: 0.01, clipvalue: 0.01 }),
+      () => new SGD({ learningRate: 0.1, clipvalue: 10 }),
       () => new RMSprop({ learningRate: 0.01, globalClipnorm: 0.1 }),
-      () => {
-        const o = new AdamW({ learningRate: 0.01, weightDecay: 0.1 });
-        o.excludeFromWeightDecay({ varNames: ['bias'] });
-        return o;
-      },
+      () => new Nadam({ learningRate: 0.01, globalClipnorm: 100 }),
+      () => new SGD({ learningRate: 0.2, momentum: 0.5, clipnorm: 0.05 }),
+      () => new Adagrad({ learningRate: 0.1, clipnorm: 100 }),
     ])
-      await expectSameAsAutograd(build, opt, { chunked: false });
+      await expectSameAsAutograd(build, opt);
+    const excluding = () => {
+      const o = new AdamW({ learningRate: 0.01, weightDecay: 0.1 });
+      o.excludeFromWeightDecay({ varNames: ['bias'] });
+      return o;
+    };
+    await expectSameAsAutograd(build, excluding, { chunked: false });
     // Nadam's momentum-cache product continues across fits as in the per-batch path.
     const [x, y] = data(44, 6, 3, 9);
     const twice = async (plan: boolean) => {
@@ -784,7 +791,7 @@ describe('one-call training step: the native API refuses bad input', () => {
     const m = new Float32Array(8), v = new Float32Array(8);
     const update = (over: Record<string, unknown> = {}) => ({
       kind: 3, params, grads, slots: [m, v, null], beta1: 0.9, beta2: 0.999, epsilon: 1e-7, momentum: 0, nesterov: false,
-      scalars: Float64Array.from([0.01, 0, 0, 0, 0]), ...over,
+      scalars: Float64Array.from([0.01, 0, 0, 0, 0]), clip: 0, clipValue: 0, segments: null, ...over,
     });
     const run = (u: unknown, lrs = new Float32Array(1)) =>
       (native.trainPlanRun as (...a: unknown[]) => number)(plan, x, y, null, 2, 0, 2, 1, lrs, new Float64Array(1), null, null, true, null, u);
@@ -815,6 +822,14 @@ describe('one-call training step: the native API refuses bad input', () => {
     expect(code(update({ nesterov: 1 }))).toBe('ERR_NATIVE_TYPE');
     expect(code(update({ slots: [m, v] }))).toBe('ERR_NATIVE_TYPE');
     expect(code(7)).toBe('ERR_NATIVE_TYPE');
+    expect(code(update({ clip: 4, clipValue: 1 }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ clip: 1, clipValue: 0 }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ clip: 3, clipValue: NaN }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ clip: 2, clipValue: 1 }))).toBe('ERR_NATIVE_TYPE'); // clipnorm needs the weights' segments
+    expect(code(update({ clip: 2, clipValue: 1, segments: Float64Array.from([0, 6, 6]) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ clip: 2, clipValue: 1, segments: Float64Array.from([0, 6, 6, 3]) }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ clip: 2, clipValue: 1, segments: Float64Array.from([-1, 2]) }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ clip: 2, clipValue: 1, segments: Float64Array.from([0.5, 2]) }))).toBe('ERR_NATIVE_VALUE');
     // A slot sharing bytes with the data, or params with the learning rates, is refused.
     const big = new Float32Array(20);
     const e = caught(() => (native.trainPlanRun as (...a: unknown[]) => number)(plan, big.subarray(0, 6), y, null, 2, 0, 2, 1, new Float32Array(1), new Float64Array(1), null, null, true, null, update({ slots: [big.subarray(4, 12), v, null] })));
@@ -894,6 +909,7 @@ describe('one-call training step: the native API refuses bad input', () => {
         const u: Record<string, unknown> = {
           kind, params: randArray(r, len), grads: randArray(r, len), slots: [slot(0), slot(1), slot(2)], beta1: 0.9, beta2: 0.99,
           epsilon: 1e-7, momentum: 0.5, nesterov: r() < 0.5, scalars: Float64Array.from({ length: steps * 5 }, () => r() * 0.1),
+          clip: Math.floor(r() * 4), clipValue: 0.5, segments: Float64Array.from([0, Math.ceil(len / 2), Math.ceil(len / 2), Math.floor(len / 2)]),
         };
         if (r() < 0.3) u[pick(Object.keys(u))] = pick(junk);
         runArgs[14] = u;

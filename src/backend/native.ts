@@ -72,7 +72,16 @@ export interface NativeUpdate {
   nesterov: boolean;
   /** Per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the decay (weightDecay * lr or 0), then SGD's momentum or Nadam's cm, cg, cv. */
   scalars: Float64Array;
+  /** Gradient clipping before each update: 0 none, 1 clipvalue, 2 clipnorm (per weight), 3 globalClipnorm. */
+  clip: number;
+  /** Its threshold (> 0 when clip is set). */
+  clipValue: number;
+  /** The weights' (offset, size) pairs in the flat buffers, for clipnorm. */
+  segments: Float64Array | null;
 }
+
+/** An optimizer's update kernel and constants: a NativeUpdate without its buffers, scalars and clipping. */
+export type UpdateKernel = Omit<NativeUpdate, 'params' | 'grads' | 'scalars' | 'clip' | 'clipValue' | 'segments'>;
 
 /** Doubles of NativeUpdate.scalars per step. */
 export const UPDATE_SCALARS = 5;

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive } from './optimizer';
-import { native, NativeUpdate, UpdateKind } from '../backend/native';
+import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
 export interface AdagradArgs extends OptimizerArgs {
@@ -38,7 +38,7 @@ export class Adagrad extends Optimizer {
     return [{ name: 'accumulator', init: this.initialAccumulatorValue }];
   }
 
-  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+  protected override nativeUpdate(): UpdateKernel {
     const slots: NativeUpdate['slots'] = [this.slot('accumulator'), null, null];
     return { kind: UpdateKind.Adagrad, slots, beta1: 0, beta2: 0, epsilon: this.epsilon, momentum: 0, nesterov: false };
   }

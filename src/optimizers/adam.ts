@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
-import { native, NativeUpdate, UpdateKind } from '../backend/native';
+import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
 export interface AdamArgs extends OptimizerArgs {
   /** Decay of the first-moment average, in [0, 1) (default 0.9). */
@@ -53,7 +53,7 @@ export class Adam extends Optimizer {
     out[at + 1] = decay;
   }
 
-  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+  protected override nativeUpdate(): UpdateKernel {
     const slots: NativeUpdate['slots'] = [this.slot('momentum'), this.slot('velocity'), this.amsgrad ? this.slot('velocity_hat') : null];
     return { kind: UpdateKind.Adam, slots, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, momentum: 0, nesterov: false };
   }

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
-import { native, NativeUpdate, UpdateKind } from '../backend/native';
+import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
 export interface NadamArgs extends OptimizerArgs {
   /** Decay of the first-moment average, in [0, 1) (default 0.9). */
@@ -75,7 +75,7 @@ export class Nadam extends Optimizer {
     [this.uProduct, this.uProductStep] = state as [number, number];
   }
 
-  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+  protected override nativeUpdate(): UpdateKernel {
     const slots: NativeUpdate['slots'] = [this.slot('momentum'), this.slot('velocity'), null];
     return { kind: UpdateKind.Nadam, slots, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon, momentum: 0, nesterov: false };
   }

@@ -12,7 +12,7 @@
  * instead of state silently sliding onto the wrong weights.
  */
 import { ValueError, StateError, checkOptions, describe } from '../errors';
-import { native, NativeUpdate, UPDATE_SCALARS } from '../backend/native';
+import { native, NativeUpdate, UpdateKernel, UPDATE_SCALARS } from '../backend/native';
 import { LearningRateSchedule } from './schedules/schedule';
 import { Tensor } from '../tensor';
 
@@ -211,15 +211,15 @@ export abstract class Optimizer {
    * @internal `count` steps from the current one in the form a training plan runs natively after
    * each batch's gradients (Sequential.fit, native/train_plan.h PlanUpdate): this optimizer's
    * update kernel, its slots (created here) and each step's scalars (written to `scalars`, computed
-   * as `apply` computes them, learning-rate schedule included). Null when a step needs more than the
-   * kernel (gradient clipping, weights excluded from decay) or the optimizer has no native kernel.
+   * as `apply` computes them, learning-rate schedule included), with its gradient clipping. Null when
+   * a step needs more than the kernel (weights excluded from decay) or the optimizer has no native kernel.
    * Changes no other state: `finishPlannedSteps(done)` then counts the steps that ran.
    */
   planUpdate(params: Float32Array, grads: Float32Array, segments: readonly Segment[], count: number, scalars: Float64Array): NativeUpdate | null {
-    if (this.clipnorm !== null || this.clipvalue !== null || this.globalClipnorm !== null || this.decayExcludes.length > 0) return null;
+    if (this.decayExcludes.length > 0) return null;
     if (params.length !== grads.length || params.length === 0 || scalars.length < count * UPDATE_SCALARS) return null;
     // The slots as apply() would have them (harmless when there is no kernel: apply makes the same).
-    this.ensureSlots(params.length, segments);
+    const segs = this.ensureSlots(params.length, segments);
     const kernel = this.nativeUpdate();
     if (kernel === null) return null;
     const it0 = this.iterations;
@@ -234,7 +234,12 @@ export abstract class Optimizer {
       this.iterations = it0;
       this.restoreStepState(state);
     }
-    return { ...kernel, params, grads, scalars };
+    // Clipping as clipGradients does it, in the same order of precedence.
+    let clip = { clip: 0, clipValue: 0, segments: null as Float64Array | null };
+    if (this.clipnorm !== null) clip = { clip: 2, clipValue: this.clipnorm, segments: Float64Array.from(segs.flatMap((s) => [s.offset, s.size])) };
+    else if (this.globalClipnorm !== null) clip = { clip: 3, clipValue: this.globalClipnorm, segments: null };
+    else if (this.clipvalue !== null) clip = { clip: 1, clipValue: this.clipvalue, segments: null };
+    return { ...kernel, params, grads, scalars, ...clip };
   }
 
   /** @internal Counts `done` steps that a plan ran after planUpdate, advancing any per-step state as `apply` does. */
@@ -255,7 +260,7 @@ export abstract class Optimizer {
    * The update kernel and its constants, with the slots as they are now (see planUpdate), or null
    * when the optimizer has none; params, grads and scalars are filled in by the caller.
    */
-  protected nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> | null {
+  protected nativeUpdate(): UpdateKernel | null {
     return null;
   }
 

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
-import { native, NativeUpdate, UpdateKind } from '../backend/native';
+import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
 export interface RMSpropArgs extends OptimizerArgs {
   /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). */
@@ -48,7 +48,7 @@ export class RMSprop extends Optimizer {
     return specs;
   }
 
-  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+  protected override nativeUpdate(): UpdateKernel {
     const slots: NativeUpdate['slots'] = [
       this.slot('velocity'), this.momentum > 0 ? this.slot('momentum') : null, this.centered ? this.slot('average_gradient') : null,
     ];

@@ -1,5 +1,5 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkRange } from './optimizer';
-import { native, NativeUpdate, UpdateKind } from '../backend/native';
+import { native, UpdateKernel, UpdateKind } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
 export interface SGDArgs extends OptimizerArgs {
@@ -63,7 +63,7 @@ export class SGD extends Optimizer {
     out[at + 2] = this.currentMomentum();
   }
 
-  protected override nativeUpdate(): Omit<NativeUpdate, 'params' | 'grads' | 'scalars'> {
+  protected override nativeUpdate(): UpdateKernel {
     return { kind: UpdateKind.Sgd, slots: [this.slots.get('momentum') ?? null, null, null], beta1: 0, beta2: 0, epsilon: 0, momentum: 0, nesterov: this.nesterov };
   }
 
