@@ -475,10 +475,60 @@ bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode
   return true;
 }
 
-// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, activatePred, keys, update) -> steps done
+// Argument i of trainPlanRun: the norm constraints to apply after each step (train_plan.h
+// PlanConstraint) as { params: Float32Array, list: Float64Array of (offset, rows, cols, kind,
+// minValue, maxValue, rate) per constraint, the weight at params[offset...] }, or null. `params`
+// receives the range it spans, for the overlap checks.
+std::vector<deepnode::PlanConstraint> ConstraintsArg(const Napi::CallbackInfo& info, size_t i, std::pair<const void*, int64_t>* params) {
+  Napi::Env env = info.Env();
+  std::vector<deepnode::PlanConstraint> out;
+  *params = {nullptr, 0};
+  if (info[i].IsNull() || info[i].IsUndefined()) return out;
+  const std::string where = "trainPlanRun: constraints";
+  if (!info[i].IsObject()) Fail(env, "ERR_NATIVE_TYPE", where + " must be an object or null", true);
+  Napi::Object o = info[i].As<Napi::Object>();
+  Napi::Value pv = o.Get("params"), lv = o.Get("list");
+  if (!pv.IsTypedArray() || pv.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    Fail(env, "ERR_NATIVE_TYPE", where + ".params must be a Float32Array", true);
+  if (!lv.IsTypedArray() || lv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    Fail(env, "ERR_NATIVE_TYPE", where + ".list must be a Float64Array", true);
+  auto pa = pv.As<Napi::Float32Array>();
+  auto la = lv.As<Napi::Float64Array>();
+  float* p = pa.Data();
+  const int64_t n = p == nullptr ? 0 : static_cast<int64_t>(pa.ElementLength());
+  const double* l = la.Data();
+  const int64_t len = l == nullptr ? 0 : static_cast<int64_t>(la.ElementLength());
+  if (len % 7 != 0) Fail(env, "ERR_NATIVE_SIZE", where + ".list must hold 7 numbers per constraint, received " + std::to_string(len));
+  *params = {p, n};
+  for (int64_t c = 0; c < len / 7; ++c) {
+    const double* e = l + 7 * c;
+    const std::string at = where + ".list[" + std::to_string(c) + "]";
+    for (int q = 0; q < 7; ++q)
+      if (!std::isfinite(e[q])) Fail(env, "ERR_NATIVE_VALUE", at + ": its numbers must be finite");
+    const double off = e[0], rows = e[1], cols = e[2], kind = e[3];
+    if (off != std::floor(off) || rows != std::floor(rows) || cols != std::floor(cols) || off < 0 || rows < 1 || cols < 1 ||
+        off + rows * cols > static_cast<double>(n))
+      Fail(env, "ERR_NATIVE_VALUE", at + ": offset " + std::to_string(off) + ", " + std::to_string(rows) + " x " + std::to_string(cols) +
+                                        " is not a whole matrix inside params (" + std::to_string(n) + " elements)");
+    if (kind != std::floor(kind) || kind < 0 || kind > 2)
+      Fail(env, "ERR_NATIVE_VALUE", at + ": kind must be 0 (max), 1 (unit) or 2 (min-max), received " + std::to_string(kind));
+    deepnode::PlanConstraint k;
+    k.w = p + static_cast<int64_t>(off);
+    k.rows = static_cast<int64_t>(rows);
+    k.cols = static_cast<int64_t>(cols);
+    k.kind = static_cast<deepnode::NormConstraint>(static_cast<int32_t>(kind));
+    k.min_value = e[4];
+    k.max_value = e[5];
+    k.rate = e[6];
+    out.push_back(k);
+  }
+  return out;
+}
+
+// trainPlanRun(plan, xSrc, tSrc, index, n, start, batch, steps, lrs, losses, preds, targetsOut, activatePred, keys, update, constraints) -> steps done
 Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  PlanHandle* handle = PlanArg(info, "trainPlanRun", 15);
+  PlanHandle* handle = PlanArg(info, "trainPlanRun", 16);
   deepnode::TrainPlan& plan = handle->plan;
   auto count = [&](size_t i, const char* name, double lo, double hi) -> int64_t {
     if (!info[i].IsNumber()) Fail(env, "ERR_NATIVE_TYPE", std::string("trainPlanRun: ") + name + " must be a number", true);
@@ -527,6 +577,8 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   KeysArg(info, 13, "trainPlanRun", plan, steps, keys);
   deepnode::PlanUpdate update;
   const bool has_update = UpdateArg(info, 14, steps, &update);
+  std::pair<const void*, int64_t> cparams;
+  const std::vector<deepnode::PlanConstraint> constraints = ConstraintsArg(info, 15, &cparams);
   CheckHeld(env, *handle, "trainPlanRun");
   const int64_t un = has_update ? update.n : 0;
   // The update's params and grads hold the plan's weights and gradients (they are the model's flat
@@ -548,10 +600,24 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
           Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanRun: the update's params or grads overlap another argument");
       }
   }
+  if (!constraints.empty()) {
+    // The constrained weights are the model's (inside the plan's buffers); not the call's other arrays.
+    const float* p = static_cast<const float*>(cparams.first);
+    const std::pair<const void*, int64_t> others[] = {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps},
+                                                      {losses, steps * 2}, {preds, preds ? steps * batch * classes : 0},
+                                                      {tout, tout ? steps * batch * t_width : 0}, {update.slots[0], un},
+                                                      {update.slots[1], un}, {update.slots[2], un},
+                                                      {update.scalars, has_update ? steps * deepnode::PlanUpdate::kScalars * 2 : 0}};
+    for (const auto& a : others) {
+      const float* q = static_cast<const float*>(a.first);
+      if (q != nullptr && a.second > 0 && q < p + cparams.second && p < q + a.second)
+        Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanRun: the constrained weights overlap another argument");
+    }
+  }
   int64_t bad = -1, done = 0;
   try {
     done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, activate_pred, &bad, keys.empty() ? nullptr : keys.data(),
-                    has_update ? &update : nullptr);
+                    has_update ? &update : nullptr, constraints.data(), static_cast<int64_t>(constraints.size()));
   } catch (const std::bad_alloc&) {
     Fail(env, "ERR_NATIVE_ALLOC", "trainPlanRun: out of memory");
   }

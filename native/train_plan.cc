@@ -255,7 +255,8 @@ void apply_update(const PlanUpdate& u, int64_t step) {
 
 int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
                        int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-                       bool activate_pred, int64_t* bad_label, const uint64_t* keys, const PlanUpdate* update) {
+                       bool activate_pred, int64_t* bad_label, const uint64_t* keys, const PlanUpdate* update,
+                       const PlanConstraint* constraints, int64_t constraint_count) {
   *bad_label = -1;
   const int64_t in = in_width(), classes = this->classes(), t_width = target_width();
   const int64_t rows_max = std::min(batch, max_rows_);
@@ -280,6 +281,10 @@ int64_t TrainPlan::run(const float* x_src, const float* t_src, const int32_t* in
     losses[j] = loss;
     if (*bad_label >= 0 || !std::isfinite(loss)) return j;
     if (update != nullptr) apply_update(*update, j);
+    for (int64_t c = 0; c < constraint_count; ++c) {
+      const PlanConstraint& k = constraints[c];
+      constrain_column_norms(k.w, k.rows, k.cols, k.kind, k.min_value, k.max_value, k.rate);
+    }
     if (targets_out != nullptr)
       std::memcpy(targets_out + j * batch * t_width, tb, static_cast<size_t>(rows * t_width) * sizeof(float));
   }

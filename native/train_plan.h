@@ -175,6 +175,16 @@ struct PlanUpdate {
 // Step `step`'s update (u.scalars + step * kScalars).
 void apply_update(const PlanUpdate& u, int64_t step);
 
+// A weight's norm constraint, which run() applies after each step's update as the layer's
+// applyConstraints would (src/constraints: MaxNorm, UnitNorm, MinMaxNorm over leading axes): the
+// weight as a rows x cols matrix whose column norms are bounded (constrain_column_norms).
+struct PlanConstraint {
+  float* w = nullptr;
+  int64_t rows = 0, cols = 0;
+  NormConstraint kind = NormConstraint::Max;
+  double min_value = 0.0, max_value = 0.0, rate = 0.0;
+};
+
 class TrainPlan {
  public:
   // The layers must chain (each in_width equals the previous out_width) and the last must be a
@@ -203,7 +213,7 @@ class TrainPlan {
 
   // Up to `steps` training steps over consecutive batches of a dataset: plain SGD (sgd_all, lrs[j]
   // step j's learning rate) when update is null, else each step's gradients and then update's
-  // step j (lrs unused). Batch j holds
+  // step j (lrs unused); then the constraints, in order. Batch j holds
   // rows [start + j * batch, ...) of the epoch's order (index null: in storage order), at most
   // `batch` of them and none past n. x_src holds n rows of in_width() floats, t_src n rows of
   // targets (1 float per row for a sparse loss, classes() otherwise). losses[j] receives step j's loss; preds (steps x batch x classes) and targets_out
@@ -213,7 +223,8 @@ class TrainPlan {
   // steps * noise_layers() keys, step j's at keys + j * noise_layers().
   int64_t run(const float* x_src, const float* t_src, const int32_t* index, int64_t n, int64_t start,
               int64_t batch, int64_t steps, const float* lrs, double* losses, float* preds, float* targets_out,
-              bool activate_pred, int64_t* bad_label, const uint64_t* keys, const PlanUpdate* update = nullptr);
+              bool activate_pred, int64_t* bad_label, const uint64_t* keys, const PlanUpdate* update = nullptr,
+              const PlanConstraint* constraints = nullptr, int64_t constraint_count = 0);
 
   int64_t in_width() const { return layers_.front().in_width(); }
   int64_t classes() const { return layers_.back().out_width(); }

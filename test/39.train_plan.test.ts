@@ -288,8 +288,29 @@ describe('one-call training step: same training as the autograd path', () => {
         return m;
       },
       () => new SGD({ learningRate: 0.05, momentum: 0.9, nesterov: true }),
-      { chunked: false },
     );
+  });
+
+  // Norm constraints over a weight's leading axes run natively after each step's update, in the
+  // layers' order; the others (NonNeg, a norm over trailing axes) keep one call per batch.
+  it('max-norm with fused plain SGD (the chapter\'s max-norm regularization), unit-norm and min-max-norm with Adam, a frozen constrained layer; NonNeg and axis 1 fall back', async () => {
+    const build = (kernel: () => Record<string, unknown>, bias?: () => Record<string, unknown>) => () => new Sequential([
+      layers.dense({ units: 9, activation: 'relu', inputShape: [6], kernelConstraint: constraints.maxNorm({ maxValue: 0.4 }) as never }),
+      layers.dense({ units: 7, activation: 'elu', ...kernel(), ...(bias ? bias() : {}) }),
+      layers.dense({ units: 3, activation: 'softmax', kernelConstraint: constraints.maxNorm({ maxValue: 1 }) as never }),
+    ]);
+    const plain = build(() => ({ kernelConstraint: constraints.maxNorm({ maxValue: 0.3 }) }));
+    await expectSameAsAutograd(plain, () => new SGD({ learningRate: 0.2 }));
+    const mixed = build(() => ({ kernelConstraint: constraints.unitNorm() }), () => ({ biasConstraint: constraints.minMaxNorm({ minValue: 0.5, maxValue: 0.8, rate: 0.5 }) }));
+    await expectSameAsAutograd(mixed, () => new Adam({ learningRate: 0.02 }));
+    const frozen = () => {
+      const m = plain();
+      m.layers[0]!.trainable = false;
+      return m;
+    };
+    await expectSameAsAutograd(frozen, () => new Adam({ learningRate: 0.02 }));
+    await expectSameAsAutograd(build(() => ({ kernelConstraint: constraints.nonNeg() })), () => new SGD({ learningRate: 0.2 }), { chunked: false });
+    await expectSameAsAutograd(build(() => ({ kernelConstraint: constraints.maxNorm({ maxValue: 0.5, axis: 1 }) })), () => new Adam({ learningRate: 0.02 }), { chunked: false });
   });
 
   // Every optimizer with a native kernel runs in the multi-batch call, its scalars worked out in JS
@@ -793,8 +814,8 @@ describe('one-call training step: the native API refuses bad input', () => {
       kind: 3, params, grads, slots: [m, v, null], beta1: 0.9, beta2: 0.999, epsilon: 1e-7, momentum: 0, nesterov: false,
       scalars: Float64Array.from([0.01, 0, 0, 0, 0]), clip: 0, clipValue: 0, segments: null, ...over,
     });
-    const run = (u: unknown, lrs = new Float32Array(1)) =>
-      (native.trainPlanRun as (...a: unknown[]) => number)(plan, x, y, null, 2, 0, 2, 1, lrs, new Float64Array(1), null, null, true, null, u);
+    const run = (u: unknown, lrs = new Float32Array(1), cons: unknown = null) =>
+      (native.trainPlanRun as (...a: unknown[]) => number)(plan, x, y, null, 2, 0, 2, 1, lrs, new Float64Array(1), null, null, true, null, u, cons);
     // The step's gradients, then w -= alpha m / (sqrt(v) + eps) with m = 0.1 g, v = 0.001 g^2 (float64 here).
     const before = Float64Array.from(params);
     expect(run(update())).toBe(1);
@@ -832,10 +853,21 @@ describe('one-call training step: the native API refuses bad input', () => {
     expect(code(update({ clip: 2, clipValue: 1, segments: Float64Array.from([0.5, 2]) }))).toBe('ERR_NATIVE_VALUE');
     // A slot sharing bytes with the data, or params with the learning rates, is refused.
     const big = new Float32Array(20);
-    const e = caught(() => (native.trainPlanRun as (...a: unknown[]) => number)(plan, big.subarray(0, 6), y, null, 2, 0, 2, 1, new Float32Array(1), new Float64Array(1), null, null, true, null, update({ slots: [big.subarray(4, 12), v, null] })));
+    const e = caught(() => (native.trainPlanRun as (...a: unknown[]) => number)(plan, big.subarray(0, 6), y, null, 2, 0, 2, 1, new Float32Array(1), new Float64Array(1), null, null, true, null, update({ slots: [big.subarray(4, 12), v, null] }), null));
     expect(e.code).toBe('ERR_NATIVE_OVERLAP');
     expect(run(update())).toBe(1);
     expect(caught(() => run(update(), params.subarray(0, 1))).code).toBe('ERR_NATIVE_OVERLAP');
+    // Constraints after the update: the kernel's columns rescaled to norm <= 0.1 (MaxNorm, kind 0).
+    expect(run(update(), new Float32Array(1), { params, list: Float64Array.from([0, 3, 2, 0, 0, 0.1, 0]) })).toBe(1);
+    for (let j = 0; j < 2; j++) expect(Math.hypot(params[j]!, params[2 + j]!, params[4 + j]!)).toBeLessThanOrEqual(0.1 + 1e-6);
+    const cons = (list: number[], p: Float32Array = params) => caught(() => run(update(), new Float32Array(1), { params: p, list: Float64Array.from(list) })).code;
+    expect(cons([0, 3, 2, 0, 0, 0.1])).toBe('ERR_NATIVE_SIZE');
+    expect(cons([3, 3, 2, 0, 0, 0.1, 0])).toBe('ERR_NATIVE_VALUE'); // past the end of params
+    expect(cons([0, 0, 2, 0, 0, 0.1, 0])).toBe('ERR_NATIVE_VALUE');
+    expect(cons([0, 3, 2, 3, 0, 0.1, 0])).toBe('ERR_NATIVE_VALUE');
+    expect(cons([0, 3, 2, 0, 0, NaN, 0])).toBe('ERR_NATIVE_VALUE');
+    expect(cons([0, 1, 1, 0, 0, 1, 0], x)).toBe('ERR_NATIVE_OVERLAP'); // the data as the constrained weights
+    expect(caught(() => run(update(), new Float32Array(1), { params, list: new Float32Array(7) })).code).toBe('ERR_NATIVE_TYPE');
     // A refused call changed nothing.
     const after = Float32Array.from(params);
     code(update({ kind: 9 }));
@@ -901,7 +933,8 @@ describe('one-call training step: the native API refuses bad input', () => {
       const ys = sparse ? Float32Array.from({ length: n }, () => Math.floor(r() * outF)) : randArray(r, n * outF, 0, 1);
       const index = r() < 0.5 ? null : Int32Array.from({ length: n }, () => Math.floor(r() * n));
       const runArgs: unknown[] = [plan, xs, ys, index, n, Math.floor(r() * n), batch, steps, new Float32Array(steps).fill(0.05), new Float64Array(steps),
-        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true, keys(steps), null];
+        r() < 0.5 ? new Float32Array(steps * batch * outF) : null, r() < 0.5 ? new Float32Array(steps * batch * (sparse ? 1 : outF)) : null, true, keys(steps), null, null];
+      if (r() < 0.3) runArgs[15] = { params: randArray(r, 8), list: Float64Array.from([Math.floor(r() * 4), 1 + Math.floor(r() * 2), 1 + Math.floor(r() * 2), Math.floor(r() * 3), 0.1, 0.5, 0.5]) };
       if (r() < 0.5) {
         // An optimizer's update after each step, over flat buffers of its own (a field junk at times).
         const len = 1 + Math.floor(r() * 9), kind = Math.floor(r() * 6);
@@ -914,7 +947,7 @@ describe('one-call training step: the native API refuses bad input', () => {
         if (r() < 0.3) u[pick(Object.keys(u))] = pick(junk);
         runArgs[14] = u;
       }
-      if (r() < 0.5) runArgs[1 + Math.floor(r() * 14)] = pick([...junk, -1, 2 ** 31, 1e9]);
+      if (r() < 0.5) runArgs[1 + Math.floor(r() * 15)] = pick([...junk, -1, 2 ** 31, 1e9]);
       if (index && r() < 0.2) index[Math.floor(r() * n)] = pick([-1, n, 2 ** 31 - 1]);
       try {
         const done = (native.trainPlanRun as (...a: unknown[]) => number)(...runArgs);

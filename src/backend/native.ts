@@ -83,6 +83,16 @@ export interface NativeUpdate {
 /** An optimizer's update kernel and constants: a NativeUpdate without its buffers, scalars and clipping. */
 export type UpdateKernel = Omit<NativeUpdate, 'params' | 'grads' | 'scalars' | 'clip' | 'clipValue' | 'segments'>;
 
+/**
+ * Norm constraints a training plan applies after each step (native/train_plan.h PlanConstraint):
+ * per constraint 7 numbers in `list`, (offset in params, rows, cols, kind 0 max / 1 unit / 2 min-max,
+ * minValue, maxValue, rate), the weight being params[offset...] as a rows x cols matrix.
+ */
+export interface NativeConstraints {
+  params: F32;
+  list: Float64Array;
+}
+
 /** Doubles of NativeUpdate.scalars per step. */
 export const UPDATE_SCALARS = 5;
 
@@ -140,7 +150,7 @@ export interface NativeBinding {
   trainPlanRun(
     plan: object, xSrc: F32, tSrc: F32, index: Int32Array | null, n: number, start: number, batch: number, steps: number,
     lrs: F32, losses: Float64Array, preds: F32 | null, targetsOut: F32 | null, softmaxPred: boolean, keys: Uint32Array | null,
-    update: NativeUpdate | null,
+    update: NativeUpdate | null, constraints: NativeConstraints | null,
   ): number;
   /**
    * One step of a plan; returns the mean loss (not finite: nothing was changed). keys: the noise

@@ -11,7 +11,7 @@
 import { Tensor } from '../tensor';
 import { native } from '../backend/native';
 import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../errors';
-import type { Constraint } from './constraint';
+import type { Constraint, NativeConstraintForm } from './constraint';
 import type { SerializedObject } from '../regularizers';
 
 export type { Constraint } from './constraint';
@@ -91,11 +91,18 @@ function resolveAxes(cls: string, w: Tensor, axis: Axis): number[] {
  * same order as the loops below (bit for bit). Returns false for other axes.
  */
 function constrainNative(w: Tensor, axes: readonly number[], n: NativeNorm): boolean {
-  const sorted = [...axes].sort((a, b) => a - b);
-  if (sorted.some((a, i) => a !== i)) return false;
-  const rows = w.shape.slice(0, sorted.length).reduce((a, b) => a * b, 1);
-  native.constrainColumnNorms(w.data, rows, rows === 0 ? 0 : w.size / rows, n.kind, n.minValue ?? 0, n.maxValue ?? 0, n.rate ?? 0);
+  const f = columnForm(w, axes, n);
+  if (f === null) return false;
+  native.constrainColumnNorms(w.data, f.rows, f.cols, f.kind, f.minValue, f.maxValue, f.rate);
   return true;
+}
+
+/** The [rows, cols] form of a norm constraint over `axes` of w, or null when they are not its leading axes. */
+function columnForm(w: Tensor, axes: readonly number[], n: NativeNorm): NativeConstraintForm | null {
+  const sorted = [...axes].sort((a, b) => a - b);
+  if (sorted.some((a, i) => a !== i)) return null;
+  const rows = w.shape.slice(0, sorted.length).reduce((a, b) => a * b, 1);
+  return { rows, cols: rows === 0 ? 0 : w.size / rows, kind: n.kind, minValue: n.minValue ?? 0, maxValue: n.maxValue ?? 0, rate: n.rate ?? 0 };
 }
 
 /** The native kernel's form of a norm constraint (kind 0 max, 1 unit, 2 min-max; native/kernels.h). */
@@ -146,6 +153,10 @@ export class MaxNorm implements Constraint {
     const max = this.maxValue;
     rescale(this.className, w, this.axis, { kind: 0, maxValue: max }, (n) => Math.min(Math.max(n, 0), max) / (EPSILON + n));
   }
+  /** @internal */
+  nativeForm(w: Tensor): NativeConstraintForm | null {
+    return columnForm(w, resolveAxes(this.className, w, this.axis), { kind: 0, maxValue: this.maxValue });
+  }
   getConfig(): Record<string, unknown> {
     return { max_value: this.maxValue, axis: this.axis };
   }
@@ -175,6 +186,10 @@ export class UnitNorm implements Constraint {
   }
   apply(w: Tensor): void {
     rescale(this.className, w, this.axis, { kind: 1 }, (n) => 1 / (EPSILON + n));
+  }
+  /** @internal */
+  nativeForm(w: Tensor): NativeConstraintForm | null {
+    return columnForm(w, resolveAxes(this.className, w, this.axis), { kind: 1 });
   }
   getConfig(): Record<string, unknown> {
     return { axis: this.axis };
@@ -212,6 +227,11 @@ export class MinMaxNorm implements Constraint {
       const desired = rate * Math.min(Math.max(n, minValue), maxValue) + (1 - rate) * n;
       return desired / (EPSILON + n);
     });
+  }
+  /** @internal */
+  nativeForm(w: Tensor): NativeConstraintForm | null {
+    const { minValue, maxValue, rate } = this;
+    return columnForm(w, resolveAxes(this.className, w, this.axis), { kind: 2, minValue, maxValue, rate });
   }
   getConfig(): Record<string, unknown> {
     return { min_value: this.minValue, max_value: this.maxValue, rate: this.rate, axis: this.axis };

@@ -249,6 +249,11 @@ export abstract class Layer {
     return this._constrained.length > 0;
   }
 
+  /** @internal The constrained weights and their constraints, in the order applyConstraints takes them. */
+  get constraintPairs(): readonly (readonly [Variable, Constraint])[] {
+    return this._constrained;
+  }
+
   /** Project constrained weights back into their sets; the model calls this after each step. */
   applyConstraints(): void {
     for (const [v, c] of this._constrained) if (v.requiresGrad) c.apply(v);

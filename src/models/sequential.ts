@@ -17,7 +17,7 @@ import { ProgbarLogger, Writable } from '../callbacks/progbar';
 import { scope, backward, noGrad, withFusedSgd } from '../autograd/engine';
 import { globalRandom } from '../random';
 import { DeepnodeError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
-import { native, NativeUpdate, UPDATE_SCALARS } from '../backend/native';
+import { native, NativeConstraints, NativeUpdate, UPDATE_SCALARS } from '../backend/native';
 import { add } from '../ops/arithmetic';
 import { reshape } from '../ops/shape';
 import { Batcher, TensorLike, assertFinite, sliceRows, toTensor } from './data';
@@ -553,14 +553,17 @@ export class Sequential {
    * kernel, with the scalars its apply() would compute: Optimizer.planUpdate). Returns how many
    * ran (their losses and metrics are added), fewer when a loss was not finite (that batch changed
    * nothing and must go through `trainStep`), or -1 when the model, optimizer (weights excluded
-   * from decay, no native kernel) or constraints need the per-batch path.
+   * from decay, no native kernel) or a constraint without a native form (NonNeg, a norm over
+   * trailing axes) need the per-batch path. Norm constraints run after each step's update.
    */
   private planChunk(
     compiled: Compiled, xt: Tensor, yt: Tensor, order: Int32Array | null, first: number, batchSize: number, count: number, lossMean: Mean,
   ): number {
     const plan = this.currentPlan(compiled, batchSize);
     const optimizer = compiled.optimizer;
-    if (plan === null || this.constrained.length > 0 || !plan.fits(xt, yt)) return -1;
+    if (plan === null || !plan.fits(xt, yt)) return -1;
+    const constraints = this.constrained.length > 0 ? this.nativeConstraints() : null;
+    if (constraints === undefined) return -1;
     const n = xt.shape[0]!;
     const metrics = compiled.metrics.length > 0;
     const buf = this.chunkBuffers(count, batchSize, plan, metrics);
@@ -579,7 +582,7 @@ export class Sequential {
       update = optimizer.planUpdate(this.params, this.grads, this.segments, count, buf.scalars);
       if (update === null) return -1;
     }
-    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, metrics ? buf.preds : null, metrics ? buf.targets : null, update);
+    const done = plan.run(xt, yt, order, first * batchSize, batchSize, count, buf.lrs, buf.losses, metrics ? buf.preds : null, metrics ? buf.targets : null, update, constraints);
     if (update === null) optimizer.iterations = it0 + done;
     else optimizer.finishPlannedSteps(done);
     const tWidth = plan.targetWidth;
@@ -594,6 +597,25 @@ export class Sequential {
       }
     }
     return done;
+  }
+
+  /**
+   * The layers' constraints (of trainable weights, in applyConstraints' order) in the native form a
+   * plan applies after each step, their weights located in the flat parameter buffer; undefined
+   * when one has no native form.
+   */
+  private nativeConstraints(): NativeConstraints | undefined {
+    const list: number[] = [];
+    const params = this.params;
+    for (const layer of this.constrained)
+      for (const [v, c] of layer.constraintPairs) {
+        if (!v.requiresGrad) continue;
+        const f = c.nativeForm?.(v) ?? null;
+        const offset = (v.data.byteOffset - params.byteOffset) / 4;
+        if (f === null || f.rows * f.cols !== v.size || v.size === 0 || v.data.buffer !== params.buffer || offset < 0 || offset + v.size > params.length) return undefined;
+        list.push(offset, f.rows, f.cols, f.kind, f.minValue, f.maxValue, f.rate);
+      }
+    return { params, list: Float64Array.from(list) };
   }
 
   /** planChunk's buffers for `count` batches (outputs and targets only when metrics need them). */

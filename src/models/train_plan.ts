@@ -29,7 +29,7 @@ import { ELU, LeakyReLU, PReLU, ReLU } from '../layers/activations';
 import type { Random, RandomState } from '../random';
 import { BinaryCrossentropy, CategoricalCrossentropy, Loss, MeanSquaredError, SparseCategoricalCrossentropy } from '../losses';
 import { L1, L1L2, L2, Regularizer } from '../regularizers';
-import { ActId, native, NativeUpdate } from '../backend/native';
+import { ActId, native, NativeConstraints, NativeUpdate } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
 let enabled = process.env.DEEPNODE_TRAIN_PLAN !== '0';
@@ -359,18 +359,18 @@ export class TrainPlan {
   /**
    * Up to `count` steps over consecutive batches of (x, y) taken in `index` order from row `start`
    * (native/train_plan.h TrainPlan::run): plain SGD at `lrs` when `update` is null, else each
-   * batch's gradients and then the optimizer's update (Optimizer.planUpdate). Returns the number of
-   * steps done: fewer when a loss was not finite (that batch changed nothing).
+   * batch's gradients and then the optimizer's update (Optimizer.planUpdate); then `constraints`.
+   * Returns the number of steps done: fewer when a loss was not finite (that batch changed nothing).
    */
   run(
     x: Tensor, y: Tensor, index: Int32Array | null, start: number, batch: number, count: number,
     lrs: Float32Array, losses: Float64Array, preds: Float32Array | null, targets: Float32Array | null,
-    update: NativeUpdate | null = null,
+    update: NativeUpdate | null = null, constraints: NativeConstraints | null = null,
   ): number {
     const saved = this.noise.length > 0 ? this.snapshot() : null;
     let done = 0;
     try {
-      done = native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.activatePred, this.drawKeys(count), update);
+      done = native.trainPlanRun(this.handle, x.data, y.data, index, x.shape[0]!, start, batch, count, lrs, losses, preds, targets, this.activatePred, this.drawKeys(count), update, constraints);
     } finally {
       // Keys drawn for steps that did not run go back (as in step).
       if (saved && done < count) {
