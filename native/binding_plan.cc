@@ -319,18 +319,24 @@ void CheckHeld(napi_env env, const PlanHandle& handle, const char* fn) {
 
 // The call's own arrays (pointer, elements) must not share bytes with anything the step writes,
 // nor with each other.
-void CheckApart(napi_env env, const PlanHandle& handle, const char* fn, std::initializer_list<std::pair<const void*, int64_t>> spans) {
-  auto overlaps = [](const std::pair<const void*, int64_t>& a, const float* lo, int64_t n) {
+using Span = std::pair<const void*, int64_t>;
+
+void CheckApart(napi_env env, const PlanHandle& handle, const char* fn, const Span* spans, size_t count) {
+  auto overlaps = [](const Span& a, const float* lo, int64_t n) {
     const float* p = static_cast<const float*>(a.first);
     return p != nullptr && a.second > 0 && n > 0 && p < lo + n && lo < p + a.second;
   };
-  for (const auto& a : spans) {
+  for (const Span* a = spans; a != spans + count; ++a) {
     for (const Held& h : handle.held)
-      if (overlaps(a, h.data, h.need)) Fail(env, "ERR_NATIVE_OVERLAP", std::string(fn) + ": an argument overlaps a buffer of the plan");
-    for (const auto& b : spans)
-      if (&a != &b && a.first != nullptr && b.first != nullptr && overlaps(a, static_cast<const float*>(b.first), b.second))
+      if (overlaps(*a, h.data, h.need)) Fail(env, "ERR_NATIVE_OVERLAP", std::string(fn) + ": an argument overlaps a buffer of the plan");
+    for (const Span* b = spans; b != spans + count; ++b)
+      if (a != b && a->first != nullptr && b->first != nullptr && overlaps(*a, static_cast<const float*>(b->first), b->second))
         Fail(env, "ERR_NATIVE_OVERLAP", std::string(fn) + ": two arguments overlap");
   }
+}
+
+void CheckApart(napi_env env, const PlanHandle& handle, const char* fn, std::initializer_list<Span> spans) {
+  CheckApart(env, handle, fn, spans.begin(), spans.size());
 }
 
 Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
@@ -479,7 +485,7 @@ bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode
 // PlanConstraint) as { params: Float32Array, list: Float64Array of (offset, rows, cols, kind,
 // minValue, maxValue, rate) per constraint, the weight at params[offset...] }, or null. `params`
 // receives the range it spans, for the overlap checks.
-std::vector<deepnode::PlanConstraint> ConstraintsArg(const Napi::CallbackInfo& info, size_t i, std::pair<const void*, int64_t>* params) {
+std::vector<deepnode::PlanConstraint> ConstraintsArg(const Napi::CallbackInfo& info, size_t i, Span* params) {
   Napi::Env env = info.Env();
   std::vector<deepnode::PlanConstraint> out;
   *params = {nullptr, 0};
@@ -577,43 +583,31 @@ Napi::Value TrainPlanRun(const Napi::CallbackInfo& info) {
   KeysArg(info, 13, "trainPlanRun", plan, steps, keys);
   deepnode::PlanUpdate update;
   const bool has_update = UpdateArg(info, 14, steps, &update);
-  std::pair<const void*, int64_t> cparams;
+  Span cparams;
   const std::vector<deepnode::PlanConstraint> constraints = ConstraintsArg(info, 15, &cparams);
   CheckHeld(env, *handle, "trainPlanRun");
   const int64_t un = has_update ? update.n : 0;
-  // The update's params and grads hold the plan's weights and gradients (they are the model's flat
-  // buffers), so they are checked against the call's other arrays only; its slots against all.
-  CheckApart(env, *handle, "trainPlanRun",
-             {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps}, {losses, steps * 2},
-              {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0},
-              {update.slots[0], un}, {update.slots[1], un}, {update.slots[2], un},
-              {update.scalars, steps * deepnode::PlanUpdate::kScalars * 2}});
-  if (has_update) {
-    const std::pair<const void*, int64_t> inputs[] = {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps},
-                                                       {losses, steps * 2}, {preds, preds ? steps * batch * classes : 0},
-                                                       {tout, tout ? steps * batch * t_width : 0},
-                                                       {update.scalars, steps * deepnode::PlanUpdate::kScalars * 2}};
-    for (const float* p : {static_cast<const float*>(update.params), static_cast<const float*>(update.grads)})
-      for (const auto& a : inputs) {
-        const float* q = static_cast<const float*>(a.first);
-        if (q != nullptr && a.second > 0 && q < p + un && p < q + a.second)
-          Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanRun: the update's params or grads overlap another argument");
-      }
-  }
-  if (!constraints.empty()) {
-    // The constrained weights are the model's (inside the plan's buffers); not the call's other arrays.
-    const float* p = static_cast<const float*>(cparams.first);
-    const std::pair<const void*, int64_t> others[] = {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps},
-                                                      {losses, steps * 2}, {preds, preds ? steps * batch * classes : 0},
-                                                      {tout, tout ? steps * batch * t_width : 0}, {update.slots[0], un},
-                                                      {update.slots[1], un}, {update.slots[2], un},
-                                                      {update.scalars, has_update ? steps * deepnode::PlanUpdate::kScalars * 2 : 0}};
-    for (const auto& a : others) {
+  // The call's own arrays (the update's slots and scalars among them): apart from the plan's
+  // buffers and from each other.
+  const Span own[] = {{x, n * in}, {t, n * t_width}, {index, index ? n : 0}, {lrs, steps}, {losses, steps * 2},
+                      {preds, preds ? steps * batch * classes : 0}, {tout, tout ? steps * batch * t_width : 0},
+                      {update.slots[0], un}, {update.slots[1], un}, {update.slots[2], un},
+                      {update.scalars, has_update ? steps * deepnode::PlanUpdate::kScalars * 2 : 0}};
+  CheckApart(env, *handle, "trainPlanRun", own, sizeof(own) / sizeof(own[0]));
+  // The update's params and grads, and the constrained weights, are the model's flat buffers (they
+  // hold the plan's weights and gradients): each must stay apart from the call's own arrays only.
+  auto apart = [&](const void* buffer, int64_t len, const char* what) {
+    const float* p = static_cast<const float*>(buffer);
+    for (const auto& a : own) {
       const float* q = static_cast<const float*>(a.first);
-      if (q != nullptr && a.second > 0 && q < p + cparams.second && p < q + a.second)
-        Fail(env, "ERR_NATIVE_OVERLAP", "trainPlanRun: the constrained weights overlap another argument");
+      if (p != nullptr && len > 0 && q != nullptr && a.second > 0 && q < p + len && p < q + a.second)
+        Fail(env, "ERR_NATIVE_OVERLAP", std::string("trainPlanRun: ") + what + " overlap another argument");
     }
-  }
+  };
+  apart(update.params, un, "the update's params");
+  apart(update.grads, un, "the update's grads");
+  if (!constraints.empty()) apart(cparams.first, cparams.second, "the constrained weights");
+
   int64_t bad = -1, done = 0;
   try {
     done = plan.run(x, t, index, n, start, batch, steps, lrs, losses, preds, tout, activate_pred, &bad, keys.empty() ? nullptr : keys.data(),
