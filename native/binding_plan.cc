@@ -383,7 +383,8 @@ Napi::Value TrainPlanStep(const Napi::CallbackInfo& info) {
 // Argument i of trainPlanRun: the optimizer's update (train_plan.h PlanUpdate) as { kind, params,
 // grads, slots: [3 x Float32Array | null], beta1, beta2, epsilon, momentum, nesterov, scalars:
 // Float64Array of steps x kScalars, clip, clipValue, segments: Float64Array of (offset, size)
-// pairs, read for clip 2 }, or null for plain SGD. Returns false for null.
+// pairs, read for clip 2, decaySegments: the same or null }, or null for plain SGD. Returns false
+// for null.
 bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode::PlanUpdate* u) {
   Napi::Env env = info.Env();
   if (info[i].IsNull() || info[i].IsUndefined()) return false;
@@ -456,22 +457,28 @@ bool UpdateArg(const Napi::CallbackInfo& info, size_t i, int64_t steps, deepnode
   u->clip_value = number("clipValue");
   if (u->clip != deepnode::UpdateClip::None && !(u->clip_value > 0))
     Fail(env, "ERR_NATIVE_VALUE", where + ".clipValue must be positive, received " + std::to_string(u->clip_value));
-  if (u->clip == deepnode::UpdateClip::Norm) {
-    Napi::Value gv = o.Get("segments");
+  // (offset, size) pairs of weights inside the flat buffers, from o[key] (a Float64Array; null allowed when optional).
+  auto segments = [&](const char* key, bool optional, int64_t* count) -> const double* {
+    Napi::Value gv = o.Get(key);
+    *count = 0;
+    if (optional && (gv.IsNull() || gv.IsUndefined())) return nullptr;
     if (!gv.IsTypedArray() || gv.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
-      Fail(env, "ERR_NATIVE_TYPE", where + ".segments must be a Float64Array", true);
+      Fail(env, "ERR_NATIVE_TYPE", where + "." + key + " must be a Float64Array", true);
     auto g = gv.As<Napi::Float64Array>();
-    const int64_t len = g.Data() == nullptr ? 0 : static_cast<int64_t>(g.ElementLength());
-    if (len % 2 != 0) Fail(env, "ERR_NATIVE_SIZE", where + ".segments must hold (offset, size) pairs, received " + std::to_string(len) + " numbers");
-    u->segments = g.Data();
-    u->segment_count = len / 2;
-    for (int64_t j = 0; j < u->segment_count; ++j) {
-      const double off = u->segments[2 * j], size = u->segments[2 * j + 1];
+    const double* d = g.Data();
+    const int64_t len = d == nullptr ? 0 : static_cast<int64_t>(g.ElementLength());
+    if (len % 2 != 0) Fail(env, "ERR_NATIVE_SIZE", where + "." + key + " must hold (offset, size) pairs, received " + std::to_string(len) + " numbers");
+    for (int64_t j = 0; j < len / 2; ++j) {
+      const double off = d[2 * j], size = d[2 * j + 1];
       if (off != std::floor(off) || size != std::floor(size) || off < 0 || size < 0 || off + size > static_cast<double>(u->n))
-        Fail(env, "ERR_NATIVE_VALUE", where + ".segments[" + std::to_string(j) + "] = (" + std::to_string(off) + ", " + std::to_string(size) +
+        Fail(env, "ERR_NATIVE_VALUE", where + "." + key + "[" + std::to_string(j) + "] = (" + std::to_string(off) + ", " + std::to_string(size) +
                                           ") is not a range of integers inside [0, " + std::to_string(u->n) + ")");
     }
-  }
+    *count = len / 2;
+    return d;
+  };
+  if (u->clip == deepnode::UpdateClip::Norm) u->segments = segments("segments", false, &u->segment_count);
+  u->decay_segments = segments("decaySegments", true, &u->decay_segment_count);
   // No two of the update's buffers may share bytes (each is read and written element by element).
   const float* bufs[] = {u->params, u->grads, u->slots[0], u->slots[1], u->slots[2]};
   for (int a = 0; a < 5; ++a)

@@ -228,6 +228,10 @@ void apply_update(const PlanUpdate& u, int64_t step) {
       break;
     }
   }
+  if (s[5] > 0)
+    for (int64_t i = 0; i < u.decay_segment_count; ++i)
+      scale(f(1.0 - s[5]), u.params + static_cast<int64_t>(u.decay_segments[2 * i]),
+            static_cast<int64_t>(u.decay_segments[2 * i + 1]));
   float* const* slot = u.slots;
   switch (u.kind) {
     case UpdateKind::Sgd:

@@ -148,7 +148,7 @@ enum class UpdateKind : int32_t { Sgd = 0, Adagrad = 1, Rmsprop = 2, Adam = 3, A
 enum class UpdateClip : int32_t { None = 0, Value = 1, Norm = 2, GlobalNorm = 3 };
 
 struct PlanUpdate {
-  static constexpr int kScalars = 5;  // per step
+  static constexpr int kScalars = 6;  // per step
   UpdateKind kind = UpdateKind::Sgd;
   float* params = nullptr;
   float* grads = nullptr;  // clipped in place
@@ -158,6 +158,11 @@ struct PlanUpdate {
   // Clip::Norm: the weights' (offset, size) in the flat buffers, segment_count pairs.
   const double* segments = nullptr;
   int64_t segment_count = 0;
+  // Weight decay applied per weight (excludeFromWeightDecay): the (offset, size) pairs of the weights
+  // it applies to, each scaled by 1 - d before the update (d: the step's scalar 5; the kernel's own
+  // decay scalar is then 0), as Optimizer.apply does; null when the kernel decays all weights.
+  const double* decay_segments = nullptr;
+  int64_t decay_segment_count = 0;
   // The optimizer's slots in its declaration order, nullptr where an option leaves one out: SGD
   // momentum; Adagrad accumulator; RMSprop velocity, momentum, average gradient; Adam momentum,
   // velocity, velocity_hat (amsgrad); Adamax momentum, norm; Nadam momentum, velocity.
@@ -166,9 +171,9 @@ struct PlanUpdate {
   double epsilon = 0.0;
   double momentum = 0.0;  // RMSprop's (SGD's may change per step: a scalar)
   bool nesterov = false;
-  // kScalars per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the decay (weight_decay * lr,
-  // or 0), then SGD's momentum, or Nadam's cm, cg, cv. Doubles, rounded to float as the optimizers'
-  // own calls round them.
+  // kScalars per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the kernel's decay
+  // (weight_decay * lr, or 0), then SGD's momentum, or Nadam's cm, cg, cv, then the per-weight decay
+  // (see decay_segments). Doubles, rounded to float as the optimizers' own calls round them.
   const double* scalars = nullptr;
 };
 

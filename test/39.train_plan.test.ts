@@ -315,8 +315,8 @@ describe('one-call training step: same training as the autograd path', () => {
 
   // Every optimizer with a native kernel runs in the multi-batch call, its scalars worked out in JS
   // for each step ahead (schedules, bias corrections, Nadam's momentum cache, weight decay) exactly
-  // as its own apply() would, its gradient clipping through the same kernels; weights excluded from
-  // decay keep one call per batch.
+  // as its own apply() would, its gradient clipping through the same kernels, its weight decay per
+  // weight under excludeFromWeightDecay.
   it('each optimizer kernel in the multi-batch call: momentum and Nesterov SGD under 1cycle, Adagrad, RMSprop (plain, centered with momentum), Adam (amsgrad, piecewise rate), AdamW, Adamax, Nadam', async () => {
     const build = () => new Sequential([
       layers.dense({ units: 9, activation: 'relu', inputShape: [6] }),
@@ -342,7 +342,7 @@ describe('one-call training step: same training as the autograd path', () => {
     }
   });
 
-  it('the multi-batch call reproduces a per-batch run exactly (no BN shortcut): Nadam over two fits, RMSprop, clipvalue, clipnorm and globalClipnorm (clipping and not); decay exclusions keep one call per batch', async () => {
+  it('the multi-batch call reproduces a per-batch run exactly (no BN shortcut): Nadam over two fits, RMSprop, clipvalue, clipnorm and globalClipnorm (clipping and not), AdamW and SGD excluding weights from decay', async () => {
     const build = () => new Sequential([
       layers.dense({ units: 7, activation: 'tanh', inputShape: [6] }),
       layers.dense({ units: 5, activation: 'relu' }),
@@ -365,7 +365,12 @@ describe('one-call training step: same training as the autograd path', () => {
       o.excludeFromWeightDecay({ varNames: ['bias'] });
       return o;
     };
-    await expectSameAsAutograd(build, excluding, { chunked: false });
+    await expectSameAsAutograd(build, excluding);
+    await expectSameAsAutograd(build, () => {
+      const o = new SGD({ learningRate: schedules.exponentialDecay({ initialLearningRate: 0.2, decaySteps: 4, decayRate: 0.5 }), momentum: 0.5, weightDecay: 0.05 });
+      o.excludeFromWeightDecay({ varNames: ['kernel'] });
+      return o;
+    });
     // Nadam's momentum-cache product continues across fits as in the per-batch path.
     const [x, y] = data(44, 6, 3, 9);
     const twice = async (plan: boolean) => {
@@ -812,7 +817,7 @@ describe('one-call training step: the native API refuses bad input', () => {
     const m = new Float32Array(8), v = new Float32Array(8);
     const update = (over: Record<string, unknown> = {}) => ({
       kind: 3, params, grads, slots: [m, v, null], beta1: 0.9, beta2: 0.999, epsilon: 1e-7, momentum: 0, nesterov: false,
-      scalars: Float64Array.from([0.01, 0, 0, 0, 0]), clip: 0, clipValue: 0, segments: null, ...over,
+      scalars: Float64Array.from([0.01, 0, 0, 0, 0, 0]), clip: 0, clipValue: 0, segments: null, decaySegments: null, ...over,
     });
     const run = (u: unknown, lrs = new Float32Array(1), cons: unknown = null) =>
       (native.trainPlanRun as (...a: unknown[]) => number)(plan, x, y, null, 2, 0, 2, 1, lrs, new Float64Array(1), null, null, true, null, u, cons);
@@ -836,8 +841,11 @@ describe('one-call training step: the native API refuses bad input', () => {
     expect(code(update({ params: new Float32Array(0), grads: new Float32Array(0) }))).toBe('ERR_NATIVE_SIZE');
     expect(code(update({ slots: [m, m, null] }))).toBe('ERR_NATIVE_OVERLAP');
     expect(code(update({ slots: [params, v, null] }))).toBe('ERR_NATIVE_OVERLAP');
-    expect(code(update({ scalars: Float64Array.from([NaN, 0, 0, 0, 0]) }))).toBe('ERR_NATIVE_VALUE');
-    expect(code(update({ scalars: new Float64Array(4) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ scalars: Float64Array.from([NaN, 0, 0, 0, 0, 0]) }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ scalars: new Float64Array(5) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ decaySegments: Float64Array.from([0, 9]) }))).toBe('ERR_NATIVE_VALUE');
+    expect(code(update({ decaySegments: Float64Array.from([0]) }))).toBe('ERR_NATIVE_SIZE');
+    expect(code(update({ decaySegments: [0, 6] }))).toBe('ERR_NATIVE_TYPE');
     expect(code(update({ scalars: new Float32Array(5) }))).toBe('ERR_NATIVE_TYPE');
     expect(code(update({ beta1: Infinity }))).toBe('ERR_NATIVE_VALUE');
     expect(code(update({ nesterov: 1 }))).toBe('ERR_NATIVE_TYPE');
@@ -941,8 +949,9 @@ describe('one-call training step: the native API refuses bad input', () => {
         const slot = (j: number) => (j < [1, 1, 3, 3, 2, 2][kind]! && (j < [0, 1, 1, 2, 2, 2][kind]! || r() < 0.5) ? randArray(r, len, 0, 1) : null);
         const u: Record<string, unknown> = {
           kind, params: randArray(r, len), grads: randArray(r, len), slots: [slot(0), slot(1), slot(2)], beta1: 0.9, beta2: 0.99,
-          epsilon: 1e-7, momentum: 0.5, nesterov: r() < 0.5, scalars: Float64Array.from({ length: steps * 5 }, () => r() * 0.1),
+          epsilon: 1e-7, momentum: 0.5, nesterov: r() < 0.5, scalars: Float64Array.from({ length: steps * 6 }, () => r() * 0.1),
           clip: Math.floor(r() * 4), clipValue: 0.5, segments: Float64Array.from([0, Math.ceil(len / 2), Math.ceil(len / 2), Math.floor(len / 2)]),
+          decaySegments: r() < 0.5 ? null : Float64Array.from([0, Math.ceil(len / 2)]),
         };
         if (r() < 0.3) u[pick(Object.keys(u))] = pick(junk);
         runArgs[14] = u;

@@ -70,7 +70,10 @@ export interface NativeUpdate {
   /** RMSprop's momentum. */
   momentum: number;
   nesterov: boolean;
-  /** Per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the decay (weightDecay * lr or 0), then SGD's momentum or Nadam's cm, cg, cv. */
+  /**
+   * Per step: the rate (lr; Adam's alpha; Adamax's lr_hat), the kernel's decay (weightDecay * lr or
+   * 0), SGD's momentum or Nadam's cm, cg, cv, then the per-weight decay (see decaySegments).
+   */
   scalars: Float64Array;
   /** Gradient clipping before each update: 0 none, 1 clipvalue, 2 clipnorm (per weight), 3 globalClipnorm. */
   clip: number;
@@ -78,10 +81,12 @@ export interface NativeUpdate {
   clipValue: number;
   /** The weights' (offset, size) pairs in the flat buffers, for clipnorm. */
   segments: Float64Array | null;
+  /** With excludeFromWeightDecay: the (offset, size) pairs of the weights that decay (by scalar 5 of each step, the kernel's decay then 0); else null. */
+  decaySegments: Float64Array | null;
 }
 
 /** An optimizer's update kernel and constants: a NativeUpdate without its buffers, scalars and clipping. */
-export type UpdateKernel = Omit<NativeUpdate, 'params' | 'grads' | 'scalars' | 'clip' | 'clipValue' | 'segments'>;
+export type UpdateKernel = Omit<NativeUpdate, 'params' | 'grads' | 'scalars' | 'clip' | 'clipValue' | 'segments' | 'decaySegments'>;
 
 /**
  * Norm constraints a training plan applies after each step (native/train_plan.h PlanConstraint):
@@ -94,7 +99,7 @@ export interface NativeConstraints {
 }
 
 /** Doubles of NativeUpdate.scalars per step. */
-export const UPDATE_SCALARS = 5;
+export const UPDATE_SCALARS = 6;
 
 export interface NativeBinding {
   /**

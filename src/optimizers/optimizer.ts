@@ -211,24 +211,27 @@ export abstract class Optimizer {
    * @internal `count` steps from the current one in the form a training plan runs natively after
    * each batch's gradients (Sequential.fit, native/train_plan.h PlanUpdate): this optimizer's
    * update kernel, its slots (created here) and each step's scalars (written to `scalars`, computed
-   * as `apply` computes them, learning-rate schedule included), with its gradient clipping. Null when
-   * a step needs more than the kernel (weights excluded from decay) or the optimizer has no native kernel.
+   * as `apply` computes them, learning-rate schedule included), with its gradient clipping and its
+   * weight decay (per weight under excludeFromWeightDecay). Null when the optimizer has no native kernel.
    * Changes no other state: `finishPlannedSteps(done)` then counts the steps that ran.
    */
   planUpdate(params: Float32Array, grads: Float32Array, segments: readonly Segment[], count: number, scalars: Float64Array): NativeUpdate | null {
-    if (this.decayExcludes.length > 0) return null;
     if (params.length !== grads.length || params.length === 0 || scalars.length < count * UPDATE_SCALARS) return null;
     // The slots as apply() would have them (harmless when there is no kernel: apply makes the same).
     const segs = this.ensureSlots(params.length, segments);
     const kernel = this.nativeUpdate();
     if (kernel === null) return null;
+    // Under excludeFromWeightDecay the decay is applied per weight, before a kernel that does none.
+    const perWeight = this.decayExcludes.length > 0;
     const it0 = this.iterations;
     const state = this.saveStepState();
     try {
       for (let j = 0; j < count; j++) {
         this.iterations = it0 + j;
         const lr = this.currentLearningRate();
-        this.stepScalars(lr, this.decayAt(lr), scalars, j * UPDATE_SCALARS);
+        const decay = this.decayAt(lr);
+        this.stepScalars(lr, perWeight ? 0 : decay, scalars, j * UPDATE_SCALARS);
+        scalars[j * UPDATE_SCALARS + 5] = perWeight ? decay : 0;
       }
     } finally {
       this.iterations = it0;
@@ -239,7 +242,9 @@ export abstract class Optimizer {
     if (this.clipnorm !== null) clip = { clip: 2, clipValue: this.clipnorm, segments: Float64Array.from(segs.flatMap((s) => [s.offset, s.size])) };
     else if (this.globalClipnorm !== null) clip = { clip: 3, clipValue: this.globalClipnorm, segments: null };
     else if (this.clipvalue !== null) clip = { clip: 1, clipValue: this.clipvalue, segments: null };
-    return { ...kernel, params, grads, scalars, ...clip };
+    const decaying = perWeight ? segs.filter((s) => !this.decayExcludes.some((x) => s.name.includes(x))) : null;
+    const decaySegments = decaying ? Float64Array.from(decaying.flatMap((s) => [s.offset, s.size])) : null;
+    return { ...kernel, params, grads, scalars, ...clip, decaySegments };
   }
 
   /** @internal Counts `done` steps that a plan ran after planUpdate, advancing any per-step state as `apply` does. */
