@@ -113,6 +113,8 @@ interface NativeNorm {
   rate?: number;
 }
 
+const UNIT_NORM: NativeNorm = { kind: 1 };
+
 function groupNorms(w: Tensor, axes: readonly number[]): { group: Int32Array; norms: Float64Array } {
   const { group, groups } = groupIndex(w.shape, axes);
   const sq = new Float64Array(groups);
@@ -151,11 +153,14 @@ export class MaxNorm implements Constraint {
   }
   apply(w: Tensor): void {
     const max = this.maxValue;
-    rescale(this.className, w, this.axis, { kind: 0, maxValue: max }, (n) => Math.min(Math.max(n, 0), max) / (EPSILON + n));
+    rescale(this.className, w, this.axis, this.norm, (n) => Math.min(Math.max(n, 0), max) / (EPSILON + n));
   }
   /** @internal */
   nativeForm(w: Tensor): NativeConstraintForm | null {
-    return columnForm(w, resolveAxes(this.className, w, this.axis), { kind: 0, maxValue: this.maxValue });
+    return columnForm(w, resolveAxes(this.className, w, this.axis), this.norm);
+  }
+  private get norm(): NativeNorm {
+    return { kind: 0, maxValue: this.maxValue };
   }
   getConfig(): Record<string, unknown> {
     return { max_value: this.maxValue, axis: this.axis };
@@ -185,11 +190,11 @@ export class UnitNorm implements Constraint {
     this.axis = checkAxis('UnitNorm', options.axis ?? 0);
   }
   apply(w: Tensor): void {
-    rescale(this.className, w, this.axis, { kind: 1 }, (n) => 1 / (EPSILON + n));
+    rescale(this.className, w, this.axis, UNIT_NORM, (n) => 1 / (EPSILON + n));
   }
   /** @internal */
   nativeForm(w: Tensor): NativeConstraintForm | null {
-    return columnForm(w, resolveAxes(this.className, w, this.axis), { kind: 1 });
+    return columnForm(w, resolveAxes(this.className, w, this.axis), UNIT_NORM);
   }
   getConfig(): Record<string, unknown> {
     return { axis: this.axis };
@@ -223,15 +228,18 @@ export class MinMaxNorm implements Constraint {
   }
   apply(w: Tensor): void {
     const { minValue, maxValue, rate } = this;
-    rescale(this.className, w, this.axis, { kind: 2, minValue, maxValue, rate }, (n) => {
+    rescale(this.className, w, this.axis, this.norm, (n) => {
       const desired = rate * Math.min(Math.max(n, minValue), maxValue) + (1 - rate) * n;
       return desired / (EPSILON + n);
     });
   }
   /** @internal */
   nativeForm(w: Tensor): NativeConstraintForm | null {
+    return columnForm(w, resolveAxes(this.className, w, this.axis), this.norm);
+  }
+  private get norm(): NativeNorm {
     const { minValue, maxValue, rate } = this;
-    return columnForm(w, resolveAxes(this.className, w, this.axis), { kind: 2, minValue, maxValue, rate });
+    return { kind: 2, minValue, maxValue, rate };
   }
   getConfig(): Record<string, unknown> {
     return { min_value: this.minValue, max_value: this.maxValue, rate: this.rate, axis: this.axis };

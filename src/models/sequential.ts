@@ -553,7 +553,8 @@ export class Sequential {
    * kernel, with the scalars its apply() would compute: Optimizer.planUpdate). Returns how many
    * ran (their losses and metrics are added), fewer when a loss was not finite (that batch changed
    * nothing and must go through `trainStep`), or -1 when the model, optimizer (no native kernel)
-   * or a constraint without a native form (NonNeg, a norm over trailing axes) need the per-batch path. Norm constraints run after each step's update.
+   * or a constraint without a native form (NonNeg, a norm over trailing axes) need the per-batch
+   * path. Norm constraints run after each step's update.
    */
   private planChunk(
     compiled: Compiled, xt: Tensor, yt: Tensor, order: Int32Array | null, first: number, batchSize: number, count: number, lossMean: Mean,

@@ -196,10 +196,7 @@ export abstract class Optimizer {
     if (decay > 0) {
       if (this.decayExcludes.length > 0) {
         // Per weight, so the fused kernel below does no decay.
-        for (const s of segs) {
-          if (this.decayExcludes.some((x) => s.name.includes(x))) continue;
-          native.scale(1 - decay, params.subarray(s.offset, s.offset + s.size));
-        }
+        for (const s of this.decaying(segs)) native.scale(1 - decay, params.subarray(s.offset, s.offset + s.size));
         decay = 0;
       }
     }
@@ -239,12 +236,10 @@ export abstract class Optimizer {
     }
     // Clipping as clipGradients does it, in the same order of precedence.
     let clip = { clip: 0, clipValue: 0, segments: null as Float64Array | null };
-    if (this.clipnorm !== null) clip = { clip: 2, clipValue: this.clipnorm, segments: Float64Array.from(segs.flatMap((s) => [s.offset, s.size])) };
+    if (this.clipnorm !== null) clip = { clip: 2, clipValue: this.clipnorm, segments: ranges(segs) };
     else if (this.globalClipnorm !== null) clip = { clip: 3, clipValue: this.globalClipnorm, segments: null };
     else if (this.clipvalue !== null) clip = { clip: 1, clipValue: this.clipvalue, segments: null };
-    const decaying = perWeight ? segs.filter((s) => !this.decayExcludes.some((x) => s.name.includes(x))) : null;
-    const decaySegments = decaying ? Float64Array.from(decaying.flatMap((s) => [s.offset, s.size])) : null;
-    return { ...kernel, params, grads, scalars, ...clip, decaySegments };
+    return { ...kernel, params, grads, scalars, ...clip, decaySegments: perWeight ? ranges(this.decaying(segs)) : null };
   }
 
   /** @internal Counts `done` steps that a plan ran after planUpdate, advancing any per-step state as `apply` does. */
@@ -254,6 +249,11 @@ export abstract class Optimizer {
       this.stepScalars(lr, this.decayAt(lr), this.scratch, 0);
       this.iterations++;
     }
+  }
+
+  /** The weights that decay under excludeFromWeightDecay (those whose name contains none of the names). */
+  private decaying(segs: readonly Segment[]): Segment[] {
+    return segs.filter((s) => !this.decayExcludes.some((x) => s.name.includes(x)));
   }
 
   /** The decoupled weight decay of a step at learning rate `lr` (weightDecay * lr, or 0). */
@@ -558,4 +558,9 @@ export function checkBoolean(owner: string, option: string, v: unknown, dflt: bo
   if (v === undefined) return dflt;
   if (typeof v !== 'boolean') throw new ValueError(`${owner}: ${option} must be a boolean, received ${describe(v)}`);
   return v;
+}
+
+/** Weights as the (offset, size) pairs a training plan takes (native/train_plan.h PlanUpdate). */
+function ranges(segs: readonly Segment[]): Float64Array {
+  return Float64Array.from(segs.flatMap((s) => [s.offset, s.size]));
 }
