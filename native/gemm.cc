@@ -201,9 +201,25 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 // (short blocks, see gemm_kernel.inc read_b_in_place). That last term decides
 // W1's 32x100x300 at 2 threads: two row blocks (18 and 14 rows, B read in place) instead of
 // two column blocks of 64 and 36 columns; 9-20% faster in alternating hot loops.
+// One exception: a weight gradient (op(A) = A^T, op(B) = B) whose C holds at most kSmallCFloats
+// splits into row blocks whatever the estimate says. Its column blocks write parts of the same
+// short rows of C from both threads, and each ran 40-70% slower than alone: W1's 300x100x32 at 2
+// threads (AVX-512, Zen 4) took 24.8 us in two column blocks (64 and 36 columns), 16.8 in two row
+// blocks, 24.4 on one thread (hot loops). A larger C keeps the estimate: W1's 784x300x32 then
+// splits its columns as the forward product that reads the same weights does, and each thread
+// keeps updating the columns it read (see block_of); row blocks there made the in-situ W1 step
+// 2.5% slower.
+constexpr int64_t kSmallCFloats = 64 * 1024;
 void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out,
                  int64_t* tn_out) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
+  if (trans_a && !trans_b && m * n <= kSmallCFloats)
+    for (int64_t tm = threads; tm > 1; --tm)
+      if (threads % tm == 0 && ceil_div(m, mr) >= tm) {
+        *tm_out = tm;
+        *tn_out = threads / tm;
+        return;
+      }
   double best = -1;
   *tm_out = 1;
   *tn_out = threads;
@@ -233,7 +249,13 @@ void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, in
 Block block_of(int64_t m, int64_t n, int64_t tm, int64_t tn, int64_t index, const int64_t* col_panels) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
   if (col_panels) return Block{0, m, col_panels[index] * nr, std::min(n, col_panels[index + 1] * nr)};
-  const int64_t bi = index / tn, bj = index % tn;
+  // Column-major: the caller, claiming blocks from the first, takes the first block column, and a
+  // helper, claiming from the last (see Pool::work), the last. A 2-D grid then leaves each thread
+  // the same columns of C from one product to the next, and the columns whose weights it read in
+  // the forward product when C is a weight matrix (W1's 784x300x32 dW on a 4x2 grid, whose
+  // forward product 32x300x784 splits the same columns): in-situ W1 steps at 2 threads 293-296
+  // us against 301-309 with the row-major order (alternating processes, 5 rounds).
+  const int64_t bi = index % tm, bj = index / tm;
   const int64_t mpan = ceil_div(m, mr), npan = ceil_div(n, nr);
   // Whole micro-panels per block, the remainder spread over the first blocks.
   auto lo = [](int64_t panels, int64_t parts, int64_t part) {
@@ -261,7 +283,7 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
 }
 
 // The GEMM's own thread pool. The caller always works too, and the blocks of C are claimed one
-// at a time from a shared counter, so the caller never waits for a helper to *start*: a helper
+// at a time, so the caller never waits for a helper to *start*: a helper
 // that does not get a core (another process holds it) simply claims nothing, and the product
 // finishes at one-thread speed instead of stalling at a barrier (the collapse of spin-barrier
 // pools on a shared machine). The caller waits only for blocks a helper has already claimed.
@@ -273,6 +295,12 @@ void scale_c(int64_t m, int64_t n, float beta, float* C, int64_t ldc, const floa
 // 0.1-1.5 ms late; counting from the job's end, asleep at 1-18%, and the tenth 1-100 us late.
 // The caller, once its own blocks are done, spins while the helpers' last blocks take a normal
 // time (see run).
+// The caller claims tasks from the first, helpers from the last (after any pack tasks, which
+// come first): each thread then runs the same part of C, or of a pass's range, from one product
+// to the next, as long as the threads keep pace, and finds it in its own cache. With one shared
+// counter the blocks went to whichever thread came first: W1's in-situ step at 2 threads took
+// 320-326 us against 301-309 with the two ends (alternating processes, 5 rounds), its 784x300x32
+// dW product (C = the first layer's weights, updated in place) 137 against 122 us.
 // The pool also runs the element-wise passes' chunks (run_tasks, parallel.h), the same way, so
 // that one helper per extra thread serves a whole training step and stays awake through it.
 constexpr int kSpinMicros = 150;
@@ -355,9 +383,10 @@ class Pool {
     tn_ = tn;
     done_ = done;
     task_fn_ = nullptr;
-    packs_ = p.pack_into ? 2 : 0;
+    const int packs = p.pack_into ? 2 : 0;
+    packs_.store(packs, std::memory_order_relaxed);
     packs_done_.store(0, std::memory_order_relaxed);
-    publish_and_work(packs_ + blocks, helpers, backoff);
+    publish_and_work(packs + blocks, helpers, backoff);
     return true;
   }
 
@@ -370,7 +399,7 @@ class Pool {
     if (!ensure_helpers(helpers)) return false;
     task_fn_ = fn;
     task_ctx_ = ctx;
-    packs_ = 0;
+    packs_.store(0, std::memory_order_relaxed);
     packs_done_.store(0, std::memory_order_relaxed);
     publish_and_work(tasks, helpers, backoff);
     return true;
@@ -385,7 +414,8 @@ class Pool {
     const uint64_t gen = (++generation_) & 0xffffffffu;
     caller_cpu_.store(current_cpu(), std::memory_order_relaxed);
     // Publishing the state (seq_cst) releases everything above to the helpers that claim a block.
-    state_.store(gen << 32 | static_cast<uint64_t>(tasks) << 16, std::memory_order_seq_cst);
+    tasks_.store(tasks, std::memory_order_relaxed);
+    state_.store(gen << 32 | static_cast<uint64_t>(tasks), std::memory_order_seq_cst);
     const bool all_awake = sleepers_.load(std::memory_order_seq_cst) == 0;
     if (!all_awake) {
       keep_helpers_off(caller_cpu_.load(std::memory_order_relaxed));
@@ -393,7 +423,7 @@ class Pool {
       cv_work_.notify_all();
     }
     const auto start = std::chrono::steady_clock::now();
-    const int mine = work(static_cast<uint32_t>(gen));
+    const int mine = work(static_cast<uint32_t>(gen), false);
     *backoff = std::chrono::nanoseconds{0};
     const auto caller_done = std::chrono::steady_clock::now();
     // An absent helper costs this product nothing (the caller ran it all); it only matters for
@@ -469,7 +499,6 @@ class Pool {
   };
 
   static uint32_t gen_of(uint64_t s) { return static_cast<uint32_t>(s >> 32); }
-  static int tasks_of(uint64_t s) { return static_cast<int>((s >> 16) & 0xffff); }
 
   bool ensure_helpers(int helpers) noexcept {
     try {
@@ -497,25 +526,30 @@ class Pool {
 
   // Claims and runs tasks (packs, then blocks) of generation `gen` until none is left; returns
   // how many it ran.
-  int work(uint32_t gen) noexcept {
+  int work(uint32_t gen, bool from_back) noexcept {
     uint64_t s = state_.load(std::memory_order_acquire);
     for (int ran = 0;; ++ran) {
       if (gen_of(s) != gen) return ran;
-      const int next = static_cast<int>(s & 0xffff), tasks = static_cast<int>((s >> 16) & 0xffff);
-      if (next >= tasks) return ran;
-      if (!state_.compare_exchange_weak(s, s + 1, std::memory_order_acq_rel, std::memory_order_acquire)) {
+      const int front = static_cast<int>((s >> 16) & 0xffff), back = static_cast<int>(s & 0xffff);
+      if (front >= back) return ran;
+      // Read before the claim, these may already belong to the next job; the claim then fails.
+      const int packs = packs_.load(std::memory_order_relaxed), tasks = tasks_.load(std::memory_order_relaxed);
+      const bool take_front = !from_back || front < packs;
+      const int next = take_front ? front : back - 1;
+      if (!state_.compare_exchange_weak(s, take_front ? s + (uint64_t{1} << 16) : s - 1, std::memory_order_acq_rel,
+                                        std::memory_order_acquire)) {
         --ran;
         continue;
       }
       // The claim pins the job: its caller waits for this task before changing anything.
       if (task_fn_ != nullptr) {
         task_fn_(task_ctx_, next);
-      } else if (next < packs_) {
+      } else if (next < packs) {
         run_pack(problem_, next);
         packs_done_.fetch_add(1, std::memory_order_release);
       } else {
-        for (int i = 1; packs_done_.load(std::memory_order_acquire) != packs_; ++i) spin_step(i);
-        done_[next - packs_] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next - packs_, problem_.col_panels));
+        for (int i = 1; packs_done_.load(std::memory_order_acquire) != packs; ++i) spin_step(i);
+        done_[next - packs] = run_block(problem_, block_of(problem_.m, problem_.n, tm_, tn_, next - packs, problem_.col_panels));
       }
       if (completed_.fetch_add(1, std::memory_order_seq_cst) + 1 == tasks &&
           caller_waiting_.load(std::memory_order_seq_cst)) {
@@ -540,7 +574,7 @@ class Pool {
           spin_step(i);
           if ((i & 63) != 0) continue;
           const auto now = std::chrono::steady_clock::now();
-          if (!job_done && (completed_.load(std::memory_order_acquire) == tasks_of(s) || now - start > kMaxJobWait)) {
+          if (!job_done && (completed_.load(std::memory_order_acquire) == tasks_.load(std::memory_order_relaxed) || now - start > kMaxJobWait)) {
             job_done = true;
             spin_end = now + std::chrono::microseconds(kSpinMicros);
           }
@@ -558,7 +592,7 @@ class Pool {
         }
       }
       seen = gen_of(s);
-      if (index < active_helpers_.load(std::memory_order_relaxed)) work(seen);
+      if (index < active_helpers_.load(std::memory_order_relaxed)) work(seen, true);
       widen(self);  // narrowed while it was awake (another helper slept)
     }
   }
@@ -643,14 +677,16 @@ class Pool {
   std::mutex run_mu_;  // one product at a time uses the helpers
   std::vector<std::thread> threads_;
   uint64_t generation_ = 0;
-  // generation (32 bits) | tasks (16) | next unclaimed task (16), claimed by compare-exchange.
+  // generation (32 bits) | next task from the front (16) | one past the next task from the back (16),
+  // claimed by compare-exchange; no task is left when the two meet.
   std::atomic<uint64_t> state_{0};
+  std::atomic<int> tasks_{0};  // of the current job
   std::atomic<int> completed_{0};
   std::atomic<int> active_helpers_{0};
   Problem problem_{};
   int64_t tm_ = 1, tn_ = 1;
   bool* done_ = nullptr;
-  int packs_ = 0;
+  std::atomic<int> packs_{0};  // pack tasks before the blocks (run())
   std::atomic<int> packs_done_{0};
   TaskFn task_fn_ = nullptr;  // run_tasks()'s function and its argument; nullptr for a product
   void* task_ctx_ = nullptr;
