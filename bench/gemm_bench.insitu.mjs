@@ -9,8 +9,12 @@
 //   node bench/gemm_bench.insitu.mjs [--seq W1|W3] [--rounds 15] [--steps 200] [--threads 1] [--fused] [--hot] ADDON...
 //
 // ADDON: paths of deepnode.node builds (e.g. build-gemm-base/Release/deepnode.node and
-// build-gemm/Release/deepnode.node; PATH+fused for one entry). --fused forwards every entry
-// through the gemm activation epilogue (gemm with trailing act, alpha, y: the addon must have it).
+// build-gemm/Release/deepnode.node; PATH+fused for one entry; PATH@avx2 loads that entry with
+// DEEPNODE_ISA=avx2, which needs its own copy of the file, since a path loads once per process).
+// At 2 threads this host's speed drifted by up to 2x for minutes at a time (seen here on Zen 4,
+// one entry or several): compare entries over several alternating runs, not one.
+// --fused forwards every entry through the gemm activation epilogue (gemm with trailing act,
+// alpha, y: the addon must have it).
 // --hot also times each product in a hot loop. Prints per-product µs and GFLOPS and the whole
 // step, median over rounds, and each entry's step time over entry 0's, paired by round.
 import { createRequire } from 'node:module';
@@ -41,9 +45,13 @@ if (args.length === 0) {
 }
 // PATH+fused: that entry forwards through the activation epilogue (the same addon may be given
 // twice, with and without).
-const addons = args.map((p) => {
+const addons = args.map((entry) => {
+  const [p, isa] = entry.split('@');
+  // The kernel is chosen when the addon loads (native/gemm.cc select_kernel).
+  if (isa) process.env.DEEPNODE_ISA = isa;
+  else delete process.env.DEEPNODE_ISA;
   const file = p.replace(/\+fused$/, '');
-  return { name: p, fused: fused || file !== p, native: require(path.resolve(file)) };
+  return { name: entry, fused: fused || file !== p, native: require(path.resolve(file)) };
 });
 for (const a of addons) a.native.setNumThreads?.(threads);
 

@@ -574,7 +574,8 @@ class Pool {
           spin_step(i);
           if ((i & 63) != 0) continue;
           const auto now = std::chrono::steady_clock::now();
-          if (!job_done && (completed_.load(std::memory_order_acquire) == tasks_.load(std::memory_order_relaxed) || now - start > kMaxJobWait)) {
+          const int tasks = tasks_.load(std::memory_order_relaxed);
+          if (!job_done && (completed_.load(std::memory_order_acquire) == tasks || now - start > kMaxJobWait)) {
             job_done = true;
             spin_end = now + std::chrono::microseconds(kSpinMicros);
           }
@@ -766,8 +767,8 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     int64_t tm = 1, tn = 1;
     choose_grid(transA, transB, m, n, k, blocks, &tm, &tn);
     blocks = static_cast<int>(tm * tn);
-    // Large products split into column blocks shrink their blocks towards the last claimed: each takes
-    // 1/(2 x threads) of the register-tile panels left, at least one. The threads then finish
+    // Large products split into column blocks of shrinking width: each takes 1/(2 x threads) of
+    // the register-tile panels left, at least one. The threads then finish
     // within about one panel of each other, not one even block: on W4's 256x1024 products at 2
     // threads the caller waited 150-450 us per product for the helper's last 128-column block,
     // and the paired 2-thread speed-up of W4 training went from 1.65 to 1.83-1.86 (alternating
