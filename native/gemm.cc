@@ -28,7 +28,7 @@
   int64_t prefix##work_floats(int64_t m, int64_t n, int64_t k);                              \
   int64_t prefix##shared_a_floats(int64_t m, int64_t k);                                     \
   int prefix##reads_b_in_place(int trans_b, int64_t m);                                      \
-  int prefix##reads_a_in_place(int trans_a, int64_t m);                                      \
+  int prefix##reads_a_in_place(int trans_a, int64_t m, int64_t k);                           \
   void prefix##pack_a(int trans_a, int64_t m, int64_t k, const float* A, int64_t lda, float* dst, int64_t i0, int64_t i1); \
   void prefix##sgemm(int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha, \
                      const float* A, int64_t lda, const float* B, int64_t ldb, float beta,   \
@@ -59,7 +59,7 @@ struct Kernel {
   int64_t (*work_floats)(int64_t m, int64_t n, int64_t k);
   int64_t (*shared_a_floats)(int64_t m, int64_t k);
   int (*reads_b_in_place)(int trans_b, int64_t m);
-  int (*reads_a_in_place)(int trans_a, int64_t m);
+  int (*reads_a_in_place)(int trans_a, int64_t m, int64_t k);
   void (*pack_a)(int, int64_t, int64_t, const float*, int64_t, float*, int64_t, int64_t);
   void (*sgemm)(int, int, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*,
                 int64_t, float, float*, int64_t, const float*, const float*, float*,
@@ -205,7 +205,13 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 // splits into row blocks whatever the estimate says. Its column blocks write parts of the same
 // short rows of C from both threads, and each ran 40-70% slower than alone: W1's 300x100x32 at 2
 // threads (AVX-512, Zen 4) took 24.8 us in two column blocks (64 and 36 columns), 16.8 in two row
-// blocks, 24.4 on one thread (hot loops). A larger C keeps the estimate: W1's 784x300x32 then
+// blocks, 24.4 on one thread (hot loops). The cause is false sharing: a column boundary falls
+// inside a 64-byte line of C on every row unless C's rows start on line boundaries (ldc a multiple
+// of 16 and C itself aligned, which a Float32Array's 16-byte alignment does not give). Hot loops of
+// 768x256x32, beta = 1, halves run by two threads (Sapphire Rapids): 52-54 us with C on a line
+// boundary, 90-93 us 16 bytes off it, 76-83 on one thread. Row blocks for all such products
+// (a cost per shared row in this estimate) made W1's training step no faster: the forward product
+// reads the weights by columns, so dW's row blocks moved half of them between the cores' caches. A larger C keeps the estimate: W1's 784x300x32 then
 // splits its columns as the forward product that reads the same weights does, and each thread
 // keeps updating the columns it read (see block_of); row blocks there made the in-situ W1 step
 // 2.5% slower.
@@ -231,7 +237,7 @@ void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, in
     // A block that reads op(A) in place packs none of it; with one block row, op(A) is packed
     // once and shared (see sgemm): its cost is spread.
     double a_packs = 1.0;
-    if (g_kernel.reads_a_in_place(trans_a, std::min(mb, m))) a_packs = 0.0;
+    if (g_kernel.reads_a_in_place(trans_a, std::min(mb, m), k)) a_packs = 0.0;
     else if (tm == 1 && g_kernel.shared_a_floats(m, k) > 0) a_packs = 1.0 / tn;
     // A block that reads op(B) in place has no B packing to pay for, when that B stays cached: one
     // block row reads each column once, and several block rows share a small B from L2.
@@ -809,7 +815,7 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     // enough rows (on the caller alone, that pack was ~4% of a 2-thread 256x1024x784 product).
     // Not when the blocks read op(A) in place (short products, see gemm_kernel.inc read_a_in_place).
     const int64_t shared =
-        tm == 1 && blocks > 1 && !g_kernel.reads_a_in_place(transA, m) ? g_kernel.shared_a_floats(m, k) : 0;
+        tm == 1 && blocks > 1 && !g_kernel.reads_a_in_place(transA, m, k) ? g_kernel.shared_a_floats(m, k) : 0;
     if (shared > 0) {
       float* pa = t_shared_a.get(shared);
       if (!pa) throw std::bad_alloc();

@@ -66,6 +66,10 @@ function fmaConfig(info) {
     const server512 = { 0x8f: 'Sapphire Rapids', 0xcf: 'Emerald Rapids', 0xad: 'Granite Rapids', 0xae: 'Granite Rapids', 0x6a: 'Ice Lake server', 0x6c: 'Ice Lake server', 0x55: 'Skylake/Cascade Lake server' };
     if (server512[m] && avx512)
       return { uarch: server512[m], fmaUnits: 2, lanes: 16, assumption: `${server512[m]} with AVX-512: 2 x 512-bit FMA units per core (Xeon Gold/Platinum; some lower SKUs have 1)` };
+    // A hypervisor may report another model (KVM showed model 167, a desktop Rocket Lake, on a
+    // Sapphire Rapids Xeon here); AMX and AVX512-FP16 exist only from Sapphire Rapids on.
+    if (avx512 && flags.has('amx_tile') && flags.has('avx512_fp16'))
+      return { uarch: 'Sapphire Rapids or later (AMX)', fmaUnits: 2, lanes: 16, assumption: 'Xeon with AMX and AVX512-FP16 (Sapphire Rapids or later): 2 x 512-bit FMA units per core' };
   }
   if (avx512) return { uarch: 'unknown AVX-512 CPU', fmaUnits: 2, lanes: 16, assumption: 'unknown AVX-512 CPU: assumed 2 x 512-bit FMA units per core' };
   if (avx2) return { uarch: 'unknown AVX2 CPU', fmaUnits: 2, lanes: 8, assumption: 'unknown AVX2/FMA CPU: assumed 2 x 256-bit FMA units per core' };
