@@ -127,6 +127,8 @@ constexpr double kGuidedMinFlops = 5e7;
 thread_local AlignedScratch t_workspace;
 // The caller's copy of op(A) packed once and shared by the column blocks of a product (see sgemm).
 thread_local AlignedScratch t_shared_a;
+// The caller's buffer for the second half-sum of a split-k product (see sgemm_ex).
+thread_local AlignedScratch t_split_k;
 
 // One thread's share of C: rows [i0, i1) x columns [j0, j1).
 struct Block {
@@ -201,25 +203,24 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 // (short blocks, see gemm_kernel.inc read_b_in_place). That last term decides
 // W1's 32x100x300 at 2 threads: two row blocks (18 and 14 rows, B read in place) instead of
 // two column blocks of 64 and 36 columns; 9-20% faster in alternating hot loops.
-// One exception: a weight gradient (op(A) = A^T, op(B) = B) whose C holds at most kSmallCFloats
-// splits into row blocks whatever the estimate says. Its column blocks write parts of the same
-// short rows of C from both threads, and each ran 40-70% slower than alone: W1's 300x100x32 at 2
-// threads (AVX-512, Zen 4) took 24.8 us in two column blocks (64 and 36 columns), 16.8 in two row
-// blocks, 24.4 on one thread (hot loops). The cause is false sharing: a column boundary falls
-// inside a 64-byte line of C on every row unless C's rows start on line boundaries (ldc a multiple
-// of 16 and C itself aligned, which a Float32Array's 16-byte alignment does not give). Hot loops of
-// 768x256x32, beta = 1, halves run by two threads (Sapphire Rapids): 52-54 us with C on a line
-// boundary, 90-93 us 16 bytes off it, 76-83 on one thread. Row blocks for all such products
-// (a cost per shared row in this estimate) made W1's training step no faster: the forward product
-// reads the weights by columns, so dW's row blocks moved half of them between the cores' caches. A larger C keeps the estimate: W1's 784x300x32 then
-// splits its columns as the forward product that reads the same weights does, and each thread
-// keeps updating the columns it read (see block_of); row blocks there made the in-situ W1 step
-// 2.5% slower.
+// Two exceptions, weight gradients (op(A) = A^T, op(B) = B) that split into row blocks whatever
+// the estimate says:
+// - C holds at most kSmallCFloats. Its column blocks write parts of the same short rows of C from
+//   both threads, and each ran 40-70% slower than alone: W1's 300x100x32 at 2 threads (AVX-512,
+//   Zen 4) took 24.8 us in two column blocks (64 and 36 columns), 16.8 in two row blocks, 24.4 on
+//   one thread (hot loops). The cause is false sharing: a column boundary falls inside a 64-byte
+//   line of C on every row unless C's rows start on line boundaries (ldc a multiple of 16 and C
+//   itself aligned, which a Float32Array's 16-byte alignment does not give). Hot loops of
+//   768x256x32, beta = 1, halves run by two threads (Sapphire Rapids): 52-54 us with C on a line
+//   boundary, 90-93 us 16 bytes off it, 76-83 on one thread.
+// - C is the weights of a split-k forward product (see split_k_shape): one row block per thread,
+//   the rows that thread's half of the forward product reads.
 constexpr int64_t kSmallCFloats = 64 * 1024;
+bool split_k_shape(bool trans_a, bool trans_b, int64_t m, int64_t k);
 void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out,
                  int64_t* tn_out) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
-  if (trans_a && !trans_b && m * n <= kSmallCFloats)
+  if (trans_a && !trans_b && (m * n <= kSmallCFloats || split_k_shape(false, false, k, m)))
     for (int64_t tm = threads; tm > 1; --tm)
       if (threads % tm == 0 && ceil_div(m, mr) >= tm) {
         *tm_out = tm;
@@ -739,6 +740,74 @@ bool run_tasks(int64_t tasks, int threads, TaskFn fn, void* ctx) {
   return true;
 }
 
+namespace {
+// Split-k products: a short product (m <= kSplitKMaxM rows, the batch-32 forward products) with a
+// deep k (>= kSplitKMinK: the first layer's 784 inputs) is the sum of two half-depth products,
+// C = (alpha op(A)[:, :h] B[:h, :] + beta C + bias) + alpha op(A)[:, h:] B[h:, :], always, at any
+// thread count, so its bits do not depend on the thread count; on two threads each half is one
+// task. Each thread then reads one half of the rows of B, the layer's weights, and the weight
+// gradient (op(A) = A^T, C = those weights, updated in place by fused SGD) splits into two row
+// blocks, so each thread also writes the rows it reads (see choose_grid). Split along n, as
+// before, the forward product had each thread read half of the columns, every one of the rows the
+// other thread had written, and both threads wrote parts of the same 64-byte lines of C at the
+// column boundary (false sharing): W1's layer-1 forward and weight gradient at 2 threads took
+// 172-177 us against 180-184 on one (Sapphire Rapids; 102 us with rows owned, a C++ emulation).
+constexpr int64_t kSplitKMaxM = 48, kSplitKMinK = 512;
+
+bool split_k_shape(bool trans_a, bool trans_b, int64_t m, int64_t k) {
+  return !trans_a && !trans_b && m <= kSplitKMaxM && k >= kSplitKMinK;
+}
+
+// The two halves' depth split: a multiple of 8.
+int64_t split_k_depth(int64_t k) { return (k / 2 + 7) / 8 * 8; }
+
+struct SplitK {
+  const Problem* p;
+  int64_t h;    // depth of the first half
+  float* s;     // m x n, the second half-sum
+  bool done[2];  // written by the task's thread, read by the caller after the tasks finished
+};
+
+void split_k_task(void* ctx, int64_t t) {
+  SplitK& c = *static_cast<SplitK*>(ctx);
+  const Problem& p = *c.p;
+  const int64_t k0 = t == 0 ? 0 : c.h, kc = t == 0 ? c.h : p.k - c.h;
+  float* work = t_workspace.get(g_kernel.work_floats(p.m, p.n, kc));
+  c.done[t] = work != nullptr;
+  if (!work) return;
+  if (t == 0)
+    g_kernel.sgemm(0, 0, p.m, p.n, kc, p.alpha, p.A, p.lda, p.B, p.ldb, p.beta, p.C, p.ldc, p.bias, nullptr, work,
+                   nullptr, nullptr);
+  else
+    g_kernel.sgemm(0, 0, p.m, p.n, kc, p.alpha, p.A + k0, p.lda, p.B + k0 * p.ldb, p.ldb, 0.0f, c.s, p.n, nullptr,
+                   nullptr, work, nullptr, nullptr);
+}
+
+void run_split_k(const Problem& p, int threads) {
+  float* s = t_split_k.get(p.m * p.n);
+  if (!s) throw std::bad_alloc();
+  SplitK ctx{&p, split_k_depth(p.k), s, {false, false}};
+  std::chrono::nanoseconds backoff{0};
+  if (threads > 1 && Pool::instance().run_tasks(2, 1, &split_k_task, &ctx, &backoff)) {
+    back_off_for(backoff);
+  } else {
+    split_k_task(&ctx, 0);
+    split_k_task(&ctx, 1);
+  }
+  for (int t = 0; t < 2; ++t)
+    if (!ctx.done[t]) {  // its thread had no workspace
+      split_k_task(&ctx, t);
+      if (!ctx.done[t]) throw std::bad_alloc();
+    }
+  for (int64_t i = 0; i < p.m; ++i) {
+    float* __restrict c = p.C + i * p.ldc;
+    const float* __restrict si = s + i * p.n;
+    for (int64_t j = 0; j < p.n; ++j) c[j] += si[j];
+  }
+  if (p.epilogue) p.epilogue->apply(p.epilogue->ctx, 0, 0, p.m, p.n);
+}
+}  // namespace
+
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
            const float* bias) {
@@ -765,11 +834,17 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     if (threads > kMaxBlocks / kBlocksPerThread) threads = kMaxBlocks / kBlocksPerThread;
     if (threads < 1) threads = 1;
   }
+  if (split_k_shape(transA, transB, m, k)) {
+    run_split_k(p, threads);
+    return;
+  }
   if (threads > 1) {
     // A few blocks per thread, so that a thread that runs while another waits for a core
     // takes over that thread's work instead of leaving it for later.
     int blocks = threads * kBlocksPerThread;
     while (blocks > threads && flops / blocks < kMinFlopsPerThread) blocks -= threads;
+    // The weight gradient of a split-k product's weights: one row block per thread (see split_k_shape).
+    if (transA && !transB && split_k_shape(false, false, k, m)) blocks = threads;
     int64_t tm = 1, tn = 1;
     choose_grid(transA, transB, m, n, k, blocks, &tm, &tn);
     blocks = static_cast<int>(tm * tn);

@@ -259,3 +259,41 @@ describe('gemm per ISA (child processes, DEEPNODE_ISA)', () => {
     expect(out.failures.slice(0, 5)).toEqual([]);
   });
 });
+
+describe('split-k products (m <= 48, k >= 512) and their weight gradients', () => {
+  // A short, deep product is always the sum of two half-depth products (native/gemm.cc
+  // split_k_shape), one per thread on two threads, so its bits must not depend on the thread count;
+  // and the weight gradient of those weights (op(A) = A^T, C = W) splits into row blocks.
+  function run(threads: number): { z: Float32Array; y: Float32Array; w: Float32Array } {
+    const r = ref.rng(99);
+    const m = 32, n = 300, k = 784;
+    const x = ref.matrix(r, m, k, 0), w = ref.matrix(r, k, n, 0), b = ref.matrix(r, 1, n, 0), dz = ref.matrix(r, m, n, 0);
+    const z = new Float32Array(m * n), y = new Float32Array(m * n);
+    native.setNumThreads(threads);
+    try {
+      native.gemm(false, false, m, n, k, 1, x, k, w, n, 0, z, n, b, 2, 0.2, y);  // + LeakyReLU epilogue
+      native.gemm(true, false, k, n, m, -1e-3, x, k, dz, n, 1, w, n, null);  // W -= lr X^T dZ in place
+    } finally {
+      native.setNumThreads(savedThreads);
+    }
+    return { z, y, w };
+  }
+
+  it('give the same bits at 1 and 2 threads, and match the float64 reference', () => {
+    const one = run(1), two = run(2);
+    for (const key of ['z', 'y', 'w'] as const) expect(Buffer.from(two[key].buffer).equals(Buffer.from(one[key].buffer)), key).toBe(true);
+    const r = ref.rng(5);
+    const failures: string[] = [];
+    for (const threads of [1, 2]) {
+      native.setNumThreads(threads);
+      for (const [m, k, beta, withBias, extraLd] of [[32, 784, 0, true, 0], [13, 530, 0.5, false, 3], [48, 512, 1, true, 1], [1, 600, 0, false, 0]] as const) {
+        const f = ref.checkCase(native, r, { ta: false, tb: false, m, n: 70, k, alpha: 0.75, beta, withBias, extraLd, nanC: beta === 0 });
+        if (f) failures.push(`${threads}T: ${f}`);
+        const g = ref.checkCase(native, r, { ta: true, tb: false, m: k, n: 70, k: m, alpha: -0.5, beta: 1, withBias: false, extraLd, nanC: false });
+        if (g) failures.push(`${threads}T dW: ${g}`);
+      }
+    }
+    native.setNumThreads(savedThreads);
+    expect(failures).toEqual([]);
+  });
+});
