@@ -239,12 +239,13 @@ int main(int argc, char** argv) {
   // B read in place (m <= 48, partial right panel of 11 and of 4 columns: the one-vector tile),
   // op(A) packed once and shared by column blocks (m <= MC), and short last row panels split
   // in two (m = 45 -> ..., 5, 4; m = 20 -> 6, 6, 4, 4). 96 x 1030 x 300 (59 Mflop) takes the
-  // guided column blocks of large products, down to the last ragged panel. 100 x 100 x 32 is a
-  // batch-32 weight gradient: with op(A) = A^T its A is read in place (m <= 128, k <= 64).
+  // guided column blocks of large products, down to the last ragged panel. 100 x 100 x 32 and
+  // 300 x 100 x 32 are batch-32 weight gradients: with op(A) = A^T, A and B are read in place
+  // (m <= 384, k <= 64) and the 4-column right edge runs along m.
   struct Shape { int64_t m, n, k; };
   const std::vector<Shape> shapes = small ? std::vector<Shape>{{7, 4100, 9}, {100, 33, 270}, {13, 37, 530}}
                                            : std::vector<Shape>{{257, 257, 257}, {400, 70, 300}, {7, 4100, 33}, {32, 300, 784}, {785, 33, 20}, {13, 37, 530},
-                                                {45, 203, 600}, {20, 100, 300}, {150, 520, 260}, {96, 1030, 300}, {100, 100, 32}};
+                                                {45, 203, 600}, {20, 100, 300}, {150, 520, 260}, {96, 1030, 300}, {100, 100, 32}, {300, 100, 32}};
   for (const Shape& s : shapes)
     for (bool ta : T)
       for (bool tb : T)
