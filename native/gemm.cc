@@ -216,11 +216,11 @@ constexpr int64_t kSmallBFloats = 64 * 1024;
 // - C is the weights of a split-k forward product (see split_k_shape): one row block per thread,
 //   the rows that thread's half of the forward product reads.
 constexpr int64_t kSmallCFloats = 64 * 1024;
-bool split_k_shape(bool trans_a, bool trans_b, int64_t m, int64_t k);
+bool split_k_gradient(bool trans_a, bool trans_b, int64_t m, int64_t k);
 void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, int threads, int64_t* tm_out,
                  int64_t* tn_out) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
-  if (trans_a && !trans_b && (m * n <= kSmallCFloats || split_k_shape(false, false, k, m)))
+  if ((trans_a && !trans_b && m * n <= kSmallCFloats) || split_k_gradient(trans_a, trans_b, m, k))
     for (int64_t tm = threads; tm > 1; --tm)
       if (threads % tm == 0 && ceil_div(m, mr) >= tm) {
         *tm_out = tm;
@@ -758,6 +758,12 @@ bool split_k_shape(bool trans_a, bool trans_b, int64_t m, int64_t k) {
   return !trans_a && !trans_b && m <= kSplitKMaxM && k >= kSplitKMinK;
 }
 
+// Whether an m x n x k product (op(A) = A^T, op(B) = B) is the weight gradient of a split-k
+// forward product's weights (C, m x n): m is that product's depth and k its rows (the batch).
+bool split_k_gradient(bool trans_a, bool trans_b, int64_t m, int64_t k) {
+  return trans_a && !trans_b && split_k_shape(false, false, k, m);
+}
+
 // The two halves' depth split: a multiple of 8.
 int64_t split_k_depth(int64_t k) { return (k / 2 + 7) / 8 * 8; }
 
@@ -844,7 +850,7 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     int blocks = threads * kBlocksPerThread;
     while (blocks > threads && flops / blocks < kMinFlopsPerThread) blocks -= threads;
     // The weight gradient of a split-k product's weights: one row block per thread (see split_k_shape).
-    if (transA && !transB && split_k_shape(false, false, k, m)) blocks = threads;
+    if (split_k_gradient(transA, transB, m, k)) blocks = threads;
     int64_t tm = 1, tn = 1;
     choose_grid(transA, transB, m, n, k, blocks, &tm, &tn);
     blocks = static_cast<int>(tm * tn);
