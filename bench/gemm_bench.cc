@@ -17,6 +17,7 @@
 #ifdef WITH_OPENBLAS
 #include <cblas.h>
 extern "C" void openblas_set_num_threads(int);
+extern "C" char* openblas_get_corename(void);
 #endif
 
 namespace {
@@ -120,6 +121,10 @@ int main(int argc, char** argv) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::printf("deepnode sgemm (kernel: %s), median of %d+ runs, GFLOPS\n", deepnode::gemm_isa(), trials);
 #ifdef WITH_OPENBLAS
+  // Which kernels OpenBLAS chose: an unknown CPU model gets its oldest ones (bench/lib/openblas.mjs,
+  // which sets OPENBLAS_CORETYPE for a fair comparison when run through npm run bench).
+  std::printf("OpenBLAS kernels: %s%s%s\n", openblas_get_corename(), std::getenv("OPENBLAS_CORETYPE") ? ", OPENBLAS_CORETYPE=" : "",
+              std::getenv("OPENBLAS_CORETYPE") ? std::getenv("OPENBLAS_CORETYPE") : "");
   std::printf("%-18s %16s %9s %9s %7s %9s %9s %7s\n", "shape", "m x n x k", "ours 1T", "oblas 1T", "ratio",
               "ours 2T", "oblas 2T", "ratio");
 #else

@@ -18,7 +18,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { benchGemm, deepnode, firstSamples, native, timeWorkload, w1Data, WORKLOADS } from '../bin/benchmarks.mjs';
 import { FAIL, PASS, fmt, fmtPct, fmtRatio, fmtSeconds, markdownTable, median } from './lib/format.mjs';
-import { machineFacts } from './lib/machine.mjs';
+import { cpuIdentity, machineFacts } from './lib/machine.mjs';
+import { configureOpenBLAS, describeOpenBLAS } from './lib/openblas.mjs';
 import { gemmGoal, parseGemmBench, runGemmBench } from './lib/gemm.mjs';
 import { profileSteps } from './lib/profile.mjs';
 import { startBusyCore } from './lib/contention.mjs';
@@ -149,6 +150,10 @@ const machine = machineFacts(deepnode);
   ];
   if (machine.kernelPeakGflopsPerCore !== null && machine.kernelPeakGflopsPerCore < machine.peakGflopsPerCore)
     rows.push(['peak with the chosen kernel', `${fmt(machine.kernelPeakGflopsPerCore, 1)} GFLOPS per core (the ${machine.isa} kernel's lanes)`]);
+  // Before any peer starts: it may set OPENBLAS_CORETYPE for them (bench/lib/openblas.mjs).
+  const blas = configureOpenBLAS(cpuIdentity());
+  result.machine.openblas = blas;
+  rows.push(['OpenBLAS (GEMM peer, PyTorch\'s BLAS)', describeOpenBLAS(blas)]);
   rows.push(['Node', process.version], ['load average at start', machine.loadAverage.map((x) => x.toFixed(2)).join(', ')]);
   if (machine.vcpus >= 2) {
     const capacity = await measureCapacity(2);
@@ -201,7 +206,7 @@ if (only.includes('gemm'))
         rows.push(cells);
       }
       out.push(markdownTable(header, rows, header.map((_, i) => (i < 2 || i >= header.length - 2 ? 'l' : 'r'))));
-      out.push('', `deepnode kernel ${parsedBench.isa}; OpenBLAS (Debian libopenblas) linked only in bench/gemm_bench.cc; % peak against the theoretical peak above for that many cores.`);
+      out.push('', `deepnode kernel ${parsedBench.isa}; OpenBLAS (Debian libopenblas${parsedBench.openblasCore ? `, ${parsedBench.openblasCore} kernels` : ''}) linked only in bench/gemm_bench.cc; % peak against the theoretical peak above for that many cores.`);
       if (capacityBefore !== null) {
         const capacityAfter = await capacity();
         result.gemm.capacity = { before: capacityBefore, after: capacityAfter };

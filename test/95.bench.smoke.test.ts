@@ -168,11 +168,12 @@ describe('npm run bench (bench/run.mjs)', () => {
 
   it('parses gemm_bench output with and without OpenBLAS (bench/lib/gemm.mjs)', async () => {
     const { parseGemmBench, gemmGoal } = (await import(pathToFileURL(path.join(root, 'bench', 'lib', 'gemm.mjs')).href)) as {
-      parseGemmBench: (t: string) => { isa: string; openblas: boolean; rows: { shape: string; m: number; n: number; k: number; ours: Record<number, number>; openblas: Record<number, number> }[] };
+      parseGemmBench: (t: string) => { isa: string; openblas: boolean; openblasCore: string | null; rows: { shape: string; m: number; n: number; k: number; ours: Record<number, number>; openblas: Record<number, number> }[] };
       gemmGoal: (r: { m: number; n: number; k: number }) => { text: string; ok: (ratio: number) => boolean } | null;
     };
     const withBlas = [
       'deepnode sgemm (kernel: avx2), median of 5 runs, GFLOPS',
+      'OpenBLAS kernels: Cooperlake, OPENBLAS_CORETYPE=Cooperlake',
       'shape                     m x n x k   ours 1T  oblas 1T   ratio   ours 2T  oblas 2T   ratio',
       'square               1024x1024x1024      48.4      69.9    0.69      39.3      74.4    0.53',
       'dW 784x300 (tA)          784x300x32      35.2      48.5    0.73      12.6      43.6    0.29',
@@ -181,6 +182,7 @@ describe('npm run bench (bench/run.mjs)', () => {
     const a = parseGemmBench(withBlas);
     expect(a.isa).toBe('avx2');
     expect(a.openblas).toBe(true);
+    expect(a.openblasCore).toBe('Cooperlake');
     expect(a.rows).toEqual([
       { shape: 'square', m: 1024, n: 1024, k: 1024, ours: { 1: 48.4, 2: 39.3 }, openblas: { 1: 69.9, 2: 74.4 }, ratio: { 1: 0.69, 2: 0.53 } },
       { shape: 'dW 784x300 (tA)', m: 784, n: 300, k: 32, ours: { 1: 35.2, 2: 12.6 }, openblas: { 1: 48.5, 2: 43.6 }, ratio: { 1: 0.73, 2: 0.29 } },
@@ -199,7 +201,26 @@ describe('npm run bench (bench/run.mjs)', () => {
       'fwd 784->300             32x300x784      57.4       1.3',
     ].join('\n');
     const b = parseGemmBench(without);
-    expect(b).toEqual({ isa: 'avx512', openblas: false, rows: [{ shape: 'fwd 784->300', m: 32, n: 300, k: 784, ours: { 1: 57.4, 2: 1.3 }, openblas: {}, ratio: {} }] });
+    expect(b).toEqual({ isa: 'avx512', openblas: false, openblasCore: null, rows: [{ shape: 'fwd 784->300', m: 32, n: 300, k: 784, ours: { 1: 57.4, 2: 1.3 }, openblas: {}, ratio: {} }] });
     expect(() => parseGemmBench('nothing here')).toThrow(/header/);
+  });
+
+  it('picks OpenBLAS kernels as wide as the CPU when its own pick is narrower (bench/lib/openblas.mjs)', async () => {
+    const { wideCores } = (await import(pathToFileURL(path.join(root, 'bench', 'lib', 'openblas.mjs')).href)) as {
+      wideCores: (flags: Set<string>, vendor: string) => { wide: Set<string>; preferred: string } | null;
+    };
+    const avx512 = ['avx2', 'fma', 'avx512f', 'avx512bw', 'avx512vl', 'avx512dq'];
+    // Emerald Rapids (family 6 model 207), where Debian's OpenBLAS 0.3.21 picked Prescott.
+    const emr = wideCores(new Set([...avx512, 'avx512_bf16']), 'GenuineIntel')!;
+    expect(emr.preferred).toBe('Cooperlake');
+    expect(emr.wide.has('Prescott')).toBe(false);
+    expect(emr.wide.has('SkylakeX')).toBe(true);
+    expect(emr.wide.has('Haswell')).toBe(false); // 256-bit kernels on a 512-bit machine
+    expect(wideCores(new Set(avx512), 'GenuineIntel')!.preferred).toBe('SkylakeX');
+    const zen3 = wideCores(new Set(['avx2', 'fma']), 'AuthenticAMD')!;
+    expect(zen3.preferred).toBe('Zen');
+    expect(zen3.wide.has('Haswell')).toBe(true);
+    expect(wideCores(new Set(['avx2', 'fma']), 'GenuineIntel')!.preferred).toBe('Haswell');
+    expect(wideCores(new Set(['sse4_2', 'avx']), 'GenuineIntel')).toBeNull(); // nothing to force
   });
 });

@@ -8,13 +8,14 @@ import * as path from 'node:path';
  * Parses gemm_bench's text output. Its table is
  *   <shape words>  <m>x<n>x<k>  <one number per column named in the header>
  * with a header naming the columns "ours 1T", "oblas 1T", "ratio", ... (or only "ours 1T", "ours 2T"
- * without OpenBLAS). Returns { isa, openblas, rows: [{ shape, m, n, k, ours: {t: gflops}, openblas: {t: gflops},
+ * without OpenBLAS). Returns { isa, openblas, openblasCore (its kernels' name), rows: [{ shape, m, n, k, ours: {t: gflops}, openblas: {t: gflops},
  * ratio: {t: ours/OpenBLAS} }] }; ratio is the harness's own (the median of paired trials' ratios), not
  * the ratio of the two medians.
  */
 export function parseGemmBench(text) {
   const lines = text.split('\n');
   const isa = text.match(/kernel:\s*([\w-]+)/)?.[1] ?? null;
+  const openblasCore = text.match(/OpenBLAS kernels:\s*(\w+)/)?.[1] ?? null;
   const headerLine = lines.find((l) => /m x n x k/.test(l));
   if (!headerLine) throw new Error('gemm_bench output has no header line with "m x n x k"');
   const columns = [...headerLine.slice(headerLine.indexOf('m x n x k') + 9).matchAll(/(ours|oblas)\s+(\d+)T|ratio/g)].map((m) =>
@@ -37,7 +38,7 @@ export function parseGemmBench(text) {
     rows.push(row);
   }
   if (rows.length === 0) throw new Error('gemm_bench printed no result rows');
-  return { isa, openblas: columns.some((c) => c.lib === 'oblas'), rows };
+  return { isa, openblas: columns.some((c) => c.lib === 'oblas'), openblasCore, rows };
 }
 
 /** Runs bench/gemm_bench.sh `trials` (it compiles, then times) and resolves with its stdout+stderr. */

@@ -79,6 +79,12 @@ function fmaConfig(info) {
 /** Lanes of the kernel deepnode runs (its ISA may be narrower than the CPU's widest). */
 const KERNEL_LANES = { avx512: 16, avx2: 8 };
 
+/** The CPU's vendor and /proc/cpuinfo flags (a Set). */
+export function cpuIdentity() {
+  const { vendor, flags } = cpuinfo();
+  return { vendor, flags };
+}
+
 /** Everything the machine section prints, as plain data. */
 export function machineFacts(deepnode) {
   const info = cpuinfo();
