@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <condition_variable>
 #include <deque>
 #include <cstdlib>
@@ -318,8 +319,8 @@ constexpr int kStrandedMicros = 200;
 // Back-off while another process holds the cores our helpers need. Two signs, both absent on
 // a quiet machine: the caller was stranded for W waiting for a block that a helper claimed and
 // then lost its core in the middle of (products then run on the calling thread alone for the
-// next kStrandedFactor * W, when such stalls, averaged over recent products, cost more than
-// the second thread saves), or, for a short
+// next kStrandedFactor * W, when such stalls, over the last kLedgerWindow of products, cost
+// more than the helpers' blocks saved), or, for a short
 // product, a helper that was awake (spinning) when the product was published still claimed no
 // block in the product's whole duration D (alone for kAbsentFactor * D). A stall then costs a
 // small fraction of the time whatever the product size, and on the calling thread alone the
@@ -332,6 +333,7 @@ constexpr int kStrandedMicros = 200;
 // new try costs a wake-up and a spin. While the pool backs off, idle helpers sleep at once: no
 // product is split then, and a helper queued on the caller's CPU would spin on its time.
 constexpr int kStrandedFactor = 32;
+constexpr std::chrono::duration<double> kLedgerWindow{0.05};  // seconds
 constexpr int kAbsentFactor = 8;
 constexpr int kAbsentMaxDoublings = 6;
 constexpr std::chrono::microseconds kAbsentMaxProduct{10 * kSpinMicros};
@@ -468,10 +470,21 @@ class Pool {
       const auto waited = std::chrono::steady_clock::now() - caller_done;
       if (waited > normal_wait) stall = std::chrono::duration_cast<std::chrono::nanoseconds>(waited);
     }
-    // Back off when the recent stalls (a moving average, so one stall next to a large product
-    // does not count for much) cost more than the second thread gains: about the caller's time.
-    stall_average_ = (stall_average_ * 7 + stall) / 8;
-    if (stall.count() > 0 && stall_average_ > caller_done - start && kStrandedFactor * stall > *backoff)
+    // Back off when the recent stalls cost more than the helpers' blocks saved: both summed over
+    // the last ~kLedgerWindow of products (decaying exponentially), a helper's block counted at
+    // the caller's time per block. Measured against the last few products alone (a moving average
+    // of the stalls against this product's time), one stall of ~1 ms on a quiet machine (a
+    // helper preempted by the process's own GC or compiler threads, or the host) serialised the
+    // next 30-40 ms: a tenth of W1's 2-thread epochs ran 15-35% slower (Emerald Rapids,
+    // alternating 1T/2T epochs of 8,192 images). While another process holds a core the stalls
+    // recur every few ms and outweigh the gains as before.
+    const auto now = std::chrono::steady_clock::now();
+    const double decay = std::exp(-std::chrono::duration<double>(now - ledger_time_).count() / kLedgerWindow.count());
+    ledger_time_ = now;
+    const auto block_time = mine > 0 ? (caller_done - start) / mine : caller_done - start;
+    saved_ns_ = saved_ns_ * decay + static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(block_time).count()) * (tasks - mine);
+    lost_ns_ = lost_ns_ * decay + static_cast<double>(stall.count());
+    if (stall.count() > 0 && lost_ns_ > saved_ns_ && kStrandedFactor * stall > *backoff)
       *backoff = kStrandedFactor * stall;
   }
 
@@ -698,7 +711,10 @@ class Pool {
   std::atomic<int> packs_done_{0};
   TaskFn task_fn_ = nullptr;  // run_tasks()'s function and its argument; nullptr for a product
   void* task_ctx_ = nullptr;
-  std::chrono::nanoseconds stall_average_{0};  // of recent products (guarded by run_mu_)
+  // The stranded back-off's ledger (guarded by run_mu_): time the helpers' blocks saved and
+  // time lost to stalls, decayed to ledger_time_.
+  double saved_ns_ = 0.0, lost_ns_ = 0.0;
+  std::chrono::steady_clock::time_point ledger_time_{};
   int absences_ = 0;  // absent-helper back-offs since a helper last ran a task (guarded by run_mu_)
   std::mutex mu_;  // guards sleeping and waking
   std::condition_variable cv_work_, cv_done_;
