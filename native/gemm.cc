@@ -780,7 +780,8 @@ bool split_k_gradient(bool trans_a, bool trans_b, int64_t m, int64_t k) {
   return trans_a && !trans_b && split_k_shape(false, false, k, m);
 }
 
-// The two halves' depth split: a multiple of 8.
+
+// The two halves' depth split (split_k_rows): a multiple of 8.
 int64_t split_k_depth(int64_t k) { return (k / 2 + 7) / 8 * 8; }
 
 struct SplitK {
@@ -829,6 +830,8 @@ void run_split_k(const Problem& p, int threads) {
   if (p.epilogue) p.epilogue->apply(p.epilogue->ctx, 0, 0, p.m, p.n);
 }
 }  // namespace
+
+int64_t split_k_rows(int64_t k) { return split_k_depth(k); }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,

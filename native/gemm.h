@@ -81,6 +81,11 @@ inline void sgemm_act(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
 void set_num_threads(int n);
 int get_num_threads();
 
+// A split-k product (a batch-32 forward product with k >= 512, see gemm.cc) sums rows [0, h) of
+// its weights on the calling thread and rows [h, k) on the pool's helper: h = split_k_rows(k). A
+// pass over those weights that splits at h keeps each thread on the rows it reads.
+int64_t split_k_rows(int64_t k);
+
 // Runs fn(ctx, t) for every t in [0, tasks) on the calling thread and up to threads - 1 of the
 // GEMM's helper threads, each task claimed by one thread; returns once all have run. Returns
 // false, having run nothing, when the pool is in use (a product or another pass: a call from

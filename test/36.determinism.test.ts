@@ -82,4 +82,42 @@ describe('determinism', () => {
     const two = await trainOnce(2, { units: 1024, batchSize: 256 });
     expect(bitsEqual(one, two)).toBe(true);
   }, 30_000);
+
+  // W2's first pair: BatchNormalization over 784 inputs, then Dense 300. The training plan's
+  // shortcut updates that Dense kernel (784 x 300) in one pass, run in two row blocks on two
+  // threads (split where the split-k forward product splits the rows): each row on its own, so the
+  // same bits at 1 and 2 threads, with plain SGD fused into the pass and with Adam (the pass writes
+  // the gradient).
+  async function trainBnFirst(threads: number, optimizer: 'sgd' | 'adam'): Promise<Float32Array[]> {
+    setNumThreads(threads);
+    setSeed(11);
+    const { x, y } = data(256, 784, 10);
+    const model = new Sequential([
+      layers.batchNormalization({ inputShape: [784] }),
+      layers.dense({ units: 300, activation: 'relu' }),
+      layers.dense({ units: 10, activation: 'softmax' }),
+    ]);
+    model.compile({ optimizer: optimizer === 'sgd' ? optimizers.sgd({ learningRate: 0.05 }) : optimizers.adam({ learningRate: 1e-3 }), loss: 'sparseCategoricalCrossentropy' });
+    await model.fit(x, y, { epochs: 2, batchSize: 32, verbose: 0 });
+    return model.getWeights().map((w) => Float32Array.from(w.data));
+  }
+
+  it('a BatchNormalization(784) -> Dense(300) pair at batch 32 (the plan\'s shortcut, in two row blocks): 1 and 2 threads bit-identical', async () => {
+    for (const opt of ['sgd', 'adam'] as const) {
+      const one = await trainBnFirst(1, opt);
+      const two = await trainBnFirst(2, opt);
+      expect(bitsEqual(one, two)).toBe(true);
+      // Both halves of the kernel moved (the first is the BN's gamma, beta, moving mean, variance).
+      const before = await (async () => {
+        setSeed(11);
+        const m = new Sequential([layers.batchNormalization({ inputShape: [784] }), layers.dense({ units: 300, activation: 'relu' }), layers.dense({ units: 10, activation: 'softmax' })]);
+        return m.getWeights().map((w) => Float32Array.from(w.data));
+      })();
+      const kernel = two[4]!, kernel0 = before[4]!;
+      expect(kernel.length).toBe(784 * 300);
+      const moved = (from: number, to: number) => kernel.subarray(from, to).some((v, i) => v !== kernel0[from + i]);
+      expect(moved(0, 392 * 300)).toBe(true);
+      expect(moved(392 * 300, 784 * 300)).toBe(true);
+    }
+  }, 60_000);
 });
