@@ -780,7 +780,6 @@ bool split_k_gradient(bool trans_a, bool trans_b, int64_t m, int64_t k) {
   return trans_a && !trans_b && split_k_shape(false, false, k, m);
 }
 
-
 // The two halves' depth split (split_k_rows): a multiple of 8.
 int64_t split_k_depth(int64_t k) { return (k / 2 + 7) / 8 * 8; }
 
