@@ -756,6 +756,9 @@ bool run_tasks(int64_t tasks, int threads, TaskFn fn, void* ctx) {
   return true;
 }
 
+// The two halves' depth split (see gemm.h): a multiple of 8.
+int64_t split_k_rows(int64_t k) { return (k / 2 + 7) / 8 * 8; }
+
 namespace {
 // Split-k products: a short product (m <= kSplitKMaxM rows, the batch-32 forward products) with a
 // deep k (>= kSplitKMinK: the first layer's 784 inputs) is the sum of two half-depth products,
@@ -779,9 +782,6 @@ bool split_k_shape(bool trans_a, bool trans_b, int64_t m, int64_t k) {
 bool split_k_gradient(bool trans_a, bool trans_b, int64_t m, int64_t k) {
   return trans_a && !trans_b && split_k_shape(false, false, k, m);
 }
-
-// The two halves' depth split (split_k_rows): a multiple of 8.
-int64_t split_k_depth(int64_t k) { return (k / 2 + 7) / 8 * 8; }
 
 struct SplitK {
   const Problem* p;
@@ -808,7 +808,7 @@ void split_k_task(void* ctx, int64_t t) {
 void run_split_k(const Problem& p, int threads) {
   float* s = t_split_k.get(p.m * p.n);
   if (!s) throw std::bad_alloc();
-  SplitK ctx{&p, split_k_depth(p.k), s, {false, false}};
+  SplitK ctx{&p, split_k_rows(p.k), s, {false, false}};
   std::chrono::nanoseconds backoff{0};
   if (threads > 1 && Pool::instance().run_tasks(2, 1, &split_k_task, &ctx, &backoff)) {
     back_off_for(backoff);
@@ -829,8 +829,6 @@ void run_split_k(const Problem& p, int threads) {
   if (p.epilogue) p.epilogue->apply(p.epilogue->ctx, 0, 0, p.m, p.n);
 }
 }  // namespace
-
-int64_t split_k_rows(int64_t k) { return split_k_depth(k); }
 
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha, const float* A,
            int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
