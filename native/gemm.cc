@@ -193,6 +193,13 @@ bool run_block(const Problem& p, const Block& b) noexcept {
 
 int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+// Column panels that a split of n columns deals out: whole register-tile panels, a partial last
+// one merged with the panel before it (the block that ends at n takes it). A block of the partial
+// panel alone is a C narrower than the tile, which the kernels compute another way (an A^T edge
+// of up to kEdgeMaxCols columns along m, gemm_kernel.inc): n = 300 split into column blocks then
+// gave its last 12 columns other bits at 2 threads than at 1 (A^T B^T on AVX-512).
+int64_t split_panels(int64_t n) { return std::max<int64_t>(1, n / g_kernel.nr); }
+
 // An op(B) of up to this many floats (256 KiB) stays in L2 while several block rows read it.
 constexpr int64_t kSmallBFloats = 64 * 1024;
 
@@ -234,7 +241,7 @@ void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, in
   for (int64_t tm = 1; tm <= threads; ++tm) {
     if (threads % tm) continue;
     const int64_t tn = threads / tm;
-    if (ceil_div(m, mr) < tm || ceil_div(n, nr) < tn) continue;  // some thread would idle
+    if (ceil_div(m, mr) < tm || split_panels(n) < tn) continue;  // some thread would idle
     const int64_t mb = ceil_div(ceil_div(m, mr), tm) * mr, nb = ceil_div(ceil_div(n, nr), tn) * nr;
     // A block that reads op(A) in place packs none of it; with one block row, op(A) is packed
     // once and shared (see sgemm): its cost is spread.
@@ -256,7 +263,8 @@ void choose_grid(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, in
 
 Block block_of(int64_t m, int64_t n, int64_t tm, int64_t tn, int64_t index, const int64_t* col_panels) {
   const int64_t mr = g_kernel.mr, nr = g_kernel.nr;
-  if (col_panels) return Block{0, m, col_panels[index] * nr, std::min(n, col_panels[index + 1] * nr)};
+  const int64_t npan = split_panels(n);
+  if (col_panels) return Block{0, m, col_panels[index] * nr, col_panels[index + 1] >= npan ? n : col_panels[index + 1] * nr};
   // Column-major: the caller, claiming blocks from the first, takes the first block column, and a
   // helper, claiming from the last (see Pool::work), the last. A 2-D grid then leaves each thread
   // the same columns of C from one product to the next, and the columns whose weights it read in
@@ -264,7 +272,7 @@ Block block_of(int64_t m, int64_t n, int64_t tm, int64_t tn, int64_t index, cons
   // forward product 32x300x784 splits the same columns): in-situ W1 steps at 2 threads 293-296
   // us against 301-309 with the row-major order (alternating processes, 5 rounds).
   const int64_t bi = index % tm, bj = index / tm;
-  const int64_t mpan = ceil_div(m, mr), npan = ceil_div(n, nr);
+  const int64_t mpan = ceil_div(m, mr);
   // Whole micro-panels per block, the remainder spread over the first blocks.
   auto lo = [](int64_t panels, int64_t parts, int64_t part) {
     return panels / parts * part + (part < panels % parts ? part : panels % parts);
@@ -273,9 +281,8 @@ Block block_of(int64_t m, int64_t n, int64_t tm, int64_t tn, int64_t index, cons
   b.i0 = lo(mpan, tm, bi) * mr;
   b.i1 = lo(mpan, tm, bi + 1) * mr;
   b.j0 = lo(npan, tn, bj) * nr;
-  b.j1 = lo(npan, tn, bj + 1) * nr;
+  b.j1 = bj + 1 == tn ? n : lo(npan, tn, bj + 1) * nr;
   if (b.i1 > m) b.i1 = m;
-  if (b.j1 > n) b.j1 = n;
   return b;
 }
 
@@ -878,7 +885,7 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
     // processes, 3 rounds). Which thread computes a column never changes its bits.
     int64_t guided[kMaxBlocks + 1];
     if (tm == 1 && flops >= kGuidedMinFlops) {
-      const int64_t npan = ceil_div(n, g_kernel.nr);
+      const int64_t npan = split_panels(n);
       // The widths in claiming order, then laid out from both ends inwards: the caller claims
       // from the first block and the helpers from the last (see Pool), so each end starts with
       // the widest blocks and the narrowest meet in the middle. (Shrinking from the first block to

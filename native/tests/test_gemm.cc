@@ -142,12 +142,15 @@ void run_case(const Case& c) {
 }
 
 // Bits at 1 and 2 threads: every element of C goes through the same arithmetic whichever thread
-// and block computes it. The batch-32 weight gradients with a bias and beta: an A^T edge's rows
-// took a vector or an element-wise epilogue by their place in a chunk, which moves with the row
-// split, and 36 such products gave other bits at 2 threads on the AVX2 tile.
+// and block computes it. Two ways this failed (a scan of 12,096 products): the batch-32 weight
+// gradients with a bias and beta, where an A^T edge's rows took a vector or an element-wise
+// epilogue by their place in a chunk, which moves with the row split (36 products on the AVX2
+// tile); and A^T B^T with n = 300, whose last 12 columns became a column block of their own at 2
+// threads, computed as an edge along m instead of by the register tile (60 on AVX-512).
 void check_thread_bits() {
-  struct Shape { int64_t m, n, k; };
-  for (const Shape& s : {Shape{300, 100, 32}, Shape{200, 100, 64}, Shape{301, 100, 64}, Shape{150, 37, 32}})
+  struct Shape { int64_t m, n, k; bool tb; };
+  for (const Shape& s : {Shape{300, 100, 32, false}, Shape{200, 100, 64, false}, Shape{301, 100, 64, false},
+                         Shape{150, 37, 32, false}, Shape{100, 300, 100, true}, Shape{150, 300, 64, true}})
     for (float beta : {0.0f, 1.0f, 0.3f}) {
       uint32_t x = 12345;
       auto next = [&x] { x = x * 1664525u + 1013904223u; return static_cast<float>(x >> 8) / 8388608.0f - 1.0f; };
@@ -157,12 +160,13 @@ void check_thread_bits() {
       std::vector<float> c[2] = {c0, c0};
       for (int t = 1; t <= 2; ++t) {
         deepnode::set_num_threads(t);
-        deepnode::sgemm(true, false, s.m, s.n, s.k, 0.7f, a.data(), s.m, b.data(), s.n, beta, c[t - 1].data(), s.n, bias.data());
+        deepnode::sgemm(true, s.tb, s.m, s.n, s.k, 0.7f, a.data(), s.m, b.data(), s.tb ? s.k : s.n, beta, c[t - 1].data(),
+                        s.n, bias.data());
       }
       ++g_cases;
       if (std::memcmp(c[0].data(), c[1].data(), c0.size() * sizeof(float)) != 0) {
-        std::printf("FAIL thread bits: %lldx%lldx%lld A^T B, beta %g, bias: 1 and 2 threads differ\n", (long long)s.m,
-                    (long long)s.n, (long long)s.k, beta);
+        std::printf("FAIL thread bits: %lldx%lldx%lld A^T B%s, beta %g, bias: 1 and 2 threads differ\n", (long long)s.m,
+                    (long long)s.n, (long long)s.k, s.tb ? "^T" : "", beta);
         ++g_failures;
       }
     }
