@@ -1,40 +1,43 @@
 #include "batchnorm.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <vector>
 
 #include "gemm.h"
+#include "parallel.h"
 #include "simd.h"
 
 namespace deepnode {
 namespace {
 
-// Below this many elements a thread team costs more than the reductions it would share.
+// Below this many elements a split costs more than the reductions it would share.
 constexpr int64_t kParallelMinElements = int64_t{1} << 20;
-// Features of an [N, C] batch (inner == 1) are read a row segment at a time: give each thread at
-// least a cache line's worth of them, and work on a tile at a time with its accumulators on the stack.
+// Features of an [N, C] batch (inner == 1) are read a row segment at a time: give each task a
+// multiple of a cache line's worth of them (so no two threads write one line of y or dx), and work
+// on a tile at a time with its accumulators on the stack.
 constexpr int64_t kMinFeaturesPerThread = 16;
 constexpr int64_t kTile = 256;
+// Tasks per thread when the features are split: claimed one at a time (parallel.h), so a thread
+// that runs while another waits for a core takes over the waiting thread's share.
+constexpr int64_t kTasksPerThread = 4;
 
-// Calls fn(c0, c1) over [0, C), split over threads when the work is large enough.
+// Calls fn(c0, c1) over [0, C): on the calling thread, or in feature ranges claimed by the pool's
+// threads (parallel.h) when the work is large enough. Each feature's statistics and outputs are
+// computed the same way in any range (the group and tile paths below agree bit for bit), so the
+// split never changes the bits.
 template <typename F>
 void for_features(int64_t outer, int64_t C, int64_t inner, F fn) {
   if (C <= 0) return;
-  int chunks = 1;
-  const int64_t total = outer * C * inner;
-  if (total >= kParallelMinElements && !omp_in_parallel()) {
-    const int64_t per = inner == 1 ? kMinFeaturesPerThread : 1;
-    chunks = static_cast<int>(std::min<int64_t>(get_num_threads(), C / per));
-  }
-  if (chunks <= 1) {
+  const int64_t per = inner == 1 ? kMinFeaturesPerThread : 1;
+  const int threads = static_cast<int>(std::min<int64_t>(threads_for(outer * C * inner, kParallelMinElements - 1, 1), C / per));
+  if (threads <= 1) {
     fn(int64_t{0}, C);
     return;
   }
-#pragma omp parallel for num_threads(chunks) schedule(static)
-  for (int i = 0; i < chunks; ++i) fn(C * i / chunks, C * (i + 1) / chunks);
+  const int64_t tasks = kTasksPerThread * threads;
+  const int64_t chunk = ((C + tasks - 1) / tasks + per - 1) / per * per;
+  for_each_chunk(C, threads, chunk, fn);
 }
 
 inline float inv_std(float var, float eps) { return 1.0f / std::sqrt(var + eps); }

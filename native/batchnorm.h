@@ -3,7 +3,8 @@
 //
 // The input is viewed as [outer, C, inner] (row-major): C features ("channels"), each normalised over
 // the outer * inner values it holds. A rank-2 [N, C] batch with axis -1 is outer = N, inner = 1.
-// Work is split over features with OpenMP when the tensor is large.
+// Work is split over features among the pool's threads (parallel.h) when the tensor is large; the
+// bits do not depend on the thread count.
 #pragma once
 #include <cstdint>
 

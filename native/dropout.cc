@@ -1,11 +1,10 @@
 #include "dropout.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 
 #include "gemm.h"
+#include "parallel.h"
 
 namespace deepnode {
 namespace {
@@ -22,22 +21,14 @@ inline uint64_t mix(uint64_t z) {
 
 inline uint64_t draw(uint64_t key, int64_t i) { return mix(key + (static_cast<uint64_t>(i) + 1) * kGolden); }
 
-// Calls fn(i0, i1) over [0, n) in chunks whose starts are multiples of `align`, threaded when large.
+// Calls fn(i0, i1) over [0, n): on the calling thread, or in chunks of kChunk elements claimed
+// by the pool's threads (parallel.h) when n is large. Every element's value depends only on the
+// key and its index (and a chunk starts at an even index, so the pairs that share one draw stay
+// together): the split never changes the result.
+constexpr int64_t kChunk = int64_t{1} << 16;
 template <typename F>
-void for_range(int64_t n, int64_t align, F fn) {
-  int chunks = 1;
-  if (n >= kParallelMinElements && !omp_in_parallel())
-    chunks = static_cast<int>(std::min<int64_t>(get_num_threads(), n / (kParallelMinElements / 2)));
-  if (chunks <= 1) {
-    fn(int64_t{0}, n);
-    return;
-  }
-#pragma omp parallel for num_threads(chunks) schedule(static)
-  for (int c = 0; c < chunks; ++c) {
-    const int64_t i0 = n * c / chunks / align * align;
-    const int64_t i1 = c + 1 == chunks ? n : n * (c + 1) / chunks / align * align;
-    fn(i0, i1);
-  }
+void for_range(int64_t n, F fn) {
+  for_each_chunk(n, threads_for(n, kParallelMinElements - 1, kParallelMinElements / 2), kChunk, fn);
 }
 
 }  // namespace
@@ -47,7 +38,7 @@ void bernoulli_mask(float* out, int64_t n, uint64_t key, double rate, float keep
   const uint64_t threshold = static_cast<uint64_t>(std::ceil(rate * 4294967296.0));
   // A table lookup instead of a branch: the outcome is random, so a branch would mispredict half the time.
   const float value[2] = {drop_value, keep_value};
-  for_range(n, 2, [&](int64_t i0, int64_t i1) {
+  for_range(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i += 2) {
       const uint64_t h = draw(key, i >> 1);
       out[i] = value[(h & 0xffffffffULL) >= threshold];
@@ -60,7 +51,7 @@ void normal_fill(float* out, int64_t n, uint64_t key, float mean, float stddev) 
   constexpr float kTwoPi = 6.28318530717958647692f;
   // Box-Muller: one 64-bit draw gives u1 in (0, 1] and u2 in [0, 1), i.e. two normals (tails cut
   // at sqrt(2 ln 2^32) = 6.66 standard deviations).
-  for_range(n, 2, [&](int64_t i0, int64_t i1) {
+  for_range(n, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; i += 2) {
       const uint64_t h = draw(key, i >> 1);
       const float u1 = static_cast<float>(static_cast<double>((h >> 32) + 1) * 0x1.0p-32);

@@ -2,12 +2,12 @@
 // N-API. Every function is safe for n == 0 and never throws; argument checking is the binding's job.
 //
 // activation_forward, activation_backward, activation_backward_bias, column_sum and gather_rows
-// split large passes across deepnode::get_num_threads() OpenMP threads (thresholds in kernels.cc;
-// native/parallel.h has the split and its back-off under contention). Element-wise results are
-// the same bits for any thread count. The column sums (activation_backward_bias's db, column_sum)
-// are then added per block of rows and the blocks in order: the same bits for any count >= 2,
-// and within float32 rounding of the one-thread order (rows one after another), which one thread
-// keeps.
+// split large passes across up to deepnode::get_num_threads() threads of the GEMM's pool
+// (thresholds in kernels.cc; native/parallel.h has the split and its back-off under contention).
+// Element-wise results are the same bits for any thread count. A large column sum
+// (activation_backward_bias's db, column_sum) adds blocks of rows fixed by the shape, and the
+// blocks in order, at any thread count (one thread too): the same bits for any count, within
+// float32 rounding of the small passes' order (rows one after another).
 #pragma once
 #include <cstdint>
 

@@ -5,9 +5,10 @@
 //
 // Every step first applies decoupled weight decay, w -= w * decay (decay = weight_decay * lr, 0 for
 // none), as Keras's BaseOptimizer._apply_weight_decay does before update_step. Large buffers
-// (> 2^16 elements) are split across deepnode::get_num_threads() OpenMP threads; buffers must not
-// overlap one another (the binding checks that). Decay rates (rho, beta1, beta2) arrive as double so
-// that 1 - beta is formed before rounding: 1 - float(0.999) is 1.3e-5 away from 0.001.
+// (> 2^16 elements) are split across up to deepnode::get_num_threads() threads of the GEMM's pool
+// (parallel.h); buffers must not overlap one another (the binding checks that). Decay rates (rho,
+// beta1, beta2) arrive as double so that 1 - beta is formed before rounding: 1 - float(0.999) is
+// 1.3e-5 away from 0.001.
 #pragma once
 #include <cstdint>
 

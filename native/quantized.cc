@@ -5,14 +5,15 @@
 #include "quantized.h"
 #include "scratch.h"
 
-#include <omp.h>
-
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <new>
 
 #include "gemm.h"
+#include "parallel.h"
 
 namespace {
 
@@ -194,30 +195,31 @@ constexpr double kMinFlopsPerThread = 0.75e6;
 // Scratch for one panel, reused across calls on the same thread.
 thread_local AlignedScratch t_scratch;
 
-// Runs fn(j0, j1) over column ranges, on several threads when the product is large enough.
-// Ranges are multiples of 32 columns so each keeps whole SIMD blocks.
-template <typename Fn>
-void split_columns(int64_t m, int64_t n, int64_t k, Fn fn) {
+// Runs fn(j0, j1) over column ranges: on the calling thread, or in ranges of whole blocks of
+// `width` columns (32: the direct kernel's SIMD blocks) claimed by the pool's threads (parallel.h) when the product is large enough, a few
+// ranges per thread so that one thread can take over another's when that one waits for a core.
+// Columns are independent: the split never changes the result.
+// Threads for an m x n x k product split into blocks of `width` columns: 1 when it is small or
+// the pool backs off, else as many as get_num_threads() allows with enough work and blocks each.
+int column_threads(int64_t m, int64_t n, int64_t k, int64_t width) {
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  int threads = 1;
-  if (flops >= kParallelMinFlops && !omp_in_parallel()) {
-    threads = get_num_threads();
-    const double by_work = flops / kMinFlopsPerThread;
-    if (by_work < threads) threads = static_cast<int>(by_work);
-    const int64_t blocks = (n + 31) / 32;
-    if (blocks < threads) threads = static_cast<int>(blocks);
-  }
-  if (threads <= 1) {
-    fn(0, n);
-    return;
-  }
-  const int64_t blocks = (n + 31) / 32;
-#pragma omp parallel for num_threads(threads) schedule(static)
-  for (int t = 0; t < threads; ++t) {
-    const int64_t b0 = blocks * t / threads, b1 = blocks * (t + 1) / threads;
-    const int64_t j0 = b0 * 32, j1 = b1 * 32 < n ? b1 * 32 : n;
-    if (j0 < j1) fn(j0, j1);
-  }
+  if (flops < kParallelMinFlops || pool_backing_off()) return 1;
+  int threads = get_num_threads();
+  const double by_work = flops / kMinFlopsPerThread;
+  if (by_work < threads) threads = static_cast<int>(by_work);
+  const int64_t blocks = (n + width - 1) / width;
+  if (blocks < threads) threads = static_cast<int>(blocks);
+  return std::max(threads, 1);
+}
+
+// Runs fn(j0, j1) over column ranges: on the calling thread, or in ranges of whole blocks of
+// `width` columns claimed by the pool's threads (parallel.h), a few ranges per thread so that one
+// thread can take over another's when that one waits for a core.
+template <typename Fn>
+void split_columns(int64_t m, int64_t n, int64_t k, int64_t width, Fn fn) {
+  const int threads = column_threads(m, n, k, width);
+  const int64_t blocks = (n + width - 1) / width;
+  for_each_chunk(n, threads, width * std::max<int64_t>(1, blocks / (4 * threads)), fn);
 }
 
 bool use_direct(int64_t m, QPath path) {
@@ -230,19 +232,46 @@ bool simd_for(QPath path) {
   return g_simd;
 }
 
-// Y = X W + bias with W given panel by panel as float32 (convert(p0, rows, out) fills one).
+// Y = X W + bias with W given panel by panel as float32 (convert(p0, rows, j0, cols, out) fills
+// one: rows [p0, p0 + rows) and columns [j0, j0 + cols) of W as a dense rows x cols block).
+//
+// On one thread, and for large batches (m > kSliceMaxRows), whole k-panels are converted and sgemm
+// splits each panel's product across the threads. A small batch's panel products are too short
+// for that: each one waited for the helper's block, and the helper read the panel that the caller
+// had just converted alone (W1's first layer in int8, 32x300x784: 124 us on one thread, 178 on
+// two). So on several threads a small batch goes by column ranges instead (whole blocks of
+// kSliceCols), each converted and multiplied by the thread that claims it, from its own scratch:
+// one wait per product, no panel crossing cores. A column's value does not depend on the range
+// it is computed in: ranges start at multiples of kSliceCols, a multiple of every register
+// tile's width, so each column meets the same micro-kernel (full tile, partial tile or edge) at
+// the same depth steps as in the whole product; test/14 compares 1, 2 and 3 threads bit for bit.
+constexpr int64_t kSliceMaxRows = 48, kSliceCols = 64;
+
 template <typename Convert>
 void panel_gemm(int64_t m, int64_t n, int64_t k, const float* X, const float* bias, float* Y, Convert convert) {
   const int64_t rows = k < kPanelRows ? k : kPanelRows;
-  float* panel = t_scratch.get(rows * n);
-  if (!panel) throw std::bad_alloc();
-  for (int64_t p0 = 0; p0 < k; p0 += rows) {
-    const int64_t kc = k - p0 < rows ? k - p0 : rows;
-    convert(p0, kc, panel);
-    // The first panel writes Y (plus the bias); later ones accumulate into it.
-    sgemm(false, false, m, n, kc, 1.0f, X + p0, k, panel, n, p0 == 0 ? 0.0f : 1.0f, Y, n,
-          p0 == 0 ? bias : nullptr);
+  // Columns [j0, j0 + cols) of Y, panel by panel; false when the scratch cannot be had.
+  auto columns = [&](int64_t j0, int64_t cols) {
+    float* panel = t_scratch.get(rows * cols);
+    if (!panel) return false;
+    for (int64_t p0 = 0; p0 < k; p0 += rows) {
+      const int64_t kc = k - p0 < rows ? k - p0 : rows;
+      convert(p0, kc, j0, cols, panel);
+      // The first panel writes Y (plus the bias); later ones accumulate into it.
+      sgemm(false, false, m, cols, kc, 1.0f, X + p0, k, panel, cols, p0 == 0 ? 0.0f : 1.0f, Y + j0, n,
+            p0 == 0 && bias ? bias + j0 : nullptr);
+    }
+    return true;
+  };
+  if (m > kSliceMaxRows || column_threads(m, n, k, kSliceCols) <= 1) {
+    if (!columns(0, n)) throw std::bad_alloc();
+    return;
   }
+  std::atomic<bool> failed{false};
+  split_columns(m, n, k, kSliceCols, [&](int64_t j0, int64_t j1) {
+    if (!columns(j0, j1 - j0)) failed.store(true, std::memory_order_relaxed);
+  });
+  if (failed.load()) throw std::bad_alloc();
 }
 
 // k == 0: Y = bias (or 0).
@@ -294,7 +323,7 @@ void gemm_f16(int64_t m, int64_t n, int64_t k, const float* X, const uint16_t* W
   if (k <= 0) return bias_only(m, n, bias, Y);
   if (use_direct(m, path)) {
     [[maybe_unused]] const bool simd = simd_for(path);  // unused off x86-64
-    split_columns(m, n, k, [&](int64_t j0, int64_t j1) {
+    split_columns(m, n, k, 32, [&](int64_t j0, int64_t j1) {
 #if DEEPNODE_Q_X86
       if (simd) deepnode_q_avx2_direct_f16(m, n, k, X, W, bias, Y, j0, j1);
   else
@@ -303,7 +332,10 @@ void gemm_f16(int64_t m, int64_t n, int64_t k, const float* X, const uint16_t* W
     });
     return;
   }
-  panel_gemm(m, n, k, X, bias, Y, [&](int64_t p0, int64_t kc, float* out) { f16_to_f32(W + p0 * n, out, kc * n); });
+  panel_gemm(m, n, k, X, bias, Y, [&](int64_t p0, int64_t kc, int64_t j0, int64_t cols, float* out) {
+    if (cols == n) return f16_to_f32(W + p0 * n, out, kc * n);
+    for (int64_t p = 0; p < kc; ++p) f16_to_f32(W + (p0 + p) * n + j0, out + p * cols, cols);
+  });
 }
 
 void gemm_i8(int64_t m, int64_t n, int64_t k, const float* X, const int8_t* q, const float* scales,
@@ -312,7 +344,7 @@ void gemm_i8(int64_t m, int64_t n, int64_t k, const float* X, const int8_t* q, c
   if (k <= 0) return bias_only(m, n, bias, Y);
   if (use_direct(m, path)) {
     [[maybe_unused]] const bool simd = simd_for(path);  // unused off x86-64
-    split_columns(m, n, k, [&](int64_t j0, int64_t j1) {
+    split_columns(m, n, k, 32, [&](int64_t j0, int64_t j1) {
 #if DEEPNODE_Q_X86
       if (simd) deepnode_q_avx2_direct_i8(m, n, k, X, q, scales, bias, Y, j0, j1);
   else
@@ -321,7 +353,10 @@ void gemm_i8(int64_t m, int64_t n, int64_t k, const float* X, const int8_t* q, c
     });
     return;
   }
-  panel_gemm(m, n, k, X, bias, Y, [&](int64_t p0, int64_t kc, float* out) { dequant_i8(q + p0 * n, scales, kc, n, out); });
+  panel_gemm(m, n, k, X, bias, Y, [&](int64_t p0, int64_t kc, int64_t j0, int64_t cols, float* out) {
+    if (cols == n) return dequant_i8(q + p0 * n, scales, kc, n, out);
+    for (int64_t p = 0; p < kc; ++p) dequant_i8(q + (p0 + p) * n + j0, scales + j0, 1, cols, out + p * cols);
+  });
 }
 
 const char* quantized_isa() { return g_simd ? "avx2" : "generic"; }

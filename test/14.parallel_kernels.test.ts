@@ -7,7 +7,9 @@
  * - clipnorm's norm sums fixed chunks: the same double at 1, 2 and 3 threads;
  * - Adam gives the same bits with DEEPNODE_ISA=generic (the compiler's scalar loop) and without
  *   (AVX2 when the CPU has it), at 1 and 2 threads, and matches the float64 formula;
- * - batch norm's 16-feature groups give the same bits as the per-feature tile code.
+ * - batch norm's 16-feature groups give the same bits as the per-feature tile code;
+ * - batch norm, dropout's masks and noise and the quantized direct products, split into ranges
+ *   claimed by the pool's threads, give the one-thread bits.
  * Thread counts and instruction sets are compared in child processes (test/support/parallel_child.cjs)
  * with DEEPNODE_PARALLEL_BACKOFF=0, so every pass above the thresholds really splits.
  */
@@ -72,6 +74,16 @@ describe('threaded passes (child processes, 1, 2 and 3 threads)', () => {
   it('gatherRows gives the one-thread bits', () => {
     expect(out[2]!.gather).toBe(out[1]!.gather);
     expect(out[3]!.gather).toBe(out[1]!.gather);
+  });
+
+  it('batch norm, dropout masks and noise, quantized products: the one-thread bits', () => {
+    const quant = ['32x300', '24x264'].flatMap((shape) => [0, 1, 2, 3].map((path) => `quant${shape}p${path}`));
+    const keys = ['bn8192x131x1', 'bn64x37x521', 'dropout', ...quant];
+    for (const key of keys) {
+      expect(out[1]![key], key).toMatch(/^[0-9a-f]+$/);
+      expect(out[2]![key], `${key}, 2 threads`).toBe(out[1]![key]);
+      expect(out[3]![key], `${key}, 3 threads`).toBe(out[1]![key]);
+    }
   });
 
   it('activationBackwardBias and columnSum: the same bits at 1, 2 and 3 threads, within the rounding bound', () => {

@@ -62,6 +62,36 @@ function elementwise(res) {
   const rows = new Float32Array(400 * 784);
   native.gatherRows(src, 10_000, 784, idx, 400, rows);
   res.gather = digest(rows);
+  // Batch norm forward (training) and backward, above the split threshold: features split into
+  // ranges claimed by the pool's threads ([N, C] and, with inner > 1, [N, C, inner]).
+  for (const [outer, C, inner] of [[8192, 131, 1], [64, 37, 521]]) {
+    const m = outer * C * inner, bx = data(21, m, -2, 3), bdy = data(22, m, -1, 1), gamma = data(23, C, 0.5, 2);
+    const y = new Float32Array(m), mean = new Float32Array(C), variance = new Float32Array(C);
+    native.batchnormForward(bx, y, outer, C, inner, gamma, data(24, C, -1, 1), mean, variance, 1e-3, true);
+    const dx = new Float32Array(m), dgamma = new Float32Array(C), dbeta = new Float32Array(C);
+    native.batchnormBackward(bx, bdy, outer, C, inner, mean, variance, gamma, 1e-3, true, dx, dgamma, dbeta);
+    res[`bn${outer}x${C}x${inner}`] = digest(y, mean, variance, dx, dgamma, dbeta);
+  }
+  // Dropout's masks and Gaussian noise: an odd length above the split threshold.
+  const mask = new Float32Array(1_100_001), noise = new Float32Array(1_100_001);
+  native.bernoulliMask(mask, 12, 34, 0.3, 1 / 0.7, 0);
+  native.normalFill(noise, 7, 9, 0, 1);
+  res.dropout = digest(mask, noise);
+  // Quantized inference (float16 and int8 weights): the direct products split by column blocks,
+  // and the panel products (auto picks them above 8 rows) of a small batch by column ranges;
+  // 264 columns leave an 8-column edge, 300 a 12-column one; k = 520 ends on an 8-row panel.
+  for (const [qm, qn, qk] of [[32, 300, 784], [24, 264, 520]]) {
+    const X = data(25, qm * qk, -1, 1), W = data(26, qk * qn, -0.1, 0.1), bias = data(27, qn, -1, 1);
+    const h = new Uint16Array(qk * qn), q = new Int8Array(qk * qn), scales = new Float32Array(qn);
+    native.f32ToF16(W, h);
+    native.quantizeInt8(W, qk, qn, q, scales);
+    for (const path of [0, 1, 2, 3]) {
+      const yh = new Float32Array(qm * qn), yq = new Float32Array(qm * qn);
+      native.gemmF16(qm, qn, qk, X, h, bias, yh, path);
+      native.gemmI8(qm, qn, qk, X, q, scales, bias, yq, path);
+      res[`quant${qm}x${qn}p${path}`] = digest(yh, yq);
+    }
+  }
   // clipnorm's per-weight norm (a double sum over fixed chunks) and the clipped gradient.
   for (const size of [65_536 + 13, 1_000_003]) {
     const g = data(20, size, -1, 1);
