@@ -1,14 +1,5 @@
 {
   'includes': ['native/sources.gypi'],
-  'variables': {
-    # OpenMP threads: on for Linux, where prebuilds ship libgomp beside the addon
-    # (scripts/bundle-runtime.mjs); off elsewhere, where users may have no OpenMP runtime: then
-    # native/no_openmp/omp.h stands in and every kernel runs on the calling thread.
-    # Override: node-gyp rebuild -- -Ddeepnode_openmp=false
-    'conditions': [
-      ['OS=="linux"', {'deepnode_openmp%': 'true'}, {'deepnode_openmp%': 'false'}],
-    ],
-  },
   'target_defaults': {
     'defines': ['NAPI_VERSION=8', 'NODE_ADDON_API_DISABLE_DEPRECATED'],
     'cflags!': ['-fno-exceptions'],
@@ -22,13 +13,11 @@
         'cflags': ['-march=x86-64-v2'],
         'cflags_cc': ['-march=x86-64-v2'],
       }],
-      ['deepnode_openmp=="true"', {
-        'cflags': ['-fopenmp'],
-        'cflags_cc': ['-fopenmp'],
-      }, {
-        'include_dirs': ['native/no_openmp'],
-        'cflags': ['-Wno-unknown-pragmas'],
-        'xcode_settings': {'WARNING_CFLAGS': ['-Wno-unknown-pragmas']},
+      # The thread pool (native/gemm.cc) uses std::thread: glibc before 2.34 keeps pthreads in
+      # libpthread, which the old-glibc prebuild image has.
+      ['OS=="linux"', {
+        'cflags': ['-pthread'],
+        'cflags_cc': ['-pthread'],
       }],
       # macOS (clang via Xcode settings; cflags above are the make generator's, unused there).
       ['OS=="mac"', {
@@ -94,11 +83,7 @@
         'deepnode_avx512',
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all",
       ],
-      # libgomp is found beside the .node first (prebuilds ship it there), then on the system.
-      'ldflags': ["-Wl,-rpath,'$$ORIGIN'", '-Wl,--as-needed'],
-      'conditions': [
-        ['deepnode_openmp=="true"', {'ldflags': ['-fopenmp']}],
-      ],
+      'ldflags': ['-pthread', '-Wl,--as-needed'],
     },
   ],
 }

@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${BUILD_DIR:-/tmp/deepnode-gemm-bench}"  # not build/: node-gyp rebuild wipes it
 mkdir -p "$out"
 CXX="${CXX:-g++}"
-base=(-O3 -march=x86-64-v2 -fopenmp -fPIC -std=c++17)
+base=(-O3 -march=x86-64-v2 -pthread -fPIC -std=c++17)
 
 "$CXX" "${base[@]}" -c "$root/native/gemm.cc" -o "$out/gemm.o"
 "$CXX" "${base[@]}" -c "$root/native/gemm_generic.cc" -o "$out/gemm_generic.o"

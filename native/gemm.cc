@@ -4,12 +4,12 @@
 #include "gemm.h"
 #include "scratch.h"
 
-#include <omp.h>
 #ifdef __linux__
 #include <pthread.h>
 #include <sched.h>
 #endif
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -112,7 +112,7 @@ Kernel select_kernel() {
 // Chosen once, when the library is loaded.
 const Kernel g_kernel = select_kernel();
 
-std::atomic<int> g_num_threads{0};  // 0: not set, use omp_get_max_threads()
+std::atomic<int> g_num_threads{0};  // 0: not set, use default_threads()
 
 // Products below this many flops stay on the calling thread and never wake the helpers:
 // handing out blocks costs ~1 us, and waking a sleeping helper far more.
@@ -734,9 +734,31 @@ class Pool {
 
 void set_num_threads(int n) { g_num_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
 
+namespace {
+// The thread count before any set_num_threads: OMP_NUM_THREADS when it starts with a positive
+// number (the convention BLAS libraries, PyTorch and earlier deepnode builds follow; "4,2" means 4),
+// else the CPUs this process may run on (its affinity mask on Linux, so `taskset -c 0` gives 1),
+// else the hardware's thread count.
+int default_threads() {
+  if (const char* v = std::getenv("OMP_NUM_THREADS")) {
+    char* end = nullptr;
+    const long n = std::strtol(v, &end, 10);
+    if (end != v && n > 0) return static_cast<int>(std::min<long>(n, 1024));
+  }
+#ifdef __linux__
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
+#endif
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(std::min<unsigned>(hw, 1024)) : 1;
+}
+}  // namespace
+
 int get_num_threads() {
   const int n = g_num_threads.load(std::memory_order_relaxed);
-  return n > 0 ? n : omp_get_max_threads();
+  if (n > 0) return n;
+  static const int fallback = default_threads();
+  return fallback;
 }
 
 const char* gemm_isa() { return g_kernel.isa; }
@@ -856,7 +878,7 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 
   int threads = 1;
-  if (flops >= kParallelMinFlops && !omp_in_parallel() && !backing_off()) {
+  if (flops >= kParallelMinFlops && !backing_off()) {
     threads = get_num_threads();
     const double by_work = flops / kMinFlopsPerThread;
     if (by_work < threads) threads = static_cast<int>(by_work);

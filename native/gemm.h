@@ -15,7 +15,7 @@ namespace deepnode {
 // k == 0 gives C = beta * C + bias; m == 0 or n == 0 does nothing.
 // Throws std::bad_alloc only if its packing buffers cannot be allocated (never from a helper thread).
 // Large products use up to get_num_threads() threads: the caller and helper threads of a pool
-// owned by the GEMM (not OpenMP), which share out blocks of C without a barrier and back off to
+// owned by the GEMM, which share out blocks of C without a barrier and back off to
 // the calling thread alone while another process holds the cores (see gemm.cc).
 void sgemm(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float alpha,
            const float* A, int64_t lda, const float* B, int64_t ldb, float beta,
@@ -75,9 +75,10 @@ inline void sgemm_act(bool transA, bool transB, int64_t m, int64_t n, int64_t k,
   sgemm_ex(transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, &ep);
 }
 
-// Threads used by large products (n >= 1; values < 1 are taken as 1). Inside an OpenMP parallel
-// region products run on the calling thread. Default: omp_get_max_threads(), so
-// OMP_NUM_THREADS is respected.
+// Threads used by large products and passes (n >= 1; values < 1 are taken as 1). A product or
+// pass started while the pool is in use (from inside one of its tasks, or on another thread at the
+// same time) runs on its calling thread. Default: OMP_NUM_THREADS when set to a positive number,
+// else the CPUs the process may run on (see gemm.cc default_threads).
 void set_num_threads(int n);
 int get_num_threads();
 

@@ -1,6 +1,6 @@
-// The split shared by the element-wise, optimizer and per-column kernels: one thread below a size
-// threshold or inside an OpenMP parallel region; otherwise up to deepnode::get_num_threads()
-// threads that claim fixed chunks of the index range one at a time.
+// The split shared by the element-wise, optimizer, per-column, batch-norm, dropout and quantized
+// kernels: one thread below a size threshold; otherwise up to deepnode::get_num_threads() threads
+// that claim fixed chunks of the index range one at a time. The library has no other threads.
 //
 // The threads are the GEMM's own pool (gemm.h run_tasks), not an OpenMP team. A training step
 // alternates products and passes (W4: forward products, ReLU backward and bias sums, dX and dW
@@ -20,8 +20,6 @@
 // while. DEEPNODE_PARALLEL_BACKOFF=0 turns that off for passes.
 #pragma once
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cstdint>
 
@@ -29,11 +27,10 @@
 
 namespace deepnode {
 
-// Threads for a pass over n elements: 1 when n <= min_total, inside an OpenMP parallel region or
-// while the pool backs off (see above); otherwise as many as get_num_threads() allows with at
+// Threads for a pass over n elements: 1 when n <= min_total or while the pool backs off (see above); otherwise as many as get_num_threads() allows with at
 // least per_thread elements each.
 inline int threads_for(int64_t n, int64_t min_total, int64_t per_thread) {
-  if (n <= min_total || omp_in_parallel() || pool_backing_off()) return 1;
+  if (n <= min_total || pool_backing_off()) return 1;
   const int64_t t = std::min<int64_t>(get_num_threads(), n / std::max<int64_t>(per_thread, 1));
   return static_cast<int>(std::max<int64_t>(t, 1));
 }

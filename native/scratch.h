@@ -11,7 +11,7 @@ struct AlignedScratch {
   float* data = nullptr;
   int64_t floats = 0;
   ~AlignedScratch() { std::free(data); }
-  // At least `need` floats, or nullptr when memory runs out (callers inside OpenMP regions must
+  // At least `need` floats, or nullptr when memory runs out (the pool's tasks must
   // not throw, so the caller decides what a failure means).
   float* get(int64_t need) {
     if (need > floats) {

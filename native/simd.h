@@ -3,7 +3,7 @@
 // picking one at load (GCC function multi-versioning, an ifunc). For the element-wise and
 // per-feature loops outside the GEMM (which has its own per-ISA builds). Elsewhere, under clang
 // or with AddressSanitizer (whose runtime and ifuncs don't mix well) there is one version.
-// OpenMP regions (and the pool's tasks, parallel.h) inside a cloned function run outlined code
+// The pool's tasks (parallel.h) inside a cloned function run outlined code
 // that is not cloned: put the loops in a cloned function that the split calls, not the other way
 // round.
 //

@@ -3,11 +3,9 @@
 # (native/tests/test_gemm.cc and test_kernels.cc with every kernel source, the AVX2/AVX-512 units
 # included, which must compile to nothing on aarch64) for aarch64 Linux and runs them under
 # qemu-user: the generic GEMM kernel (GCC vector extensions -> NEON) and the portable quantized
-# kernels, on 1 and 2 OpenMP threads, plus DEEPNODE_ISA=avx512 falling back to generic.
+# kernels, on 1 and 2 threads of the GEMM's pool, plus DEEPNODE_ISA=avx512 falling back to generic.
 #
 # Needs: apt-get install -y g++-aarch64-linux-gnu qemu-user
-# AARCH64_NO_OPENMP=1 builds as the musl and macOS arm64 prebuilds do (binding.gyp
-# deepnode_openmp=false: native/no_openmp/omp.h instead of -fopenmp, every kernel on one thread).
 # Time (2 vCPU x86-64 host): about 15 s to build and 30 s of emulated runs with the default --small
 # sizes (about 45 s in all); AARCH64_FULL=1 runs the full sizes, about 2 minutes per test_gemm run
 # under qemu (about 5 minutes in all).
@@ -29,12 +27,7 @@ done
 
 # Same warnings as the addon; no -march (the aarch64 baseline, ARMv8-A with NEON, as a prebuild).
 base=(-O2 -fPIC -std=gnu++17 -Wall -Wextra -Wno-unused-parameter -Werror)
-omp=(-fopenmp)
-if [[ "${AARCH64_NO_OPENMP:-0}" == 1 ]]; then
-  omp=()
-  base+=(-I"$native/no_openmp" -Wno-unknown-pragmas)
-fi
-base+=("${omp[@]}")
+base+=(-pthread)
 # Every native unit but the N-API binding, the x86-only ones too (they must be empty here).
 kernel_srcs=(kernels optimizers batchnorm dropout activations_ext quantized gemm gemm_generic
              gemm_avx2 gemm_avx512 quantized_avx2)
@@ -57,8 +50,8 @@ for src in gemm_avx2 gemm_avx512 quantized_avx2; do
   syms="$(aarch64-linux-gnu-nm --defined-only "$out/$src.o" | grep -v ' [aAnN] ' || true)"
   if [[ -n "$syms" ]]; then echo "FAILED: $src.o defines symbols on aarch64:"; echo "$syms"; exit 1; fi
 done
-"$CXX" "${omp[@]}" "$out/test_gemm.o" "${objs[@]}" -o "$out/test_gemm"
-"$CXX" "${omp[@]}" "$out/test_kernels.o" "${objs[@]}" -o "$out/test_kernels"
+"$CXX" -pthread "$out/test_gemm.o" "${objs[@]}" -o "$out/test_gemm"
+"$CXX" -pthread "$out/test_kernels.o" "${objs[@]}" -o "$out/test_kernels"
 file "$out/test_gemm" | sed 's/^/    /'
 echo "    built in $((SECONDS - t)) s"
 
@@ -85,13 +78,9 @@ run() {  # run <label> <env...> -- <binary> [args...]: prints the test's summary
 echo "::: running under $QEMU"
 run "test_gemm, generic expected, 1 thread" OMP_NUM_THREADS=1 -- "$out/test_gemm" generic "${size[@]}"
 run "test_kernels, 1 thread" OMP_NUM_THREADS=1 -- "$out/test_kernels" "${size[@]}"
-if ((${#omp[@]})); then
-  run "test_gemm, generic expected, 2 threads" OMP_NUM_THREADS=2 -- "$out/test_gemm" generic "${size[@]}"
-  run "test_gemm, DEEPNODE_ISA=avx512 falls back to generic" DEEPNODE_ISA=avx512 OMP_NUM_THREADS=2 -- "$out/test_gemm" generic --small
-  run "test_kernels, 2 threads" OMP_NUM_THREADS=2 -- "$out/test_kernels" "${size[@]}"
-else  # one thread whatever OMP_NUM_THREADS says (test_gemm checks it is honoured, so leave it unset)
-  run "test_gemm, DEEPNODE_ISA=avx512 falls back to generic" DEEPNODE_ISA=avx512 -- "$out/test_gemm" generic --small
-fi
+run "test_gemm, generic expected, 2 threads" OMP_NUM_THREADS=2 -- "$out/test_gemm" generic "${size[@]}"
+run "test_gemm, DEEPNODE_ISA=avx512 falls back to generic" DEEPNODE_ISA=avx512 OMP_NUM_THREADS=2 -- "$out/test_gemm" generic --small
+run "test_kernels, 2 threads" OMP_NUM_THREADS=2 -- "$out/test_kernels" "${size[@]}"
 
 echo "::: aarch64 check: $([[ $status == 0 ]] && echo passed || echo FAILED) in $((SECONDS - t_all)) s"
 exit $status

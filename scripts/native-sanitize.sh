@@ -4,7 +4,7 @@
 #      Sanitizer (-fsanitize=address,undefined -fno-sanitize-recover=all -g -O1) and run: any report
 #      aborts the binary, so exit 0 means zero reports.
 #   2. The same tests built without sanitizers (-O1 -g) run under valgrind memcheck with
-#      --error-exitcode=1 --leak-check=full, on 1 OpenMP thread and on 2, small sizes.
+#      --error-exitcode=1 --leak-check=full, on 1 thread and on 2, small sizes.
 #   3. The ASan build of the addon itself (all of native/, binding.cc included) loaded into node
 #      with LD_PRELOAD=libasan and the native vitest files run on it (DEEPNODE_SANITIZE_ADDON=0 skips).
 # Exit status is non-zero if any build, test, sanitizer report or memcheck error occurs.
@@ -17,7 +17,7 @@ mkdir -p "$out"
 CXX="${CXX:-g++}"
 t_all=$SECONDS
 
-base=(-fno-trapping-math -march=x86-64-v2 -fopenmp -fPIC -std=gnu++17 -Wall -Wextra -Wno-unused-parameter)
+base=(-fno-trapping-math -march=x86-64-v2 -pthread -fPIC -std=gnu++17 -Wall -Wextra -Wno-unused-parameter)
 avx2=(-mavx2 -mfma -mf16c)
 avx512=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
 san=(-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g -O1)
@@ -44,8 +44,8 @@ build() {
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
   ((status == 0)) || return 1
   objs+=("$dir/gemm_avx2.o" "$dir/quantized_avx2.o" "$dir/gemm_avx512.o")
-  "$CXX" -fopenmp "${flags[@]}" "$dir/test_gemm.o" "${objs[@]}" -o "$dir/test_gemm"
-  "$CXX" -fopenmp "${flags[@]}" "$dir/test_kernels.o" "${objs[@]}" -o "$dir/test_kernels"
+  "$CXX" -pthread "${flags[@]}" "$dir/test_gemm.o" "${objs[@]}" -o "$dir/test_gemm"
+  "$CXX" -pthread "${flags[@]}" "$dir/test_kernels.o" "${objs[@]}" -o "$dir/test_kernels"
 }
 
 status=0
@@ -76,7 +76,7 @@ echo "    built in $((SECONDS - t)) s"
 ((status == 0)) || exit 1
 
 # --- 1. ASan + UBSan --------------------------------------------------------------------------
-# detect_leaks: LeakSanitizer runs at exit. libgomp's thread pool is reachable (not reported).
+# detect_leaks: LeakSanitizer runs at exit (the GEMM pool's helpers are joined by then).
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
@@ -96,10 +96,9 @@ echo "::: valgrind memcheck"
 if ! command -v valgrind >/dev/null; then
   fail "valgrind not installed (apt-get install -y valgrind)"
 else
-  # libgomp keeps its thread pool (thread stacks and TLS from dl-init) alive until exit; the
-  # suppression file names only those allocations. Everything else must be free of errors and leaks.
+  # No suppressions: the GEMM pool joins its helpers at exit, and nothing else starts threads.
   vg=(valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=definite,indirect,possible
-      --errors-for-leak-kinds=definite,indirect,possible --suppressions="$root/native/tests/valgrind.supp" -q)
+      --errors-for-leak-kinds=definite,indirect,possible -q)
   # valgrind does not emulate AVX-512; its CPUID hides it, so the AVX2 kernels run (and generic).
   run "test_gemm (memcheck, DEEPNODE_ISA=generic, 1 thread)" env DEEPNODE_ISA=generic OMP_NUM_THREADS=1 "${vg[@]}" "$out/plain/test_gemm" --small
   run "test_gemm (memcheck, default ISA, 2 threads)" env OMP_NUM_THREADS=2 "${vg[@]}" "$out/plain/test_gemm" --small
@@ -120,7 +119,7 @@ if [[ "${DEEPNODE_SANITIZE_ADDON:-1}" == 1 ]]; then
   t=$SECONDS
   if "$CXX" "${base[@]}" "${san[@]}" -fvisibility=hidden "${defs[@]}" "${inc[@]}" -c "$native/binding.cc" -o "$out/asan/binding.o" &&
      "$CXX" "${base[@]}" "${san[@]}" -fvisibility=hidden "${defs[@]}" "${inc[@]}" -c "$native/binding_plan.cc" -o "$out/asan/binding_plan.o" &&
-     "$CXX" -shared -fopenmp "${san[@]}" "$out/asan/binding.o" "$out/asan/binding_plan.o" "$out/asan/"{kernels,optimizers,batchnorm,dropout,activations_ext,quantized,gemm,gemm_generic,gemm_avx2,quantized_avx2,gemm_avx512,train_plan}.o -o "$addon"; then
+     "$CXX" -shared -pthread "${san[@]}" "$out/asan/binding.o" "$out/asan/binding_plan.o" "$out/asan/"{kernels,optimizers,batchnorm,dropout,activations_ext,quantized,gemm,gemm_generic,gemm_avx2,quantized_avx2,gemm_avx512,train_plan}.o -o "$addon"; then
     echo "    built in $((SECONDS - t)) s"
     # Node itself is not instrumented: leak checking would report V8's own allocations, so it is off
     # here (the C++ tests above run LeakSanitizer); every other ASan/UBSan report aborts node.

@@ -1,5 +1,5 @@
 /**
- * deepnode: deep-learning training for Node.js with native SIMD/OpenMP kernels behind a
+ * deepnode: deep-learning training for Node.js with native multi-threaded SIMD kernels behind a
  * Keras-style API.
  */
 import * as fs from 'node:fs';
@@ -45,7 +45,11 @@ export type { WeightDType } from './saving/format';
 export type { ReluOptions } from './ops/activations_ext';
 export type { NamedTensor } from './optimizers/optimizer';
 
-/** Threads used by the native kernels (default: OMP_NUM_THREADS, else the number of cores). */
+/**
+ * Threads used by the native kernels (default: OMP_NUM_THREADS when set, else the CPUs the process
+ * may run on). One pool serves the products and the large passes; it runs on the calling thread
+ * alone while another process holds the cores.
+ */
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) {
     throw new ValueError(`setNumThreads: n must be a positive integer, received ${describe(n)}`);

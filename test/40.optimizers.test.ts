@@ -82,8 +82,8 @@ describe('golden trajectories (Keras 3 rules; PyTorch or hand-written float64 re
 });
 
 describe('native kernels match the TypeScript reference', () => {
-  // Above the 2^16 threshold the kernels run on an OpenMP team (forced to 4 threads here, whatever
-  // the machine); below it on one thread.
+  // Above the 2^16 threshold the kernels split across the GEMM's pool (forced to 4 threads here,
+  // whatever the machine); below it on one thread.
   let threads = 1;
   beforeAll(() => {
     threads = native.getNumThreads();

@@ -10,7 +10,7 @@ out="${BUILD_DIR:-/tmp/deepnode-gemm-tests}"  # not build/: node-gyp rebuild wip
 mkdir -p "$out"
 
 CXX="${CXX:-g++}"
-base=(-O3 -fno-trapping-math -march=x86-64-v2 -fopenmp -fPIC -std=c++17 -Wall -Wextra)
+base=(-O3 -fno-trapping-math -march=x86-64-v2 -pthread -fPIC -std=c++17 -Wall -Wextra)
 avx2=(-mavx2 -mfma -mf16c)
 avx512=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
 
@@ -20,12 +20,12 @@ avx512=(-mavx512f -mavx512vl -mavx512bw -mavx512dq -mavx2 -mfma)
 "$CXX" "${base[@]}" "${avx2[@]}" -c "$native/gemm_avx2.cc" -o "$out/gemm_avx2.o"
 "$CXX" "${base[@]}" "${avx512[@]}" -c "$native/gemm_avx512.cc" -o "$out/gemm_avx512.o"
 "$CXX" "${base[@]}" -c "$here/test_gemm.cc" -o "$out/test_gemm.o"
-"$CXX" -fopenmp "$out/test_gemm.o" "$out/gemm.o" "$out/gemm_generic.o" "$out/gemm_avx2.o" "$out/gemm_avx512.o" -o "$out/test_gemm"
+"$CXX" -pthread "$out/test_gemm.o" "$out/gemm.o" "$out/gemm_generic.o" "$out/gemm_avx2.o" "$out/gemm_avx512.o" -o "$out/test_gemm"
 
 # Wide-tile build: the AVX-512 source configuration compiled with AVX2 flags.
 "$CXX" "${base[@]}" -DDEEPNODE_GEMM_WIDE_ON_AVX2 -c "$native/gemm.cc" -o "$out/gemm_wide.o"
 "$CXX" "${base[@]}" "${avx2[@]}" -Wno-psabi -DDEEPNODE_GEMM_WIDE_ON_AVX2 -c "$native/gemm_avx512.cc" -o "$out/gemm_avx512_on_avx2.o"
-"$CXX" -fopenmp "$out/test_gemm.o" "$out/gemm_wide.o" "$out/gemm_generic.o" "$out/gemm_avx2.o" "$out/gemm_avx512_on_avx2.o" -o "$out/test_gemm_wide"
+"$CXX" -pthread "$out/test_gemm.o" "$out/gemm_wide.o" "$out/gemm_generic.o" "$out/gemm_avx2.o" "$out/gemm_avx512_on_avx2.o" -o "$out/test_gemm_wide"
 
 flags="$(grep -m1 '^flags' /proc/cpuinfo || true)"
 has() { [[ " $flags " == *" $1 "* ]]; }
@@ -50,8 +50,13 @@ if has avx512f && has avx512vl && has avx512bw && has avx512dq; then
 else
   echo "== avx512 native: CPU lacks AVX-512, skipped (its tile was tested above on AVX2)"
 fi
-# The default choice with OMP_NUM_THREADS respected.
+# The default thread count: OMP_NUM_THREADS when set, else the CPUs in the affinity mask.
 run "default ISA, OMP_NUM_THREADS=2" "" "$out/test_gemm" OMP_NUM_THREADS=2
+run "default ISA, OMP_NUM_THREADS=3,1 (the first number)" "" "$out/test_gemm" OMP_NUM_THREADS=3,1 DEEPNODE_EXPECT_THREADS=3
+if command -v taskset >/dev/null; then
+  echo "== default threads without OMP_NUM_THREADS, under taskset -c 0"
+  if ! env -u OMP_NUM_THREADS DEEPNODE_EXPECT_THREADS=1 taskset -c 0 "$out/test_gemm" "" --small; then status=1; fi
+fi
 
 if [[ $status -eq 0 ]]; then echo "gemm tests: all runs passed"; else echo "gemm tests: FAILED"; fi
 exit $status

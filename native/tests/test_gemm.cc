@@ -241,11 +241,16 @@ int main(int argc, char** argv) {
     return 1;
   }
 
-  // Before any set_num_threads, the default follows OMP_NUM_THREADS.
-  if (const char* omp = std::getenv("OMP_NUM_THREADS")) {
-    if (deepnode::get_num_threads() != std::atoi(omp)) {
-      std::printf("FAIL get_num_threads() = %d with OMP_NUM_THREADS=%s\n", deepnode::get_num_threads(), omp);
-      ++g_cases;
+  // Before any set_num_threads, the default follows OMP_NUM_THREADS ("4,2" means 4), else the CPUs
+  // the process may run on: run.sh sets DEEPNODE_EXPECT_THREADS for a run under taskset.
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  const char* want = std::getenv("DEEPNODE_EXPECT_THREADS");
+  if (omp || want) {
+    const int expected = want ? std::atoi(want) : std::atoi(omp);
+    ++g_cases;
+    if (deepnode::get_num_threads() != expected) {
+      std::printf("FAIL get_num_threads() = %d, expected %d (OMP_NUM_THREADS=%s)\n", deepnode::get_num_threads(),
+                  expected, omp ? omp : "unset");
       ++g_failures;
     }
   }

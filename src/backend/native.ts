@@ -270,13 +270,6 @@ let loadedFrom = '';
 
 function load(): NativeBinding {
   const root = packageRoot();
-  // OpenMP (the batch-norm, dropout and int8 loops on large buffers; the element-wise and
-  // optimizer passes run on the GEMM's own pool) must not spin-wait between regions: its idle
-  // workers would take the cores from that pool (which spins briefly and yields), and on a shared
-  // machine from the caller. libgomp reads this once, when the addon loads it; a value the user
-  // set wins. Measured on W4 (2 threads), when it ran Adam too: 7.3 s per epoch with libgomp's
-  // default active waiting, 5.2 s passive.
-  if (process.env.OMP_WAIT_POLICY === undefined) process.env.OMP_WAIT_POLICY = 'passive';
   // DEEPNODE_ADDON points at a specific .node (e.g. a cmake-js build in its own folder).
   const override = process.env.DEEPNODE_ADDON;
   if (override) {

@@ -5,7 +5,6 @@
 // even on a machine where other processes hold the cores.
 // Usage: node parallel_child.cjs <addon.node> <threads,threads,...> [adam]   (adam: Adam cases only)
 'use strict';
-process.env.OMP_WAIT_POLICY ??= 'passive';
 const native = require(process.argv[2]);
 const threadCounts = process.argv[3].split(',').map(Number);
 const adamOnly = process.argv[4] === 'adam';
