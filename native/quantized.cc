@@ -195,10 +195,6 @@ constexpr double kMinFlopsPerThread = 0.75e6;
 // Scratch for one panel, reused across calls on the same thread.
 thread_local AlignedScratch t_scratch;
 
-// Runs fn(j0, j1) over column ranges: on the calling thread, or in ranges of whole blocks of
-// `width` columns (32: the direct kernel's SIMD blocks) claimed by the pool's threads (parallel.h) when the product is large enough, a few
-// ranges per thread so that one thread can take over another's when that one waits for a core.
-// Columns are independent: the split never changes the result.
 // Threads for an m x n x k product split into blocks of `width` columns: 1 when it is small or
 // the pool backs off, else as many as get_num_threads() allows with enough work and blocks each.
 int column_threads(int64_t m, int64_t n, int64_t k, int64_t width) {
@@ -213,8 +209,9 @@ int column_threads(int64_t m, int64_t n, int64_t k, int64_t width) {
 }
 
 // Runs fn(j0, j1) over column ranges: on the calling thread, or in ranges of whole blocks of
-// `width` columns claimed by the pool's threads (parallel.h), a few ranges per thread so that one
-// thread can take over another's when that one waits for a core.
+// `width` columns (32 for the direct kernels: their SIMD blocks) claimed by the pool's threads
+// (parallel.h), a few ranges per thread so that one thread can take over another's when that one
+// waits for a core. fn must not throw (it may run on a helper thread).
 template <typename Fn>
 void split_columns(int64_t m, int64_t n, int64_t k, int64_t width, Fn fn) {
   const int threads = column_threads(m, n, k, width);
@@ -250,16 +247,21 @@ constexpr int64_t kSliceMaxRows = 48, kSliceCols = 64;
 template <typename Convert>
 void panel_gemm(int64_t m, int64_t n, int64_t k, const float* X, const float* bias, float* Y, Convert convert) {
   const int64_t rows = k < kPanelRows ? k : kPanelRows;
-  // Columns [j0, j0 + cols) of Y, panel by panel; false when the scratch cannot be had.
-  auto columns = [&](int64_t j0, int64_t cols) {
+  // Columns [j0, j0 + cols) of Y, panel by panel; false when memory runs out (the scratch, or
+  // sgemm's workspace: it may run on a helper thread, which must not throw).
+  auto columns = [&](int64_t j0, int64_t cols) noexcept {
     float* panel = t_scratch.get(rows * cols);
     if (!panel) return false;
-    for (int64_t p0 = 0; p0 < k; p0 += rows) {
-      const int64_t kc = k - p0 < rows ? k - p0 : rows;
-      convert(p0, kc, j0, cols, panel);
-      // The first panel writes Y (plus the bias); later ones accumulate into it.
-      sgemm(false, false, m, cols, kc, 1.0f, X + p0, k, panel, cols, p0 == 0 ? 0.0f : 1.0f, Y + j0, n,
-            p0 == 0 && bias ? bias + j0 : nullptr);
+    try {
+      for (int64_t p0 = 0; p0 < k; p0 += rows) {
+        const int64_t kc = k - p0 < rows ? k - p0 : rows;
+        convert(p0, kc, j0, cols, panel);
+        // The first panel writes Y (plus the bias); later ones accumulate into it.
+        sgemm(false, false, m, cols, kc, 1.0f, X + p0, k, panel, cols, p0 == 0 ? 0.0f : 1.0f, Y + j0, n,
+              p0 == 0 && bias ? bias + j0 : nullptr);
+      }
+    } catch (const std::bad_alloc&) {
+      return false;
     }
     return true;
   };
