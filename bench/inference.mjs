@@ -42,13 +42,13 @@ function accuracy(model) {
   return ok / nTest;
 }
 
-/** Median ms to predict the 10,000 test images in batches of 256. */
-function msPer10k(model) {
-  model.predict(test.x, { batchSize: 256 }); // warm-up
+/** Median ms to predict the 10,000 test images in batches of batchSize. */
+function msPer10k(model, batchSize = 256) {
+  model.predict(test.x, { batchSize }); // warm-up
   const times = [];
   for (let t = 0; t < trials; t++) {
     const t0 = performance.now();
-    model.predict(test.x, { batchSize: 256 });
+    model.predict(test.x, { batchSize });
     times.push(performance.now() - t0);
   }
   return median(times) * (10000 / nTest);
@@ -128,15 +128,16 @@ async function benchQuantize() {
   ];
   const acc0 = accuracy(model);
   console.log(`\nquantize: MLP 784-300-100-10 ReLU, ${epochs} epochs SGD(0.01, momentum 0.9); CPU kernels: ${info().isa}`);
-  console.log('| weights | test accuracy | change | weight bytes | ms/10k 1 thread (b256) | ms/10k 2 threads (b256) | µs/image 1 thread (b1) | µs/image 2 threads (b1) |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| weights | test accuracy | change | weight bytes | ms/10k 1 thread (b256) | ms/10k 2 threads (b256) | ms/10k 1 thread (b32) | ms/10k 2 threads (b32) | µs/image 1 thread (b1) | µs/image 2 threads (b1) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const [name, m] of models) {
     const acc = accuracy(m);
     const cells = [];
-    for (const t of threadCounts) {
-      setNumThreads(t);
-      cells.push(msPer10k(m).toFixed(1));
-    }
+    for (const batch of [256, 32])
+      for (const t of threadCounts) {
+        setNumThreads(t);
+        cells.push(msPer10k(m, batch).toFixed(1));
+      }
     const lat = [];
     for (const t of threadCounts) {
       setNumThreads(t);
