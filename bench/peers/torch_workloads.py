@@ -24,7 +24,8 @@ over the last timed epoch's measured steps.)
 Threads: torch.set_num_threads(t) sets ATen's OpenMP pool, but Debian's OpenBLAS may be the
 pthread build, whose own pool follows OPENBLAS_NUM_THREADS (default: all cores) and ignores
 torch. With --blas-threads match (default) every thread count runs in its own child process
-with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = t, so "1 thread" means one core.
+with OMP_NUM_THREADS = OPENBLAS_NUM_THREADS = MKL_NUM_THREADS = t, so "1 thread" means one core,
+and OMP_WAIT_POLICY=passive unless set (see child_env).
 --blas-threads inherit leaves the environment alone (the out-of-the-box PyTorch behaviour).
 
 Keras semantics (Keras 3 is deepnode's reference):
@@ -261,6 +262,11 @@ def child_env(threads):
     env = dict(os.environ)
     for k in ('OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS'):
         env[k] = str(threads)
+    # ATen's OpenMP workers must wait passively: with libgomp's default spinning they take the
+    # cores from OpenBLAS's own pthreads (W1 at 2 threads: 5.69 s per epoch against 1.30 s
+    # passive, Emerald Rapids, 2026-11-24). Earlier benchmarks got this by accident: deepnode's
+    # addon set OMP_WAIT_POLICY=passive in the benchmark's own environment, which PyTorch inherited.
+    env.setdefault('OMP_WAIT_POLICY', 'passive')
     return env
 
 
