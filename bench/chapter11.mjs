@@ -19,6 +19,8 @@ import { fileURLToPath } from 'node:url';
 import { deepnode, EXTRA_WORKLOADS, timeWorkload, w1Data, WORKLOADS } from '../bin/benchmarks.mjs';
 import { markdownTable } from '../bin/format.mjs';
 import { PYTHON } from './peers/run.mjs';
+import { cpuIdentity } from './lib/machine.mjs';
+import { configureOpenBLAS, describeOpenBLAS } from './lib/openblas.mjs';
 import { DEFAULT_DATA_DIR, DEFAULT_N, exportData, haveData } from './peers/export-data.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -70,6 +72,7 @@ async function deepnodeEpoch(workload, plan) {
 }
 
 let torchReady = null;
+let blas;  // configureOpenBLAS's result, once PyTorch is about to run
 /** PyTorch's seconds per epoch of `workload` at `threads`, or why it was not timed. */
 async function torchEpoch(workload, threads) {
   if (v['no-peers']) return { skipped: '--no-peers' };
@@ -79,6 +82,10 @@ async function torchEpoch(workload, threads) {
     if (torchReady && !haveData(DEFAULT_DATA_DIR, DEFAULT_N)) await exportData({ log });
   }
   if (!torchReady) return { skipped: `${PYTHON} cannot import torch (npm run bench:peers installs it)` };
+  // As in bench/run.mjs: PyTorch's OpenBLAS on its widest kernels when its own pick is narrower
+  // than the CPU (Debian's 0.3.21 runs SSE3 kernels on Emerald Rapids: W1 2.71 s per epoch
+  // against 1.21).
+  if (blas === undefined) blas = configureOpenBLAS(cpuIdentity());
   const r = spawnSync(
     PYTHON,
     [path.join(HERE, 'peers', 'torch_workloads.py'), '--workloads', workload, '--threads', String(threads), '--epochs', String(epochs), '--max-seconds', '60'],
@@ -98,7 +105,7 @@ try {
       const plan = await deepnodeEpoch(w, true);
       const perOp = await deepnodeEpoch(w, false);
       const torch = await torchEpoch(w, t);
-      torchNote = torch.skipped ? `PyTorch not timed: ${torch.skipped}.` : `PyTorch ${torch.version}.`;
+      torchNote = torch.skipped ? `PyTorch not timed: ${torch.skipped}.` : `PyTorch ${torch.version}; OpenBLAS ${describeOpenBLAS(blas)}.`;
       rows.push([
         w, t, plan.toFixed(3), perOp.toFixed(3), torch.s ? torch.s.toFixed(3) : '—',
         `${(perOp / plan).toFixed(2)}×`, torch.s ? `${(torch.s / plan).toFixed(2)}×` : '—',
