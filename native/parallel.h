@@ -27,8 +27,8 @@
 
 namespace deepnode {
 
-// Threads for a pass over n elements: 1 when n <= min_total or while the pool backs off (see above); otherwise as many as get_num_threads() allows with at
-// least per_thread elements each.
+// Threads for a pass over n elements: 1 when n <= min_total or while the pool backs off (see
+// above); otherwise as many as get_num_threads() allows with at least per_thread elements each.
 inline int threads_for(int64_t n, int64_t min_total, int64_t per_thread) {
   if (n <= min_total || pool_backing_off()) return 1;
   const int64_t t = std::min<int64_t>(get_num_threads(), n / std::max<int64_t>(per_thread, 1));

@@ -67,13 +67,6 @@ export function compareVersions(a, b) {
   return 0;
 }
 
-/** NEEDED, RUNPATH and RPATH from the dynamic section. */
-export function dynamicSection(file) {
-  const out = tool('readelf', ['-d', file]);
-  const pick = (tag) => [...out.matchAll(new RegExp(`\\(${tag}\\)\\s+[^\\[]*\\[([^\\]]*)\\]`, 'g'))].map((m) => m[1]);
-  return { needed: pick('NEEDED'), runpath: pick('RUNPATH').join(':'), rpath: pick('RPATH').join(':') };
-}
-
 /** Files in a prebuild folder that are not addons (a runtime copy left from an older build). */
 export function strayFiles(dir) {
   return fs.readdirSync(dir).filter((f) => !f.endsWith('.node')).map((f) => `${path.join(dir, f)}: not an addon`);
