@@ -16,7 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { benchGemm, deepnode, firstSamples, native, timeWorkload, w1Data, WORKLOADS } from '../bin/benchmarks.mjs';
+import { benchGemm, deepnode, firstSamples, native, timeWorkload, w1Data, workloadSession, WORKLOADS } from '../bin/benchmarks.mjs';
 import { FAIL, PASS, fmt, fmtPct, fmtRatio, fmtSeconds, markdownTable, median } from './lib/format.mjs';
 import { cpuIdentity, machineFacts } from './lib/machine.mjs';
 import { configureOpenBLAS, describeOpenBLAS } from './lib/openblas.mjs';
@@ -239,7 +239,7 @@ async function loadRunPeers() {
   try {
     const mod = await import(pathToFileURL(file).href);
     if (typeof mod.runPeers !== 'function') return { error: `${path.relative(root, file)} exports no runPeers` };
-    return { runPeers: mod.runPeers };
+    return { runPeers: mod.runPeers, startTorchSession: typeof mod.startTorchSession === 'function' ? mod.startTorchSession : null };
   } catch (e) {
     return { error: `loading ${path.relative(root, file)} failed: ${e.message}` };
   }
@@ -306,6 +306,75 @@ async function deepnodeEpoch(workload, x, y, threads, ep) {
   return { workload, threads, sPerEpoch: median(times), samples: times, extrapolated: n !== EPOCH_IMAGES, imagesMeasured: n, finalLoss: r.loss };
 }
 
+// A training cell with PyTorch beside it: one deepnode model and one PyTorch model (a peer process
+// kept alive, bench/peers/run.mjs startTorchSession), their epochs alternating, the order flipping
+// pair by pair (deepnode first, then PyTorch first, ...). This host's speed drifts by 10% and more
+// over minutes: W4's 1-thread epoch read 3.72-4.21 s over the fifteenth and sixteenth sessions'
+// runs, and its ratio to PyTorch 1.30-1.53x with PyTorch timed right after deepnode's epochs. Each
+// pair is timed within seconds; the ratio the goal is judged on is the median of the pairs'.
+// Returns { ours, torch, ratio, ratios }: ours as deepnodeEpoch's, torch a peer protocol row (or a
+// skipped one), ratio null when PyTorch did not run.
+const PAIR_PAUSE_MS = 200; // before each epoch: the other library's idle workers fall asleep first
+async function pairedWithTorch(workload, x, y, threads, ep, startTorchSession) {
+  const { batchSize } = WORKLOADS[workload];
+  const n = y.shape[0];
+  const scale = stepsPerEpoch(EPOCH_IMAGES, batchSize) / stepsPerEpoch(n, batchSize);
+  const cell = { peer: 'pytorch', workload, threads };
+  let torch = null;
+  let torchRow = null;
+  const started = await startTorchSession({ workload, threads, maxSeconds: peerMaxSeconds, log: (line) => log(line) });
+  if (started.skipped) torchRow = { ...cell, skipped: started.skipped, sPerEpoch: null };
+  else torch = started;
+  deepnode.setNumThreads(threads);
+  const session = await workloadSession(workload, x, y, { warmupSamples: WARMUP_SAMPLES });
+  const times = [];
+  const torchEpochs = [];
+  const ratios = [];
+  let loss = NaN;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, torch ? PAIR_PAUSE_MS : 0));
+  const start = performance.now();
+  try {
+    for (let i = 0; i < ep; i++) {
+      let ours = null;
+      let theirs = null;
+      for (const who of i % 2 ? ['pytorch', 'deepnode'] : ['deepnode', 'pytorch']) {
+        await pause();
+        if (who === 'deepnode') {
+          const r = await session.epoch();
+          ours = r.seconds * scale;
+          loss = r.loss;
+        } else if (torch) {
+          try {
+            theirs = await torch.epoch();
+          } catch (e) {
+            torchRow = { ...cell, skipped: e.message, sPerEpoch: null };
+            torch = null;
+          }
+        }
+      }
+      times.push(ours);
+      if (theirs) {
+        torchEpochs.push(theirs);
+        ratios.push(theirs.sample / ours);
+      }
+      if ((performance.now() - start) / 1000 > maxSeconds) break;
+    }
+  } finally {
+    await torch?.close();
+  }
+  const ours = { workload, threads, sPerEpoch: median(times), samples: times, extrapolated: n !== EPOCH_IMAGES, imagesMeasured: n, finalLoss: loss };
+  if (!torchRow) {
+    const samples = torchEpochs.map((e) => e.sample);
+    torchRow = {
+      ...cell, sPerEpoch: median(samples), samples, extrapolated: torchEpochs.some((e) => e.extrapolated),
+      stepsMeasured: torchEpochs.reduce((a, e) => a + e.steps, 0), finalLoss: torchEpochs.at(-1).loss,
+      version: started.version, pairedWithDeepnode: true,
+    };
+  }
+  // A peer that died part-way is not measured: its finished epochs are no median of the cell.
+  return { ours, torch: torchRow, ratio: peerOk(torchRow) ? median(ratios) : null, ratios };
+}
+
 // Speed-up of 2 threads over 1 on one model: `pairs` pairs of epochs of `images` images, the
 // thread count alternating (1-2, 2-1, ...), each pair followed by a capacity probe.
 async function scalingPairs(workload, x, y, images, pairs, probe) {
@@ -351,18 +420,31 @@ if (only.includes('train'))
     const { x, y } = await w1Data(samples);
     const ours = [];
     const peerRows = [];
+    const pairedRatios = new Map(); // `${w}/${t}` -> { ratio, ratios } of the paired epochs
     const peerEpochs = quick ? 1 : Math.min(epochs, 3);
+    // PyTorch's epochs alternate with deepnode's when the peers module can keep a PyTorch model
+    // alive (pairedWithTorch); a peers module without it (DEEPNODE_BENCH_PEERS) runs PyTorch's
+    // epochs right after deepnode's, cell by cell.
+    const loaded = peers.includes('pytorch') ? await loadRunPeers() : null;
+    const startTorchSession = loaded?.startTorchSession ?? null;
     try {
       for (const w of workloads)
         for (const t of threadCounts) {
-          log(`train: deepnode ${w} ${threadLabel(t)}, ${epochs} epoch(s) of ${y.shape[0]} images`);
-          const r = await deepnodeEpoch(w, x, y, t, epochs);
+          const paired = startTorchSession !== null;
+          log(`train: deepnode ${w} ${threadLabel(t)}, ${epochs} epoch(s) of ${y.shape[0]} images${paired ? ', alternating with PyTorch' : ''}`);
+          let r;
+          if (paired) {
+            const p = await pairedWithTorch(w, x, y, t, epochs, startTorchSession);
+            r = p.ours;
+            peerRows.push(p.torch);
+            if (p.ratio !== null) pairedRatios.set(`${w}/${t}`, { ratio: p.ratio, ratios: p.ratios });
+            log(`train: PyTorch ${w} ${t}T ${peerOk(p.torch) ? `${p.torch.samples.map((s) => s.toFixed(2)).join(', ')} s/epoch, paired ratios ${p.ratios.map((q) => q.toFixed(2)).join(', ')}` : `skipped: ${skipReason(p.torch)}`}`);
+          } else {
+            r = await deepnodeEpoch(w, x, y, t, epochs);
+          }
           log(`train: deepnode ${w} ${t}T ${r.samples.map((s) => s.toFixed(2)).join(', ')} s/epoch`);
           ours.push(r);
-          // PyTorch on the same cell right after: this host's speed drifts by 10% and more over the
-          // minutes the section takes (a cell's ratio compares two timings seconds apart, not the
-          // first deepnode cell with a PyTorch run at the end).
-          if (peers.includes('pytorch'))
+          if (peers.includes('pytorch') && !paired)
             peerRows.push(...(await measurePeers({ workloads: [w], threadCounts: [t], peers: ['pytorch'], maxSeconds: peerMaxSeconds, epochs: peerEpochs })));
         }
     } finally {
@@ -383,7 +465,8 @@ if (only.includes('train'))
     for (const r of ours) {
       const cells = [r.workload, r.threads, `${fmtSeconds(r.sPerEpoch)}${r.extrapolated ? '*' : ''}`];
       const pt = find('pytorch', r.workload, r.threads);
-      const ptRatio = peerOk(pt) ? pt.sPerEpoch / r.sPerEpoch : null;
+      const pairedRatio = pairedRatios.get(`${r.workload}/${r.threads}`) ?? null;
+      const ptRatio = pairedRatio ? pairedRatio.ratio : peerOk(pt) ? pt.sPerEpoch / r.sPerEpoch : null;
       if (peers.includes('pytorch')) cells.push(peerCell(pt), fmtRatio(ptRatio));
       const tf = tfjsPeers.map((p) => find(p, r.workload, r.threads)).filter(peerOk);
       for (const p of tfjsPeers) cells.push(peerCell(find(p, r.workload, r.threads)));
@@ -397,14 +480,19 @@ if (only.includes('train'))
       const verdict = failedChecks.length ? FAIL : missing.length ? `? (${missing.map((c) => (c.peer === 'tfjs' ? 'tfjs' : 'PyTorch')).join(', ')} not measured)` : PASS;
       cells.push(goalText(r.workload), verdict);
       rows.push(cells);
-      training.push({ ...r, pytorch: pt ?? null, tfjs: Object.fromEntries(tfjsPeers.map((p) => [p, find(p, r.workload, r.threads) ?? null])), ratioPytorch: ptRatio, ratioBestTfjs: tfRatio, goal: goalText(r.workload), result: verdict });
+      training.push({ ...r, pytorch: pt ?? null, tfjs: Object.fromEntries(tfjsPeers.map((p) => [p, find(p, r.workload, r.threads) ?? null])), ratioPytorch: ptRatio, ratioPytorchPairs: pairedRatio?.ratios ?? null, ratioBestTfjs: tfRatio, goal: goalText(r.workload), result: verdict });
     }
-    const out = [`## Training (seconds per 55,000-image epoch, median of ${epochs} epoch${epochs === 1 ? '' : 's'}; ratio = peer time / deepnode time at the same thread count; PyTorch timed right after deepnode on each row)`, ''];
+    const pairedText = pairedRatios.size
+      ? `PyTorch's epochs alternate with deepnode's on each row, one model each, the order flipping pair by pair, and its ratio is the median of the per-pair ratios`
+      : 'PyTorch timed right after deepnode on each row';
+    const out = [`## Training (seconds per 55,000-image epoch, median of ${epochs} epoch${epochs === 1 ? '' : 's'}; ratio = peer time / deepnode time at the same thread count; ${pairedText})`, ''];
     out.push(markdownTable(header, rows, header.map((_, i) => (i < 2 || i >= header.length - 2 ? 'l' : 'r'))));
     const notes = [];
     if (ours.some((r) => r.extrapolated)) notes.push(`deepnode timed on ${y.shape[0]} images per epoch and scaled to 55,000 by the step count`);
     if (peerRows.some((r) => peerOk(r) && r.extrapolated)) notes.push('peer epochs bounded in time: measured on fewer steps and extrapolated');
     if (notes.length) out.push('', `\\* ${notes.join('; ')}.`);
+    if (pairedRatios.size)
+      out.push('', `PyTorch / deepnode per pair: ${[...pairedRatios].map(([key, q]) => `${key.replace('/', ' ')}T ${q.ratios.map((v) => v.toFixed(2)).join(', ')}`).join('; ')}.`);
     if (peerRows.some(fewerThreads)) out.push('', FEWER_THREADS_NOTE);
     out.push('', ...workloads.map((w) => `- ${w}: ${WORKLOADS[w].what}`));
 

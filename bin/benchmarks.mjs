@@ -217,6 +217,25 @@ export function firstSamples(x, y, n) {
  * least one epoch) once that much time has gone.
  */
 export async function timeWorkload(name, x, y, { epochs = 3, seed = 1, maxSeconds = Infinity, warmupSamples = 0 } = {}) {
+  const session = await workloadSession(name, x, y, { seed, warmupSamples });
+  const times = [];
+  let loss = NaN;
+  const start = performance.now();
+  for (let e = 0; e < epochs; e++) {
+    const r = await session.epoch();
+    times.push(r.seconds);
+    loss = r.loss;
+    if ((performance.now() - start) / 1000 > maxSeconds) break;
+  }
+  return { times, median: median(times), loss };
+}
+
+/**
+ * One model of a workload, seeded and warmed up on the first `warmupSamples` images, that trains
+ * an epoch over (x, y) per `epoch()` call: { seconds, loss }. For callers that interleave epochs
+ * with something else (bench/run.mjs alternates them with PyTorch's).
+ */
+export async function workloadSession(name, x, y, { seed = 1, warmupSamples = 0 } = {}) {
   const w = WORKLOADS[name] ?? EXTRA_WORKLOADS[name];
   if (!w) throw new Error(`unknown workload "${name}" (expected ${[...Object.keys(WORKLOADS), ...Object.keys(EXTRA_WORKLOADS)].join(', ')})`);
   deepnode.setSeed(seed);
@@ -226,17 +245,13 @@ export async function timeWorkload(name, x, y, { epochs = 3, seed = 1, maxSecond
     const head = firstSamples(x, y, warm);
     await model.fit(head.x, head.y, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
   }
-  const times = [];
-  let loss = NaN;
-  const start = performance.now();
-  for (let e = 0; e < epochs; e++) {
-    const t0 = performance.now();
-    const h = await model.fit(x, y, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
-    times.push((performance.now() - t0) / 1000);
-    loss = h.history.loss[0];
-    if ((performance.now() - start) / 1000 > maxSeconds) break;
-  }
-  return { times, median: median(times), loss };
+  return {
+    async epoch() {
+      const t0 = performance.now();
+      const h = await model.fit(x, y, { epochs: 1, batchSize: w.batchSize, verbose: 0 });
+      return { seconds: (performance.now() - t0) / 1000, loss: h.history.loss[0] };
+    },
+  };
 }
 
 /**

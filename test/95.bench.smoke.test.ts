@@ -158,6 +158,62 @@ describe('npm run bench (bench/run.mjs)', () => {
     expect(bad.stderr).toMatch(/unknown workload "W9"/);
   }, 120_000);
 
+  // The training section with PyTorch alternating: a stand-in peers module (DEEPNODE_BENCH_PEERS)
+  // whose PyTorch "model" reports 2, 3 and 4 s per epoch, or dies at its second epoch.
+  const fakePeers = (dieAt: number) => {
+    const file = path.join(stage, `fake-peers-${dieAt}.mjs`);
+    fs.writeFileSync(file, `
+      export async function runPeers() { return []; }
+      export async function startTorchSession({ workload, threads }) {
+        let n = 0;
+        return {
+          version: 'fake',
+          async epoch() {
+            n += 1;
+            if (n === ${dieAt}) throw new Error('the PyTorch peer exited with code 5: fake peer died');
+            return { sample: 1 + n, steps: 1719, extrapolated: false, loss: 0.5 };
+          },
+          async close() {},
+        };
+      }`);
+    return file;
+  };
+  const trainWithFake = async (dieAt: number) => {
+    const json = path.join(stage, `train-${dieAt}.json`);
+    const r = await runCmd(process.execPath, [path.join(stage, 'bench', 'run.mjs'), '--quick', '--only', 'train', '--workloads', 'W1', '--threads', '1', '--peers', 'pytorch', '--epochs', '3', '--samples', '256', '--json', json],
+      { DEEPNODE_ADDON: process.env.DEEPNODE_ADDON ?? addonPath(), DEEPNODE_BENCH_PEERS: fakePeers(dieAt) }, root);
+    expect(r.code, r.stderr).toBe(0);
+    return { r, row: JSON.parse(fs.readFileSync(json, 'utf8')).train.rows[0] };
+  };
+
+  it('alternates PyTorch epochs with deepnode epochs and judges the ratio on the pairs (a stand-in peer)', async () => {
+    const { r, row } = await trainWithFake(0);
+    expect(r.stdout).toContain("PyTorch's epochs alternate with deepnode's on each row");
+    expect(row.samples).toHaveLength(3);
+    expect(row.pytorch).toMatchObject({ peer: 'pytorch', workload: 'W1', threads: 1, samples: [2, 3, 4], sPerEpoch: 3, pairedWithDeepnode: true, version: 'fake', stepsMeasured: 3 * 1719 });
+    // Pair i: PyTorch's i-th epoch over deepnode's i-th, and the verdict's ratio their median
+    // (not the ratio of the two medians).
+    const pairs = row.samples.map((s: number, i: number) => (2 + i) / s);
+    expect(row.ratioPytorchPairs).toHaveLength(3);
+    row.ratioPytorchPairs.forEach((q: number, i: number) => expect(q).toBeCloseTo(pairs[i], 9));
+    expect(row.ratioPytorch).toBeCloseTo([...pairs].sort((a, b) => a - b)[1], 9);
+    const [cells] = tableAfter(r.stdout, '| workload | threads | deepnode s/epoch | PyTorch s/epoch | PyTorch / deepnode | goal | result |');
+    expect(cells.slice(0, 2)).toEqual(['W1', '1']);
+    expect(cells[3]).toBe('3.00');
+    expect(cells[4]).toBe(`${row.ratioPytorch.toFixed(2)}×`);
+    expect(r.stdout).toContain(`PyTorch / deepnode per pair: W1 1T ${pairs.map((q: number) => q.toFixed(2)).join(', ')}.`);
+  }, 120_000);
+
+  it('reports a PyTorch peer that dies mid-cell as not measured, and still times deepnode', async () => {
+    const { r, row } = await trainWithFake(2);
+    expect(row.samples).toHaveLength(3);
+    expect(row.pytorch).toMatchObject({ peer: 'pytorch', workload: 'W1', threads: 1, sPerEpoch: null });
+    expect(row.pytorch.skipped).toContain('fake peer died');
+    expect(row.ratioPytorch).toBeNull();
+    expect(row.result).toMatch(/^\? \(PyTorch/);
+    expect(r.stdout).toContain('fake peer died');
+  }, 120_000);
+
   it('rejects an unknown section with exit code 2 and the usage', async () => {
     const r = await run(['--only', 'conv']);
     expect(r.code).toBe(2);

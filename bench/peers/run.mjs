@@ -110,6 +110,97 @@ export async function runPeers(o = {}) {
   return results.sort((a, b) => peers.indexOf(a.peer) - peers.indexOf(b.peer));
 }
 
+/**
+ * A PyTorch model kept alive for epochs on request (torch_workloads.py --serve), so that the caller
+ * can alternate them with its own: on a shared host whose speed drifts over minutes, two timings
+ * taken side by side, pair after pair, compare the libraries; two runs of epochs taken one after
+ * the other compare the host at two moments as well.
+ *
+ * Resolves, once the model is built and warmed up, to
+ *   { version, epoch(): Promise<{ sample, steps, extrapolated, loss }>, close(): Promise<void> }
+ * or to { skipped: reason } when the peer cannot run. `epoch` rejects if the peer dies.
+ * @param {{ workload: string, threads: number, maxSeconds?: number, log?: (line: string) => void }} o
+ */
+export async function startTorchSession({ workload, threads, maxSeconds = DEFAULT_MAX_SECONDS.pytorch, log = (line) => process.stderr.write(line + '\n') }) {
+  if (!ALL_WORKLOADS.includes(workload)) throw new Error(`startTorchSession: unknown workload '${workload}' (expected W1..W4)`);
+  if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`startTorchSession: threads must be a positive integer, received ${threads}`);
+  const probe = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }) : null;
+  if (!probe || probe.status !== 0) return { skipped: `${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch, or npm run bench:peers)` };
+  if (!haveData(DEFAULT_DATA_DIR, DEFAULT_N)) {
+    try {
+      await exportData({ log });
+    } catch (e) {
+      return { skipped: `cannot export the benchmark data: ${e instanceof Error ? e.message : e}` };
+    }
+  }
+  const args = [path.join(HERE, 'torch_workloads.py'), '--serve', '--workloads', workload, '--threads', String(threads),
+    ...(Number.isFinite(maxSeconds) ? ['--max-seconds', String(maxSeconds)] : [])];
+  const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let lastErr = '';
+  let exited = null;
+  const waiting = [];  // resolvers of the replies not yet received, in order
+  const fail = (why) => {
+    exited = why;
+    while (waiting.length) waiting.shift().reject(new Error(why));
+  };
+  const lines = (stream, onLine) => {
+    let buf = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk) => {
+      buf += chunk;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        onLine(buf.slice(0, i));
+        buf = buf.slice(i + 1);
+      }
+    });
+  };
+  lines(child.stdout, (line) => {
+    if (!line.trim()) return;
+    let reply;
+    try {
+      reply = JSON.parse(line);
+    } catch {
+      log(`peers: ignoring non-JSON output: ${line}`);
+      return;
+    }
+    waiting.shift()?.resolve(reply);
+  });
+  lines(child.stderr, (line) => {
+    if (line.trim()) lastErr = line.trim();
+    log(`peers: ${line}`);
+  });
+  child.stdin.on('error', () => {});  // a dead peer: reported through 'close'
+  child.on('error', (e) => fail(`the PyTorch peer did not start: ${e.message}`));
+  child.on('close', (code, signal) => fail(`the PyTorch peer exited with code ${code ?? signal}${lastErr ? `: ${lastErr}` : ''}`));
+  const reply = () => (exited ? Promise.reject(new Error(exited)) : new Promise((resolve, reject) => waiting.push({ resolve, reject })));
+  let ready;
+  try {
+    ready = await reply();
+  } catch (e) {
+    return { skipped: e.message };
+  }
+  if (!ready?.ready) {
+    child.kill();
+    return { skipped: `the PyTorch peer answered ${JSON.stringify(ready)} instead of ready` };
+  }
+  return {
+    version: ready.version,
+    epoch() {
+      const r = reply();
+      if (!exited) child.stdin.write('epoch\n');
+      return r;
+    },
+    close() {
+      if (exited) return Promise.resolve();
+      return new Promise((resolve) => {
+        child.once('close', () => resolve());
+        child.stdin.end('quit\n');
+      });
+    },
+  };
+}
+
 /** Spawn a peer script; parse its stdout JSON lines, pass its stderr lines to log. */
 function runProtocol(cmd, args, log) {
   return new Promise((resolve) => {

@@ -21,6 +21,12 @@ Output protocol: one JSON object per line on stdout and nothing else; logs go to
 ("stepsMeasured" counts the timed steps over all K epochs; "finalLoss" is the mean training loss
 over the last timed epoch's measured steps.)
 
+--serve (one workload, one thread count) keeps one model for epochs on request, so that a caller
+can alternate them with its own (bench/run.mjs pairs deepnode's and PyTorch's epochs this way):
+after the warm-up it prints {"ready":true,"workload":..,"threads":..,"version":..}, then runs one
+timed epoch per "epoch" line on stdin, printing {"epoch":i,"sample":..,"steps":..,"extrapolated":..,
+"loss":..} for each, and exits on "quit" or end of input.
+
 Threads: torch.set_num_threads(t) sets ATen's OpenMP pool, but Debian's OpenBLAS may be the
 pthread build, whose own pool follows OPENBLAS_NUM_THREADS (default: all cores) and ignores
 torch. With --blas-threads match (default) every thread count runs in its own child process
@@ -68,6 +74,7 @@ def parse_args(argv):
     p.add_argument('--n', type=int, default=55000)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--blas-threads', choices=['match', 'inherit'], default='match')
+    p.add_argument('--serve', action='store_true')
     p.add_argument('--child', action='store_true', help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     a.workloads = [w.strip().upper() for w in a.workloads.split(',') if w.strip()]
@@ -80,6 +87,8 @@ def parse_args(argv):
         p.error(f'--threads must be a comma-separated list of positive integers, received {a.threads!r}')
     if not a.threads or any(t < 1 for t in a.threads):
         p.error(f'--threads must be positive integers, received {a.threads}')
+    if a.serve and (len(a.workloads) != 1 or len(a.threads) != 1):
+        p.error(f'--serve takes one workload and one thread count, received {a.workloads} and {a.threads}')
     if a.epochs < 1:
         p.error(f'--epochs must be >= 1, received {a.epochs}')
     if not a.max_seconds > 0:
@@ -198,64 +207,91 @@ def load_data(data_dir, n):
     return x, y
 
 
-def run_workload(workload, threads, x, y, args):
-    import torch
-    torch.set_num_threads(threads)
-    torch.manual_seed(args.seed)
-    model, opt, batch = build(workload)
-    model.train()
-    loss_fn = torch.nn.CrossEntropyLoss()
-    n = x.shape[0]
-    steps_per_epoch = math.ceil(n / batch)
-    gen = torch.Generator().manual_seed(args.seed + 1)
+class Session:
+    """One model of a workload at a thread count: an untimed warm-up, then timed epochs on request."""
 
-    def step(idx):
-        xb = x.index_select(0, idx)
-        yb = y.index_select(0, idx)
-        opt.zero_grad(set_to_none=True)
-        loss = loss_fn(model(xb), yb)
+    def __init__(self, workload, threads, x, y, args):
+        import torch
+        self.torch = torch
+        torch.set_num_threads(threads)
+        torch.manual_seed(args.seed)
+        self.workload, self.threads, self.x, self.y, self.args = workload, threads, x, y, args
+        self.model, self.opt, self.batch = build(workload)
+        self.model.train()
+        self.loss_fn = torch.nn.CrossEntropyLoss()
+        self.n = x.shape[0]
+        self.steps_per_epoch = math.ceil(self.n / self.batch)
+        self.gen = torch.Generator().manual_seed(args.seed + 1)
+        self.epochs_done = 0
+        # Untimed warm-up (first-touch allocations, thread pools, caches).
+        perm = torch.randperm(self.n, generator=self.gen)
+        for s in range(min(args.warmup_steps, self.steps_per_epoch)):
+            self.step(perm[s * self.batch:(s + 1) * self.batch])
+
+    def step(self, idx):
+        xb = self.x.index_select(0, idx)
+        yb = self.y.index_select(0, idx)
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(xb), yb)
         loss.backward()
-        opt.step()
+        self.opt.step()
         return loss.detach()
 
-    # Untimed warm-up (first-touch allocations, thread pools, caches).
-    perm = torch.randperm(n, generator=gen)
-    for s in range(min(args.warmup_steps, steps_per_epoch)):
-        step(perm[s * batch:(s + 1) * batch])
-
-    samples, steps_measured, extrapolated, final_loss = [], 0, False, float('nan')
-    for epoch in range(args.epochs):
-        perm = torch.randperm(n, generator=gen)
+    def epoch(self):
+        """One timed epoch over a fresh permutation: {sample, steps, extrapolated, loss}."""
+        torch, batch = self.torch, self.batch
+        perm = torch.randperm(self.n, generator=self.gen)
         loss_sum = torch.zeros(())
         t0 = time.perf_counter()
         done = 0
         elapsed = 0.0
-        for s in range(steps_per_epoch):
+        for s in range(self.steps_per_epoch):
             idx = perm[s * batch:(s + 1) * batch]
-            loss_sum += step(idx) * idx.numel()
+            loss_sum += self.step(idx) * idx.numel()
             done += 1
             elapsed = time.perf_counter() - t0
-            if elapsed > args.max_seconds and done < steps_per_epoch:
+            if elapsed > self.args.max_seconds and done < self.steps_per_epoch:
                 break
-        seen = min(done * batch, n)
-        if done < steps_per_epoch:
-            extrapolated = True
-            sample = elapsed / done * steps_per_epoch
-        else:
-            sample = elapsed
-        samples.append(sample)
-        steps_measured += done
-        final_loss = float(loss_sum) / seen
-        log(f'pytorch {workload} threads={threads} epoch {epoch + 1}/{args.epochs}: '
-            f'{sample:.3f} s/epoch ({done}/{steps_per_epoch} steps in {elapsed:.3f} s'
-            f'{", extrapolated" if done < steps_per_epoch else ""}), loss {final_loss:.4f}')
+        seen = min(done * batch, self.n)
+        extrapolated = done < self.steps_per_epoch
+        sample = elapsed / done * self.steps_per_epoch if extrapolated else elapsed
+        loss = float(loss_sum) / seen
+        self.epochs_done += 1
+        log(f'pytorch {self.workload} threads={self.threads} epoch {self.epochs_done}: '
+            f'{sample:.3f} s/epoch ({done}/{self.steps_per_epoch} steps in {elapsed:.3f} s'
+            f'{", extrapolated" if extrapolated else ""}), loss {loss:.4f}')
+        return {'sample': sample, 'steps': done, 'extrapolated': extrapolated,
+                'loss': loss if math.isfinite(loss) else None}
+
+
+def run_workload(workload, threads, x, y, args):
+    session = Session(workload, threads, x, y, args)
+    epochs = [session.epoch() for _ in range(args.epochs)]
+    samples = [e['sample'] for e in epochs]
     return {
         'peer': 'pytorch', 'workload': workload, 'threads': threads,
         'sPerEpoch': statistics.median(samples), 'samples': samples,
-        'extrapolated': extrapolated, 'stepsMeasured': steps_measured,
-        'finalLoss': final_loss if math.isfinite(final_loss) else None,
-        'version': torch.__version__,
+        'extrapolated': any(e['extrapolated'] for e in epochs),
+        'stepsMeasured': sum(e['steps'] for e in epochs),
+        'finalLoss': epochs[-1]['loss'],
+        'version': session.torch.__version__,
     }
+
+
+def serve(workload, threads, x, y, args):
+    """The --serve loop: epochs on request (see the module's docstring)."""
+    session = Session(workload, threads, x, y, args)
+    print(json.dumps({'ready': True, 'workload': workload, 'threads': threads,
+                      'version': session.torch.__version__}), flush=True)
+    for line in sys.stdin:
+        command = line.strip()
+        if command == 'quit':
+            break
+        if command != 'epoch':
+            log(f'torch_workloads --serve: unknown command {command!r} (expected epoch or quit)')
+            return 2
+        print(json.dumps({'epoch': session.epochs_done + 1, **session.epoch()}), flush=True)
+    return 0
 
 
 def child_env(threads):
@@ -290,6 +326,7 @@ def main(argv):
             fwd.append(a)
         status = 0
         for t in args.threads:
+            # The child inherits stdin and stdout: in --serve mode it talks to the caller directly.
             r = subprocess.run([sys.executable, os.path.abspath(__file__), *fwd, '--threads', str(t), '--child'],
                                env=child_env(t))
             status = status or r.returncode
@@ -302,6 +339,8 @@ def main(argv):
     x, y = load_data(args.data, args.n)
     log(f'torch {torch.__version__}, OMP_NUM_THREADS={os.environ.get("OMP_NUM_THREADS")}, '
         f'OPENBLAS_NUM_THREADS={os.environ.get("OPENBLAS_NUM_THREADS")}, {args.n} images')
+    if args.serve:
+        return serve(args.workloads[0], args.threads[0], x, y, args)
     for t in args.threads:
         for w in args.workloads:
             print(json.dumps(run_workload(w, t, x, y, args)), flush=True)
