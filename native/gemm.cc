@@ -777,6 +777,15 @@ bool passes_back_off() {
 
 bool pool_backing_off() { return passes_back_off() && backing_off(); }
 
+int threads_for_flops(double flops) {
+  if (flops < kParallelMinFlops) return 1;
+  int threads = get_num_threads();
+  const double by_work = flops / kMinFlopsPerThread;
+  if (by_work < threads) threads = static_cast<int>(by_work);
+  if (threads > kMaxBlocks / kBlocksPerThread) threads = kMaxBlocks / kBlocksPerThread;
+  return threads < 1 ? 1 : threads;
+}
+
 bool run_tasks(int64_t tasks, int threads, TaskFn fn, void* ctx) {
   if (tasks < 2 || threads < 2 || tasks > kMaxPoolTasks || pool_backing_off()) return false;
   std::chrono::nanoseconds backoff{0};
@@ -877,14 +886,8 @@ void sgemm_ex(bool transA, bool transB, int64_t m, int64_t n, int64_t k, float a
   Problem p{transA, transB, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, bias, nullptr, epilogue, nullptr, 0};
   const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
 
-  int threads = 1;
-  if (flops >= kParallelMinFlops && !backing_off()) {
-    threads = get_num_threads();
-    const double by_work = flops / kMinFlopsPerThread;
-    if (by_work < threads) threads = static_cast<int>(by_work);
-    if (threads > kMaxBlocks / kBlocksPerThread) threads = kMaxBlocks / kBlocksPerThread;
-    if (threads < 1) threads = 1;
-  }
+  int threads = threads_for_flops(flops);
+  if (threads > 1 && backing_off()) threads = 1;
   if (split_k_shape(transA, transB, m, k)) {
     run_split_k(p, threads);
     return;

@@ -96,6 +96,11 @@ int64_t split_k_rows(int64_t k);
 using TaskFn = void (*)(void* ctx, int64_t task);
 constexpr int64_t kMaxPoolTasks = 60000;
 bool run_tasks(int64_t tasks, int threads, TaskFn fn, void* ctx);
+// Threads a product of `flops` flops is worth by its work alone: 1 below 1.5 MFLOP (a fork/join
+// costs more than it saves), else get_num_threads() capped at one per 0.75 MFLOP. sgemm and the
+// quantized products (quantized.cc) size their splits with it; neither asks whether the pool is
+// backing off (each caller does).
+int threads_for_flops(double flops);
 // Whether the pool is backing off (another process holds a core our threads need; see gemm.cc),
 // so that passes stay on the calling thread; always false with DEEPNODE_PARALLEL_BACKOFF=0.
 bool pool_backing_off();

@@ -188,21 +188,14 @@ void dequant_i8(const int8_t* q, const float* scales, int64_t rows, int64_t n, f
 constexpr int64_t kDirectMaxRows = 8;
 // Rows of W converted per panel: kPanelRows x n floats of scratch per call.
 constexpr int64_t kPanelRows = 256;
-// As in gemm.cc: below this many flops a fork/join costs more than it saves.
-constexpr double kParallelMinFlops = 1.5e6;
-constexpr double kMinFlopsPerThread = 0.75e6;
-
 // Scratch for one panel, reused across calls on the same thread.
 thread_local AlignedScratch t_scratch;
 
-// Threads for an m x n x k product split into blocks of `width` columns: 1 when it is small or
-// the pool backs off, else as many as get_num_threads() allows with enough work and blocks each.
+// Threads for an m x n x k product split into blocks of `width` columns: as many as sgemm would
+// give it (threads_for_flops), 1 when the pool backs off, and at most one per block.
 int column_threads(int64_t m, int64_t n, int64_t k, int64_t width) {
-  const double flops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k);
-  if (flops < kParallelMinFlops || pool_backing_off()) return 1;
-  int threads = get_num_threads();
-  const double by_work = flops / kMinFlopsPerThread;
-  if (by_work < threads) threads = static_cast<int>(by_work);
+  int threads = threads_for_flops(2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k));
+  if (threads > 1 && pool_backing_off()) return 1;
   const int64_t blocks = (n + width - 1) / width;
   if (blocks < threads) threads = static_cast<int>(blocks);
   return std::max(threads, 1);
