@@ -6,24 +6,22 @@
 //          the same SGD update as the l2 penalty);
 //   - W2A: BatchNormalization before the activation: BN on the input, then twice Dense without
 //          bias -> BN -> Activation('elu').
-// Each (workload, threads) row times, seconds apart: the one-call step, the per-op path
-// (setTrainPlanEnabled(false)), then PyTorch (bench/peers/torch_workloads.py) when python3-torch
-// is installed (`npm run bench:peers`; --no-peers skips it). Medians of --epochs epochs of
-// --samples images (scaled to 55,000), after an untimed warm-up.
+// Each (workload, threads) row keeps three models, one per contender: the one-call step, the per-op
+// path (setTrainPlanEnabled(false)) and PyTorch (a bench/peers/torch_workloads.py --serve process)
+// when python3-torch is installed (`npm run bench:peers`; --no-peers skips it). They train epoch
+// by epoch in turn, the order rotating round by round, each epoch after a 200 ms pause when
+// PyTorch runs (its idle OpenBLAS workers fall asleep first); each speed-up is the median of the
+// rounds' ratios, each time the median of --epochs epochs of --samples images (scaled to 55,000),
+// after an untimed warm-up.
 //
 //   node bench/chapter11.mjs [--workloads W1,W1R,W2A] [--threads 1,2] [--epochs 3] [--samples 55000] [--no-peers]
 import { parseArgs } from 'node:util';
-import { spawnSync } from 'node:child_process';
-import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { deepnode, EXTRA_WORKLOADS, timeWorkload, w1Data, WORKLOADS } from '../bin/benchmarks.mjs';
+import { deepnode, EXTRA_WORKLOADS, median, w1Data, workloadSession, WORKLOADS } from '../bin/benchmarks.mjs';
 import { markdownTable } from '../bin/format.mjs';
-import { PYTHON } from './peers/run.mjs';
+import { startTorchSession } from './peers/run.mjs';
 import { cpuIdentity } from './lib/machine.mjs';
 import { configureOpenBLAS, describeOpenBLAS } from './lib/openblas.mjs';
-import { DEFAULT_DATA_DIR, DEFAULT_N, exportData, haveData } from './peers/export-data.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
 const EPOCH = 55000;
 const KNOWN = { W1: WORKLOADS.W1, ...EXTRA_WORKLOADS };
 
@@ -59,40 +57,37 @@ const log = (s) => process.stderr.write(`${s}\n`);
 const { x, y } = await w1Data(samples);
 const scale = EPOCH / samples;
 
-/** deepnode seconds per 55,000-image epoch (median), with the one-call step on or off. */
-async function deepnodeEpoch(workload, plan) {
+/** A deepnode model of `workload` trained with the one-call step on or off: { epoch(): seconds }. */
+async function deepnodeModel(workload, plan) {
   const before = deepnode.setTrainPlanEnabled(plan);
   try {
-    const r = await timeWorkload(workload, x, y, { epochs, warmupSamples: 2048 });
-    log(`deepnode ${workload} ${plan ? 'one-call step' : 'per-op path'} threads=${deepnode.getNumThreads()}: ${r.times.map((s) => (s * scale).toFixed(3)).join(', ')} s/epoch`);
-    return r.median * scale;
+    const session = await workloadSession(workload, x, y, { warmupSamples: 2048 });
+    return {
+      async epoch() {
+        const was = deepnode.setTrainPlanEnabled(plan);
+        try {
+          return (await session.epoch()).seconds * scale;
+        } finally {
+          deepnode.setTrainPlanEnabled(was);
+        }
+      },
+    };
   } finally {
     deepnode.setTrainPlanEnabled(before);
   }
 }
 
-let torchReady = null;
 let blas;  // configureOpenBLAS's result, once PyTorch is about to run
-/** PyTorch's seconds per epoch of `workload` at `threads`, or why it was not timed. */
-async function torchEpoch(workload, threads) {
+/** A PyTorch model of `workload` at `threads` ({ version, epoch(): seconds, close() }), or why not. */
+async function torchModel(workload, threads) {
   if (v['no-peers']) return { skipped: '--no-peers' };
-  if (torchReady === null) {
-    const probe = spawnSync(PYTHON, ['-c', 'import torch'], { encoding: 'utf8' });
-    torchReady = probe.status === 0;
-    if (torchReady && !haveData(DEFAULT_DATA_DIR, DEFAULT_N)) await exportData({ log });
-  }
-  if (!torchReady) return { skipped: `${PYTHON} cannot import torch (npm run bench:peers installs it)` };
   // As in bench/run.mjs: PyTorch's OpenBLAS on its widest kernels when its own pick is narrower
   // than the CPU (Debian's 0.3.21 runs SSE3 kernels on Emerald Rapids: W1 2.71 s per epoch
   // against 1.21).
   if (blas === undefined) blas = configureOpenBLAS(cpuIdentity());
-  const r = spawnSync(
-    PYTHON,
-    [path.join(HERE, 'peers', 'torch_workloads.py'), '--workloads', workload, '--threads', String(threads), '--epochs', String(epochs), '--max-seconds', '60'],
-    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
-  );
-  const row = (r.stdout ?? '').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l)).find((o) => o.workload === workload);
-  return row ? { s: row.sPerEpoch, version: row.version } : { skipped: `torch_workloads.py exited with status ${r.status}` };
+  const s = await startTorchSession({ workload, threads, maxSeconds: 60, log });
+  if (s.skipped) return s;
+  return { version: s.version, close: () => s.close(), epoch: async () => (await s.epoch()).sample };
 }
 
 const initialThreads = deepnode.getNumThreads();
@@ -102,13 +97,37 @@ try {
   for (const w of workloads) {
     for (const t of threadCounts) {
       deepnode.setNumThreads(t);
-      const plan = await deepnodeEpoch(w, true);
-      const perOp = await deepnodeEpoch(w, false);
-      const torch = await torchEpoch(w, t);
-      torchNote = torch.skipped ? `PyTorch not timed: ${torch.skipped}.` : `PyTorch ${torch.version}; OpenBLAS ${describeOpenBLAS(blas)}.`;
+      const torch = await torchModel(w, t);
+      const contenders = [['plan', await deepnodeModel(w, true)], ['perOp', await deepnodeModel(w, false)]];
+      if (!torch.skipped) contenders.push(['torch', torch]);
+      const times = { plan: [], perOp: [], torch: [] };
+      let torchError = null;
+      try {
+        for (let round = 0; round < epochs; round++) {
+          for (let i = 0; i < contenders.length; i++) {
+            const [name, model] = contenders[(round + i) % contenders.length];
+            if (name === 'torch' && torchError) continue;
+            if (!torch.skipped) await new Promise((resolve) => setTimeout(resolve, 200));
+            try {
+              times[name].push(await model.epoch());
+            } catch (e) {
+              torchError = e.message;  // only PyTorch's epochs can fail here
+            }
+          }
+        }
+      } finally {
+        if (!torch.skipped) await torch.close();
+      }
+      const fmtTimes = (a) => a.map((s) => s.toFixed(3)).join(', ');
+      log(`${w} threads=${t}, s/epoch: one-call step ${fmtTimes(times.plan)}; per-op path ${fmtTimes(times.perOp)}; PyTorch ${times.torch.length ? fmtTimes(times.torch) : 'not timed'}`);
+      const ratios = (a) => (a.length === times.plan.length ? median(a.map((s, i) => s / times.plan[i])) : null);
+      const perOpRatio = ratios(times.perOp);
+      const torchRatio = torch.skipped || torchError ? null : ratios(times.torch);
+      const why = torch.skipped ?? torchError;
+      torchNote = why ? `PyTorch not timed: ${why}.` : `PyTorch ${torch.version}; OpenBLAS ${describeOpenBLAS(blas)}.`;
       rows.push([
-        w, t, plan.toFixed(3), perOp.toFixed(3), torch.s ? torch.s.toFixed(3) : '—',
-        `${(perOp / plan).toFixed(2)}×`, torch.s ? `${(torch.s / plan).toFixed(2)}×` : '—',
+        w, t, median(times.plan).toFixed(3), median(times.perOp).toFixed(3), torchRatio ? median(times.torch).toFixed(3) : '—',
+        `${perOpRatio.toFixed(2)}×`, torchRatio ? `${torchRatio.toFixed(2)}×` : '—',
       ]);
     }
   }
@@ -119,7 +138,7 @@ try {
 const scaled = samples < EPOCH ? `, timed on ${samples} images and scaled` : '';
 console.log(
   [
-    `## The chapter's models (seconds per 55,000-image epoch, median of ${epochs}${scaled}; PyTorch timed right after deepnode on each row)`,
+    `## The chapter's models (seconds per 55,000-image epoch, median of ${epochs}${scaled}; the three contenders' epochs alternate on each row, and each speed-up is the median of the rounds' ratios)`,
     '',
     markdownTable(['workload', 'threads', 'one-call step', 'per-op path', 'PyTorch', 'one-call speed-up', 'vs PyTorch'], rows),
     '',

@@ -131,8 +131,8 @@ describe('npm run bench (bench/run.mjs)', () => {
       expect([torch, vsTorch]).toEqual(['—', '—']);
     }
     expect(r.stdout).toContain('PyTorch not timed: --no-peers.');
-    // Each workload's one-call rows ran on the plan: the per-op path is the only other one timed.
-    expect(r.stderr).toMatch(/deepnode W2A one-call step threads=1: /);
+    // Each round timed both paths (and no PyTorch: --no-peers).
+    expect(r.stderr).toMatch(/W2A threads=1, s\/epoch: one-call step \d+\.\d{3}; per-op path \d+\.\d{3}; PyTorch not timed/);
     const bad = await runCmd(process.execPath, [script, '--workloads', 'W9'], env, root);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/unknown workload "W9" \(expected W1, W1R, W2A\)/);

@@ -16,6 +16,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const PYTHON = process.env.DEEPNODE_BENCH_PYTHON || '/usr/bin/python3';
 export const ALL_PEERS = ['pytorch', 'tfjs-cpu', 'tfjs-wasm'];
 export const ALL_WORKLOADS = ['W1', 'W2', 'W3', 'W4'];
+/** What torch_workloads.py builds: issue 5's workloads and bench/chapter11.mjs's two. */
+export const TORCH_WORKLOADS = [...ALL_WORKLOADS, 'W1R', 'W2A'];
 /** Default per-peer bound on the timed part of one epoch, seconds (longer epochs are extrapolated). */
 export const DEFAULT_MAX_SECONDS = { pytorch: 60, tfjs: 20 };
 
@@ -122,7 +124,7 @@ export async function runPeers(o = {}) {
  * @param {{ workload: string, threads: number, maxSeconds?: number, log?: (line: string) => void }} o
  */
 export async function startTorchSession({ workload, threads, maxSeconds = DEFAULT_MAX_SECONDS.pytorch, log = (line) => process.stderr.write(line + '\n') }) {
-  if (!ALL_WORKLOADS.includes(workload)) throw new Error(`startTorchSession: unknown workload '${workload}' (expected W1..W4)`);
+  if (!TORCH_WORKLOADS.includes(workload)) throw new Error(`startTorchSession: unknown workload '${workload}' (expected ${TORCH_WORKLOADS.join(', ')})`);
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`startTorchSession: threads must be a positive integer, received ${threads}`);
   const probe = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }) : null;
   if (!probe || probe.status !== 0) return { skipped: `${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch, or npm run bench:peers)` };
