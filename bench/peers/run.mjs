@@ -145,19 +145,7 @@ export async function startTorchSession({ workload, threads, maxSeconds = DEFAUL
     exited = why;
     while (waiting.length) waiting.shift().reject(new Error(why));
   };
-  const lines = (stream, onLine) => {
-    let buf = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk) => {
-      buf += chunk;
-      let i;
-      while ((i = buf.indexOf('\n')) >= 0) {
-        onLine(buf.slice(0, i));
-        buf = buf.slice(i + 1);
-      }
-    });
-  };
-  lines(child.stdout, (line) => {
+  eachLine(child.stdout, (line) => {
     if (!line.trim()) return;
     let reply;
     try {
@@ -168,7 +156,7 @@ export async function startTorchSession({ workload, threads, maxSeconds = DEFAUL
     }
     waiting.shift()?.resolve(reply);
   });
-  lines(child.stderr, (line) => {
+  eachLine(child.stderr, (line) => {
     if (line.trim()) lastErr = line.trim();
     log(`peers: ${line}`);
   });
@@ -203,6 +191,21 @@ export async function startTorchSession({ workload, threads, maxSeconds = DEFAUL
   };
 }
 
+/** Calls onLine with each line of a child's output stream, the last one too if unterminated. */
+function eachLine(stream, onLine) {
+  let buf = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (chunk) => {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      onLine(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+    }
+  });
+  stream.on('end', () => buf && onLine(buf));
+}
+
 /** Spawn a peer script; parse its stdout JSON lines, pass its stderr lines to log. */
 function runProtocol(cmd, args, log) {
   return new Promise((resolve) => {
@@ -215,20 +218,7 @@ function runProtocol(cmd, args, log) {
       resolve({ rows, code: -1, lastErr: e instanceof Error ? e.message : String(e) });
       return;
     }
-    const lines = (stream, onLine) => {
-      let buf = '';
-      stream.setEncoding('utf8');
-      stream.on('data', (chunk) => {
-        buf += chunk;
-        let i;
-        while ((i = buf.indexOf('\n')) >= 0) {
-          onLine(buf.slice(0, i));
-          buf = buf.slice(i + 1);
-        }
-      });
-      stream.on('end', () => buf && onLine(buf));
-    };
-    lines(child.stdout, (line) => {
+    eachLine(child.stdout, (line) => {
       if (!line.trim()) return;
       try {
         const row = JSON.parse(line);
@@ -238,7 +228,7 @@ function runProtocol(cmd, args, log) {
         log(`peers: ignoring non-JSON output: ${line}`);
       }
     });
-    lines(child.stderr, (line) => {
+    eachLine(child.stderr, (line) => {
       if (line.trim()) lastErr = line.trim();
       log(line);
     });
