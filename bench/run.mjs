@@ -302,8 +302,12 @@ async function deepnodeEpoch(workload, x, y, threads, ep) {
   const n = y.shape[0];
   const r = await timeWorkload(workload, x, y, { epochs: ep, maxSeconds, warmupSamples: WARMUP_SAMPLES });
   const scale = stepsPerEpoch(EPOCH_IMAGES, batchSize) / stepsPerEpoch(n, batchSize);
-  const times = r.times.map((s) => s * scale);
-  return { workload, threads, sPerEpoch: median(times), samples: times, extrapolated: n !== EPOCH_IMAGES, imagesMeasured: n, finalLoss: r.loss };
+  return deepnodeRow(workload, threads, r.times.map((s) => s * scale), n, r.loss);
+}
+
+/** A training cell's row: epochs already scaled to 55,000 images, timed on n. */
+function deepnodeRow(workload, threads, times, n, finalLoss) {
+  return { workload, threads, sPerEpoch: median(times), samples: times, extrapolated: n !== EPOCH_IMAGES, imagesMeasured: n, finalLoss };
 }
 
 // A training cell with PyTorch beside it: one deepnode model and one PyTorch model (a peer process
@@ -362,7 +366,7 @@ async function pairedWithTorch(workload, x, y, threads, ep, startTorchSession) {
   } finally {
     await torch?.close();
   }
-  const ours = { workload, threads, sPerEpoch: median(times), samples: times, extrapolated: n !== EPOCH_IMAGES, imagesMeasured: n, finalLoss: loss };
+  const ours = deepnodeRow(workload, threads, times, n, loss);
   if (!torchRow) {
     const samples = torchEpochs.map((e) => e.sample);
     torchRow = {

@@ -202,12 +202,11 @@ int column_threads(int64_t m, int64_t n, int64_t k, int64_t width) {
 }
 
 // Runs fn(j0, j1) over column ranges: on the calling thread, or in ranges of whole blocks of
-// `width` columns (32 for the direct kernels: their SIMD blocks) claimed by the pool's threads
-// (parallel.h), a few ranges per thread so that one thread can take over another's when that one
+// `width` columns (32 for the direct kernels: their SIMD blocks) claimed by `threads` of the pool's
+// threads (column_threads; parallel.h), a few ranges per thread so that one thread can take over another's when that one
 // waits for a core. fn must not throw (it may run on a helper thread).
 template <typename Fn>
-void split_columns(int64_t m, int64_t n, int64_t k, int64_t width, Fn fn) {
-  const int threads = column_threads(m, n, k, width);
+void split_columns(int64_t n, int threads, int64_t width, Fn fn) {
   const int64_t blocks = (n + width - 1) / width;
   for_each_chunk(n, threads, width * std::max<int64_t>(1, blocks / (4 * threads)), fn);
 }
@@ -258,12 +257,13 @@ void panel_gemm(int64_t m, int64_t n, int64_t k, const float* X, const float* bi
     }
     return true;
   };
-  if (m > kSliceMaxRows || column_threads(m, n, k, kSliceCols) <= 1) {
+  const int threads = m > kSliceMaxRows ? 1 : column_threads(m, n, k, kSliceCols);
+  if (threads <= 1) {
     if (!columns(0, n)) throw std::bad_alloc();
     return;
   }
   std::atomic<bool> failed{false};
-  split_columns(m, n, k, kSliceCols, [&](int64_t j0, int64_t j1) {
+  split_columns(n, threads, kSliceCols, [&](int64_t j0, int64_t j1) {
     if (!columns(j0, j1 - j0)) failed.store(true, std::memory_order_relaxed);
   });
   if (failed.load()) throw std::bad_alloc();
@@ -318,7 +318,7 @@ void gemm_f16(int64_t m, int64_t n, int64_t k, const float* X, const uint16_t* W
   if (k <= 0) return bias_only(m, n, bias, Y);
   if (use_direct(m, path)) {
     [[maybe_unused]] const bool simd = simd_for(path);  // unused off x86-64
-    split_columns(m, n, k, 32, [&](int64_t j0, int64_t j1) {
+    split_columns(n, column_threads(m, n, k, 32), 32, [&](int64_t j0, int64_t j1) {
 #if DEEPNODE_Q_X86
       if (simd) deepnode_q_avx2_direct_f16(m, n, k, X, W, bias, Y, j0, j1);
   else
@@ -339,7 +339,7 @@ void gemm_i8(int64_t m, int64_t n, int64_t k, const float* X, const int8_t* q, c
   if (k <= 0) return bias_only(m, n, bias, Y);
   if (use_direct(m, path)) {
     [[maybe_unused]] const bool simd = simd_for(path);  // unused off x86-64
-    split_columns(m, n, k, 32, [&](int64_t j0, int64_t j1) {
+    split_columns(n, column_threads(m, n, k, 32), 32, [&](int64_t j0, int64_t j1) {
 #if DEEPNODE_Q_X86
       if (simd) deepnode_q_avx2_direct_i8(m, n, k, X, q, scales, bias, Y, j0, j1);
   else

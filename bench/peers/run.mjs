@@ -21,6 +21,27 @@ export const TORCH_WORKLOADS = [...ALL_WORKLOADS, 'W1R', 'W2A'];
 /** Default per-peer bound on the timed part of one epoch, seconds (longer epochs are extrapolated). */
 export const DEFAULT_MAX_SECONDS = { pytorch: 60, tfjs: 20 };
 
+/** Why PyTorch cannot run here, or null: Debian's interpreter must import torch and numpy. Probed once per process. */
+let torchProbe;
+function torchUnavailable() {
+  if (torchProbe === undefined) {
+    const probe = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }) : null;
+    torchProbe = probe && probe.status === 0 ? null : `${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch, or npm run bench:peers)`;
+  }
+  return torchProbe;
+}
+
+/** Exports the benchmark data through deepnode's loader unless it is there; null, or why it failed. */
+async function exportDataIfMissing(log) {
+  if (haveData(DEFAULT_DATA_DIR, DEFAULT_N)) return null;
+  try {
+    await exportData({ log });
+    return null;
+  } catch (e) {
+    return `cannot export the benchmark data: ${e instanceof Error ? e.message : e}`;
+  }
+}
+
 /**
  * Run the requested peers and return their results.
  *
@@ -69,20 +90,17 @@ export async function runPeers(o = {}) {
   };
 
   // The data, exported once through deepnode's loader.
-  if (!haveData(DEFAULT_DATA_DIR, DEFAULT_N)) {
-    try {
-      await exportData({ log });
-    } catch (e) {
-      for (const p of peers) skipAll(p, `cannot export the benchmark data: ${e instanceof Error ? e.message : e}`);
-      return results;
-    }
+  const noData = await exportDataIfMissing(log);
+  if (noData) {
+    for (const p of peers) skipAll(p, noData);
+    return results;
   }
   const common = ['--workloads', workloads.join(','), '--threads', threadCounts.join(','), '--epochs', String(epochs)];
 
   if (peers.includes('pytorch')) {
-    const probe = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }) : null;
-    if (!probe || probe.status !== 0) {
-      skipAll('pytorch', `${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch, or npm run bench:peers)`);
+    const noTorch = torchUnavailable();
+    if (noTorch) {
+      skipAll('pytorch', noTorch);
     } else {
       const max = maxFor('pytorch');
       const args = [path.join(HERE, 'torch_workloads.py'), ...common, ...(Number.isFinite(max) ? ['--max-seconds', String(max)] : [])];
@@ -126,15 +144,8 @@ export async function runPeers(o = {}) {
 export async function startTorchSession({ workload, threads, maxSeconds = DEFAULT_MAX_SECONDS.pytorch, log = (line) => process.stderr.write(line + '\n') }) {
   if (!TORCH_WORKLOADS.includes(workload)) throw new Error(`startTorchSession: unknown workload '${workload}' (expected ${TORCH_WORKLOADS.join(', ')})`);
   if (!(Number.isInteger(threads) && threads >= 1)) throw new Error(`startTorchSession: threads must be a positive integer, received ${threads}`);
-  const probe = fs.existsSync(PYTHON) ? spawnSync(PYTHON, ['-c', 'import torch, numpy'], { encoding: 'utf8' }) : null;
-  if (!probe || probe.status !== 0) return { skipped: `${PYTHON} cannot import torch and numpy (apt-get install -y python3-torch, or npm run bench:peers)` };
-  if (!haveData(DEFAULT_DATA_DIR, DEFAULT_N)) {
-    try {
-      await exportData({ log });
-    } catch (e) {
-      return { skipped: `cannot export the benchmark data: ${e instanceof Error ? e.message : e}` };
-    }
-  }
+  const cannot = torchUnavailable() ?? (await exportDataIfMissing(log));
+  if (cannot) return { skipped: cannot };
   const args = [path.join(HERE, 'torch_workloads.py'), '--serve', '--workloads', workload, '--threads', String(threads),
     ...(Number.isFinite(maxSeconds) ? ['--max-seconds', String(maxSeconds)] : [])];
   const child = spawn(PYTHON, args, { stdio: ['pipe', 'pipe', 'pipe'] });
