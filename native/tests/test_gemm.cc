@@ -150,7 +150,8 @@ void run_case(const Case& c) {
 void check_thread_bits() {
   struct Shape { int64_t m, n, k; bool tb; };
   for (const Shape& s : {Shape{300, 100, 32, false}, Shape{200, 100, 64, false}, Shape{301, 100, 64, false},
-                         Shape{150, 37, 32, false}, Shape{150, 200, 40, false}, Shape{100, 300, 100, true}, Shape{150, 300, 64, true}})
+                         Shape{150, 37, 32, false}, Shape{150, 200, 40, false}, Shape{100, 300, 100, true},
+                         Shape{150, 300, 64, true}})
     for (float beta : {0.0f, 1.0f, 0.3f}) {
       uint32_t x = 12345;
       auto next = [&x] { x = x * 1664525u + 1013904223u; return static_cast<float>(x >> 8) / 8388608.0f - 1.0f; };
@@ -282,7 +283,8 @@ int main(int argc, char** argv) {
   struct Shape { int64_t m, n, k; };
   const std::vector<Shape> shapes = small ? std::vector<Shape>{{7, 4100, 9}, {100, 33, 270}, {13, 37, 530}}
                                            : std::vector<Shape>{{257, 257, 257}, {400, 70, 300}, {7, 4100, 33}, {32, 300, 784}, {785, 33, 20}, {13, 37, 530},
-                                                {45, 203, 600}, {20, 100, 300}, {150, 520, 260}, {96, 1030, 300}, {100, 100, 32}, {300, 100, 32}, {64, 200, 40}};
+                                                {45, 203, 600}, {20, 100, 300}, {150, 520, 260}, {96, 1030, 300}, {100, 100, 32}, {300, 100, 32},
+                                                {64, 200, 40}};
   for (const Shape& s : shapes)
     for (bool ta : T)
       for (bool tb : T)
