@@ -23,10 +23,16 @@ export class Random {
     this.seed(seed);
   }
 
-  /** Reseed this generator (any finite number; non-integers are truncated); the stream then repeats exactly. */
+  /**
+   * Reseed this generator with an integer (a safe one, |seed| < 2^53, as Keras requires an integer
+   * seed); the stream then repeats exactly, and distinct seeds give distinct streams.
+   */
   seed(seed: number): void {
-    if (!Number.isFinite(seed)) throw new ValueError(`Random: seed must be a finite number, received ${describe(seed)}`);
-    let x = (Math.trunc(seed) ^ Math.floor(seed / 0x100000000)) >>> 0;
+    checkSeed('Random', seed);
+    // The low 32 bits seed splitmix32 (seeds 0 .. 2^32 - 1 keep the streams they always had); the
+    // high bits, sign included (-1 is 0xffffffff high, 0xffffffff low), perturb the state below.
+    let x = seed >>> 0;
+    const high = Math.floor(seed / 0x100000000) >>> 0;
     const next = (): number => {
       // splitmix32
       x = (x + 0x9e3779b9) >>> 0;
@@ -39,6 +45,14 @@ export class Random {
     this.s1 = next();
     this.s2 = next();
     this.s3 = next();
+    if (high !== 0) {
+      x = high ^ 0x5bd1e995;
+      this.s0 ^= next();
+      this.s1 ^= next();
+      this.s2 ^= next();
+      this.s3 ^= next();
+      if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;  // xoshiro's one forbidden state
+    }
     this.spare = null;
   }
 
@@ -117,6 +131,16 @@ function rotl(x: number, k: number): number {
 export const globalRandom = new Random();
 
 /** Seed the global generator: after this, model building and training repeat exactly. */
+/**
+ * Check an optional seed option: an integer, |seed| < 2^53 (Keras: "Argument `seed` must be an
+ * integer"). `where` names the layer, initializer or function for the error.
+ */
+export function checkSeed(where: string, seed: unknown): asserts seed is number {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed)) {
+    throw new ValueError(`${where}: seed must be an integer (|seed| < 2^53), received seed=${describe(seed)}`);
+  }
+}
+
 export function setSeed(seed: number): void {
   globalRandom.seed(seed);
 }

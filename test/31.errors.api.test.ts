@@ -145,7 +145,7 @@ describe('unknown string ids list the valid ones', () => {
     ['Activation layer', () => new Activation({ activation: 'swishy' as never }), 'swishy', ["'silu'"]],
     ['initializer', () => new Dense({ units: 2, kernelInitializer: 'he_normalx' as never }), 'he_normalx', ["'heNormal'", "'glorotUniform'"]],
     ['loss', () => getLoss('hinge_loss'), 'hinge_loss', ["'sparseCategoricalCrossentropy'", "'meanSquaredError'"]],
-    ['metric', () => getMetric('f1', 'mean_squared_error', 1), 'f1', ["'accuracy'", "'binaryAccuracy'"]],
+    ['metric', () => getMetric('f1', 'mean_squared_error'), 'f1', ["'accuracy'", "'binaryAccuracy'"]],
     ['optimizer', () => getOptimizer('not_an_optimizer'), 'not_an_optimizer', ["'sgd'"]],
     ['compile optimizer', () => new Sequential().compile({ optimizer: 'sgdx' as never, loss: 'mse' }), 'sgdx', ["'sgd'"]],
   ] as const)('%s', async (_what, fn, received, valid) => {
@@ -193,7 +193,7 @@ describe('Keras snake_case ids are accepted', () => {
     expect(getLoss('sparse_categorical_crossentropy').name).toBe('sparse_categorical_crossentropy');
     expect(getLoss('categorical_crossentropy').name).toBe('categorical_crossentropy');
     expect(getLoss('mse').name).toBe('mean_squared_error');
-    expect(getMetric('sparse_categorical_accuracy', 'mse', 3).name).toBe('sparse_categorical_accuracy');
+    expect(getMetric('sparse_categorical_accuracy', 'mse').name).toBe('sparse_categorical_accuracy');
     expect(getOptimizer('SGD')).toBeInstanceOf(SGD);
   });
 

@@ -69,7 +69,7 @@ const rows: Row[] = [
   { entry: 'new Tensor', bad: 'shape not an array', call: () => new Tensor(new Float32Array(4), bad(4)), cls: S, code: 'ERR_SHAPE', message: ['Tensor', 'shape', 'received 4'] },
   { entry: 'setNumThreads', bad: '0', call: () => setNumThreads(0), cls: V, code: 'ERR_VALUE', message: ['setNumThreads', 'positive integer', 'received 0'] },
   { entry: 'setNumThreads', bad: 'string', call: () => setNumThreads(bad('4')), cls: V, code: 'ERR_VALUE', message: ['setNumThreads', 'received "4"'] },
-  { entry: 'setSeed', bad: 'NaN', call: () => setSeed(NaN), cls: V, code: 'ERR_VALUE', message: ['seed must be a finite number', 'NaN'] },
+  { entry: 'setSeed', bad: 'NaN', call: () => setSeed(NaN), cls: V, code: 'ERR_VALUE', message: ['seed must be an integer', 'NaN'] },
 
   // --- layers: every factory, misspelt options first
   { entry: 'layers.dense', bad: 'misspelt units', call: () => layers.dense(bad({ unit: 10 })), cls: V, code: 'ERR_VALUE', message: ["Dense: unknown option(s) 'unit'", 'unit=10', "did you mean 'units'"] },
@@ -151,7 +151,7 @@ const rows: Row[] = [
   { entry: 'losses.categoricalCrossentropy', bad: 'misspelt option', call: () => losses.categoricalCrossentropy(bad({ from_logits: true })), cls: V, code: 'ERR_VALUE', message: ["CategoricalCrossentropy: unknown option(s) 'from_logits'", "did you mean 'fromLogits'"] },
   { entry: 'losses.binaryCrossentropy', bad: 'fromLogits number', call: () => losses.binaryCrossentropy({ fromLogits: bad(1) }), cls: V, code: 'ERR_VALUE', message: ['BinaryCrossentropy', 'fromLogits', '1'] },
   { entry: 'losses.compute', bad: 'labels of another shape', call: () => losses.meanSquaredError().compute(new Tensor(new Float32Array(4), [2, 2]), new Tensor(new Float32Array(3), [3])), cls: S, code: 'ERR_SHAPE', message: ['meanSquaredError', '[2,2]', '[3]'] },
-  { entry: 'metrics.getMetric', bad: 'unknown id', call: () => metrics.getMetric('acc2', 'mean_squared_error', 1), cls: V, code: 'ERR_UNKNOWN_ID', message: ['metric', '"acc2"', "'accuracy'"] },
+  { entry: 'metrics.getMetric', bad: 'unknown id', call: () => metrics.getMetric('acc2', 'mean_squared_error'), cls: V, code: 'ERR_UNKNOWN_ID', message: ['metric', '"acc2"', "'accuracy'"] },
 
   // --- optimizers: every factory
   { entry: 'optimizers.sgd', bad: 'misspelt learningRate', call: () => optimizers.sgd(bad({ learningrate: 0.1 })), cls: V, code: 'ERR_VALUE', message: ["SGD: unknown option(s) 'learningrate'", 'learningrate=0.1', "did you mean 'learningRate'"] },

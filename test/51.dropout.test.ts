@@ -209,7 +209,7 @@ describe('Dropout', () => {
     err(() => new AlphaDropout({ rate: NaN }), /AlphaDropout .*received rate=NaN/);
     err(() => new GaussianDropout({ rate: 1.2 }), /GaussianDropout .*received rate=1\.2/);
     err(() => new GaussianNoise({ stddev: 2 }), /stddev must be a number in \[0, 1\], received stddev=2/);
-    err(() => new Dropout({ rate: 0.1, seed: NaN }), /seed must be a finite number, received seed=NaN/);
+    err(() => new Dropout({ rate: 0.1, seed: NaN }), /seed must be an integer \(\|seed\| < 2\^53\), received seed=NaN/);
     err(() => new Dropout({ rate: 0.1, noiseShape: [0, 3] }), /noiseShape must be an array of positive integers or null, received noiseShape=\[0, 3\]/);
     err(() => new Dropout(undefined as unknown as { rate: number }), /expected an options object/);
   });

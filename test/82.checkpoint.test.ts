@@ -92,9 +92,10 @@ describe('modelCheckpoint', () => {
     expect(acc.saved.map((p) => path.basename(p))).toEqual(['best-acc-1', 'best-acc-3']); // 0.7 again is not better
     const back = await loadModel(dir);
     expect(back.layers[1]!.getWeights()[1]!.data[0]).toBe(3);
-    // A missing quantity skips the save rather than failing.
+    // A missing quantity saves anyway with a warning, as Keras 3 (model_checkpoint.py, _should_save_model).
     await ck.onEpochEnd(4, { loss: 0.1 });
-    expect(ck.saved.length).toBe(3);
+    expect(ck.saved.length).toBe(4);
+    expect(ck.best).toBe(0.3);
   });
 
   it('saveBestOnly during fit: the checkpoint holds the weights of the epoch with the lowest val_loss', async () => {

@@ -117,17 +117,17 @@ export class ModelCheckpoint extends Callback {
     const dir = formatFilepath(this.filepath, { epoch: epoch + 1, ...(batch !== null ? { batch: batch + 1 } : {}), ...logs });
     if (this.saveBestOnly) {
       const current = logs[this.monitor];
-      if (typeof current !== 'number' || Number.isNaN(current)) {
-        // Keras warns and skips when the quantity is not logged (e.g. no validation data).
-        say(`ModelCheckpoint: can save best model only with ${this.monitor} available, skipping (logged: ${Object.keys(logs).join(', ') || 'nothing'})`);
-        return;
-      }
-      if (!this.better(current, this.best)) {
+      if (typeof current !== 'number') {
+        // Keras 3 (callbacks/model_checkpoint.py, _should_save_model) warns and saves anyway when
+        // the quantity is not logged (e.g. val_loss without validation data).
+        say(`ModelCheckpoint: can save best model only with ${this.monitor} available, saving anyway (logged: ${Object.keys(logs).join(', ') || 'nothing'})`);
+      } else if (!this.better(current, this.best)) {
         if (this.verbose) say(`\nEpoch ${epoch + 1}: ${this.monitor} did not improve from ${fmt(this.best)}`);
         return;
+      } else {
+        if (this.verbose) say(`\nEpoch ${epoch + 1}: ${this.monitor} improved from ${fmt(this.best)} to ${fmt(current)}, saving model to ${dir}`);
+        this.best = current;
       }
-      if (this.verbose) say(`\nEpoch ${epoch + 1}: ${this.monitor} improved from ${fmt(this.best)} to ${fmt(current)}, saving model to ${dir}`);
-      this.best = current;
     } else if (this.verbose) {
       say(`\nEpoch ${epoch + 1}: saving model to ${dir}`);
     }

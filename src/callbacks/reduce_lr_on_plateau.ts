@@ -70,8 +70,15 @@ export class ReduceLROnPlateau extends Callback {
     this.minDelta = checkNumber(o, 'minDelta', a.minDelta ?? 1e-4, 0);
     this.cooldown = checkInt(o, 'cooldown', a.cooldown ?? 0, 0);
     this.minLr = checkNumber(o, 'minLr', a.minLr ?? 0, 0);
-    // Keras falls back to 'min' for names it does not know.
-    this.minimize = this.mode === 'auto' ? inferDirection(this.monitor) !== 'max' : this.mode === 'min';
+    // Keras 3 (callbacks/monitor_callback.py) raises for a name whose direction it cannot infer.
+    const direction = this.mode === 'auto' ? inferDirection(this.monitor) : this.mode;
+    if (direction === null) {
+      throw new ValueError(
+        `${o}: cannot tell whether monitor=${JSON.stringify(this.monitor)} should be minimized or maximized; ` +
+          "pass mode: 'min' or mode: 'max'",
+      );
+    }
+    this.minimize = direction === 'min';
     this.best = this.minimize ? Infinity : -Infinity;
   }
 

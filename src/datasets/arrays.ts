@@ -4,7 +4,7 @@
  * one sample's features.
  */
 import { ShapeError, ValueError, checkOptions, describe } from '../errors';
-import { rngFor } from '../random';
+import { checkSeed, rngFor } from '../random';
 import { Shape, Tensor, sizeOf } from '../tensor';
 
 /** Inputs: a Tensor, rows of numbers, or a flat array (then `shape` is required). */
@@ -184,9 +184,7 @@ export function trainTestSplit(x: ArrayInput, y: LabelInput, options: TrainTestS
   const shuffle = options.shuffle ?? true;
   if (typeof shuffle !== 'boolean') throw new ValueError(`${where}: shuffle must be a boolean, received ${describe(shuffle)}`);
   const seed = options.seed;
-  if (seed !== undefined && (typeof seed !== 'number' || !Number.isFinite(seed))) {
-    throw new ValueError(`${where}: seed must be a finite number, received ${describe(seed)}`);
-  }
+  if (seed !== undefined) checkSeed(where, seed);
   const stratify = options.stratify ?? false;
 
   let trainIndex: Uint32Array;

@@ -3,7 +3,7 @@
  * Glorot, He and LeCun are presets of VarianceScaling: variance = scale / fan, fan chosen by mode.
  */
 import { Shape, sizeOf } from '../tensor';
-import { Random, rngFor } from '../random';
+import { Random, checkSeed, rngFor } from '../random';
 import { ValueError, checkOptions, describe, unknownId } from '../errors';
 
 /** Produces the initial values of a weight. Keras: `keras.initializers.Initializer`. */
@@ -99,7 +99,7 @@ export class VarianceScaling implements Initializer {
     if (!m) unknownId('VarianceScaling mode', mode, ['fanIn', 'fanOut', 'fanAvg']);
     const d = DISTRIBUTIONS[String(distribution).replace(/_/g, '').toLowerCase()];
     if (!d) unknownId('VarianceScaling distribution', distribution, ['truncatedNormal', 'untruncatedNormal', 'uniform']);
-    if (seed !== undefined) checkFinite('VarianceScaling', 'seed', seed);
+    if (seed !== undefined) checkSeed('VarianceScaling', seed);
     this.scale = scale;
     this.mode = m;
     this.distribution = d;
@@ -143,7 +143,7 @@ function preset(className: string, scale: number, mode: FanMode, distribution: D
     override readonly className = className;
     constructor(options: { seed?: number } = {}) {
       checkOptions(className, options, ['seed']);
-      if (options.seed !== undefined) checkFinite(className, 'seed', options.seed);
+      if (options.seed !== undefined) checkSeed(className, options.seed);
       super({ scale, mode, distribution, seed: options.seed });
     }
     override getConfig(): Record<string, unknown> {
@@ -223,6 +223,7 @@ export class RandomNormal implements Initializer {
     const { mean = 0, stddev = 0.05, seed } = options;
     checkFinite(this.className, 'mean', mean);
     checkPositive(this.className, 'stddev', stddev);
+    if (seed !== undefined) checkSeed(this.className, seed);
     this.mean = mean;
     this.stddev = stddev;
     this.seed = seed;
@@ -275,6 +276,7 @@ export class RandomUniform implements Initializer {
     if (!(maxval > minval)) {
       throw new ValueError(`RandomUniform: maxval must exceed minval, received minval=${minval}, maxval=${maxval}`);
     }
+    if (seed !== undefined) checkSeed(this.className, seed);
     this.minval = minval;
     this.maxval = maxval;
     this.seed = seed;
@@ -312,7 +314,7 @@ export class Orthogonal implements Initializer {
     checkOptions('Orthogonal', options, ['gain', 'seed']);
     const { gain = 1, seed } = options;
     checkFinite('Orthogonal', 'gain', gain);
-    if (seed !== undefined) checkFinite('Orthogonal', 'seed', seed);
+    if (seed !== undefined) checkSeed('Orthogonal', seed);
     this.gain = gain;
     this.seed = seed;
   }

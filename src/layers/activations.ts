@@ -12,7 +12,7 @@ import { reshape } from '../ops/shape';
 import { Initializer, InitializerId, SerializedInitializer, getInitializer, serializeInitializer } from '../initializers';
 import { Regularizer, RegularizerIdentifier, getRegularizer, serializeRegularizer } from '../regularizers';
 import { Constraint, ConstraintIdentifier, getConstraint, serializeConstraint } from '../constraints';
-import { Random, rngFor } from '../random';
+import { Random, checkSeed, rngFor } from '../random';
 import { ShapeError, ValueError, describe } from '../errors';
 
 /** The layer's options object, or {} when none was given; anything else is an error. */
@@ -245,7 +245,7 @@ export class RReLU extends ActivationLayer {
         `${this.describeSelf()}: lower must not exceed upper, received lower=${this.lower}, upper=${this.upper}`,
       );
     }
-    if (seed !== undefined) checkNumber(this, 'seed', seed);
+    if (seed !== undefined) checkSeed(this.describeSelf(), seed);
     this.seed = seed;
     this.rng = rngFor(seed);
   }

@@ -14,7 +14,7 @@
  */
 import { Tensor, Shape, sizeOf } from '../tensor';
 import { Layer, LayerArgs, SymbolicShape, CallArgs } from './layer';
-import { Random, rngFor } from '../random';
+import { Random, checkSeed, rngFor } from '../random';
 import { native } from '../backend/native';
 import { output, needsGrad, record, gradOf, pool } from '../autograd/engine';
 import { ShapeError, ValueError, describe } from '../errors';
@@ -38,9 +38,7 @@ export abstract class NoiseLayer extends Layer {
 
   constructor(args: LayerArgs & { seed?: number }, known: readonly string[] = []) {
     super(args, ['seed', ...known]);
-    if (args.seed !== undefined && (typeof args.seed !== 'number' || !Number.isFinite(args.seed))) {
-      throw new ValueError(`${this.describeSelf()}: seed must be a finite number, received seed=${describe(args.seed)}`);
-    }
+    if (args.seed !== undefined) checkSeed(this.describeSelf(), args.seed);
     this.seed = args.seed;
     this.rng = rngFor(args.seed);
   }

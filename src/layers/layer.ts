@@ -60,8 +60,13 @@ export const LAYER_OPTIONS: readonly string[] = ['name', 'inputShape', 'batchInp
 
 const nameCounts = new Map<string, number>();
 
+/** Keras's `utils.naming.to_snake_case`: 'BatchNormalization' -> 'batch_normalization', 'PReLU' -> 'p_re_lu'. */
 function snakeCase(s: string): string {
-  return s.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase();
+  return s
+    .replace(/\W+/g, '')
+    .replace(/(.)([A-Z][a-z]+)/g, '$1_$2')
+    .replace(/([a-z])([A-Z])/g, '$1_$2')
+    .toLowerCase();
 }
 
 /** Keras-style unique default names: 'dense', 'dense_1', 'dense_2', ... */

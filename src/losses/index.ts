@@ -78,16 +78,24 @@ export class SparseCategoricalCrossentropy implements Loss {
       const total = native.sparseSoftmaxXent(logits.data, target.data, rows, cols, grad, scale, null);
       return scalarLoss(total * scale, logits, grad);
     }
-    // Probabilities from elsewhere: -log(clip(p[label])).
+    // Probabilities from elsewhere, as Keras 3 and categoricalCrossentropy take them: each row
+    // renormalised to sum 1, then -log(clip(q[label], eps, 1 - eps)). A row summing to 0 counts as
+    // q = 0 (clipped) rather than NaN.
     const grad = needsGrad(pred) ? output(pred.shape).data : null;
     if (grad) grad.fill(0);
     let total = 0;
     for (let r = 0; r < rows; r++) {
       const label = target.data[r]!;
+      let sum = 0;
+      for (let j = 0; j < cols; j++) sum += pred.data[r * cols + j]!;
       const p = pred.data[r * cols + label]!;
-      const pc = Math.min(Math.max(p, EPSILON), 1 - EPSILON);
-      total -= Math.log(pc);
-      if (grad && p > EPSILON && p < 1 - EPSILON) grad[r * cols + label] = -scale / pc;
+      const q = sum > 0 ? p / sum : 0;
+      total -= Math.log(Math.min(Math.max(q, EPSILON), 1 - EPSILON));
+      // d/dp_j of -log(p_label / sum) = 1/sum - [j = label]/p_label where q is not clipped, else 0.
+      if (grad && q > EPSILON && q < 1 - EPSILON) {
+        for (let j = 0; j < cols; j++) grad[r * cols + j] = scale / sum;
+        grad[r * cols + label]! -= scale / p;
+      }
     }
     return scalarLoss(total * scale, pred, grad);
   }

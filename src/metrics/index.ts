@@ -1,11 +1,11 @@
 /**
  * Metrics accumulate over an epoch and report the mean, weighted by samples, like Keras's
- * stateful metrics. 'accuracy' resolves to the sparse, categorical or binary variant from the loss
- * and the output shape, as Keras's compile does.
+ * stateful metrics. 'accuracy' resolves to the sparse, categorical or binary variant from the
+ * shapes of the labels and predictions, as Keras 3's compile does.
  */
 import { Tensor } from '../tensor';
 import { native } from '../backend/native';
-import { unknownId } from '../errors';
+import { ShapeError, unknownId } from '../errors';
 
 /** A streaming metric: `update` per batch, `result` for the running value, `reset` at each epoch. Keras: `keras.metrics.Metric`. */
 export interface Metric {
@@ -43,6 +43,10 @@ function split(pred: Tensor): [number, number] {
   return [cols === 0 ? 0 : pred.size / cols, cols];
 }
 
+function mismatch(name: string, pred: Tensor, target: Tensor, expected: string): never {
+  throw new ShapeError(`metric "${name}": predictions have shape [${pred.shape}], targets have shape [${target.shape}]; expected ${expected}`);
+}
+
 /** Fraction of samples whose argmax equals the integer label. */
 export class SparseCategoricalAccuracy extends MeanMetric {
   /** @param name Key in logs (default 'sparse_categorical_accuracy'). Keras: `name`. */
@@ -52,6 +56,7 @@ export class SparseCategoricalAccuracy extends MeanMetric {
   /** Add a batch: predictions [batch, classes] and integer labels [batch]. */
   update(pred: Tensor, target: Tensor): void {
     const [rows, cols] = split(pred);
+    if (target.size !== rows) mismatch(this.name, pred, target, `${rows} integer labels`);
     this.total += native.sparseArgmaxMatches(pred.data, target.data, rows, cols);
     this.count += rows;
   }
@@ -66,6 +71,7 @@ export class CategoricalAccuracy extends MeanMetric {
   /** Add a batch: predictions and one-hot targets, both [batch, classes]. */
   update(pred: Tensor, target: Tensor): void {
     const [rows, cols] = split(pred);
+    if (target.size !== pred.size) mismatch(this.name, pred, target, `one-hot targets of ${pred.size} values`);
     this.total += native.argmaxMatches(pred.data, target.data, rows, cols);
     this.count += rows;
   }
@@ -82,6 +88,7 @@ export class BinaryAccuracy extends MeanMetric {
   }
   /** Add a batch: predictions and 0/1 targets of the same shape; every element counts. */
   update(pred: Tensor, target: Tensor): void {
+    if (target.size !== pred.size) mismatch(this.name, pred, target, `targets of ${pred.size} values`);
     this.total += native.binaryMatches(pred.data, target.data, this.threshold);
     this.count += pred.size;
   }
@@ -109,7 +116,7 @@ export class Mean {
   }
 }
 
-/** String ids accepted by `compile({ metrics })`; `'accuracy'`/`'acc'` pick the accuracy matching the loss. */
+/** String ids accepted by `compile({ metrics })`; `'accuracy'`/`'acc'` pick the accuracy matching the labels. */
 export type MetricId =
   | 'accuracy' | 'acc'
   | 'sparseCategoricalAccuracy' | 'sparse_categorical_accuracy'
@@ -117,18 +124,50 @@ export type MetricId =
   | 'binaryAccuracy' | 'binary_accuracy';
 
 /**
- * Resolve a metric id. 'accuracy' follows Keras: sparse for sparse cross-entropy, binary for binary
- * cross-entropy or a single output unit, categorical otherwise.
+ * 'accuracy' or 'acc', logged under the id as given. The variant is chosen from the batch's shapes,
+ * as Keras 3's compile does (`compile_utils.get_metric`): binary when the predictions have one
+ * column, sparse when the labels have fewer axes than the predictions or one column against
+ * several, categorical otherwise. One difference, kept on purpose: with binary cross-entropy the
+ * accuracy is binary whatever the width (Keras 3 picks categorical for a multi-label output,
+ * where tf.keras picked binary).
  */
-export function getMetric(id: MetricId | Metric | string, lossName: string, outputUnits: number): Metric {
+class Accuracy implements Metric {
+  private chosen: Metric | null = null;
+  constructor(
+    readonly name: string,
+    private readonly lossName: string,
+  ) {}
+  update(pred: Tensor, target: Tensor): void {
+    if (this.chosen === null) {
+      const predCols = pred.shape[pred.rank - 1] ?? 1;
+      const targetCols = target.shape[target.rank - 1] ?? 1;
+      if (this.lossName === 'binary_crossentropy' || predCols === 1) this.chosen = new BinaryAccuracy(this.name);
+      else if (target.rank < pred.rank || (targetCols === 1 && predCols > 1)) this.chosen = new SparseCategoricalAccuracy(this.name);
+      else this.chosen = new CategoricalAccuracy(this.name);
+    }
+    this.chosen.update(pred, target);
+  }
+  result(): number {
+    return this.chosen === null ? 0 : this.chosen.result();
+  }
+  /** Forget all added batches; the next batch chooses the variant again. */
+  reset(): void {
+    this.chosen = null;
+  }
+}
+
+/**
+ * Resolve a metric id. 'accuracy' (or 'acc') chooses its variant from the labels' and predictions'
+ * shapes at the first batch after each reset (see {@link Accuracy}).
+ * @param lossName the compiled loss's name (binary cross-entropy makes 'accuracy' binary).
+ */
+export function getMetric(id: MetricId | Metric | string, lossName: string): Metric {
   if (typeof id === 'object' && id !== null && typeof (id as Metric).update === 'function') return id as Metric;
   const key = typeof id === 'string' ? id.replace(/_/g, '').toLowerCase() : '';
   switch (key) {
     case 'accuracy':
     case 'acc':
-      if (lossName === 'sparse_categorical_crossentropy') return new SparseCategoricalAccuracy('accuracy');
-      if (lossName === 'binary_crossentropy' || outputUnits === 1) return new BinaryAccuracy('accuracy');
-      return new CategoricalAccuracy('accuracy');
+      return new Accuracy(id as string, lossName);
     case 'sparsecategoricalaccuracy':
       return new SparseCategoricalAccuracy();
     case 'categoricalaccuracy':

@@ -47,8 +47,8 @@ export interface FitArgs {
   validationData?: [TensorLike, TensorLike];
   /** Fraction of the training data (taken from the end, before shuffling) to validate on. */
   validationSplit?: number;
-  /** Callbacks run at the train/epoch/batch hooks (a History is always added and returned). Default none. Keras: `callbacks`. */
-  callbacks?: Callback[];
+  /** Callbacks run at the train/epoch/batch hooks, one or a list (a History is always added and returned). Default none. Keras: `callbacks`. */
+  callbacks?: Callback | Callback[];
   /** 0 silent, 1 progress bar, 2 one line per epoch (default 1). */
   verbose?: 0 | 1 | 2;
   /** Epoch at which to start (for resuming), default 0. */
@@ -66,6 +66,8 @@ export interface FitArgs {
 export interface EvaluateArgs {
   /** Samples per batch, default 32. Keras: `batch_size`. */
   batchSize?: number;
+  /** Accepted (0, 1 or 2) so that Keras calls port unchanged; evaluate prints nothing. Keras: `verbose`. */
+  verbose?: 0 | 1 | 2;
 }
 
 /**
@@ -95,6 +97,8 @@ export interface PredictArgs {
   batchSize?: number;
   /** Run layers in training mode (e.g. MC Dropout), default false. */
   training?: boolean;
+  /** Accepted (0, 1 or 2) so that Keras calls port unchanged; predict prints nothing. Keras: `verbose`. */
+  verbose?: 0 | 1 | 2;
 }
 
 interface Compiled {
@@ -245,9 +249,7 @@ export class Sequential {
     if (args.loss === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs a loss`);
     const optimizer = getOptimizer(args.optimizer);
     const loss = getLoss(args.loss);
-    const last = this.outputShapes[this.outputShapes.length - 1];
-    const units = last ? (last[last.length - 1] ?? 0) : 0;
-    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name, units ?? 0));
+    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name));
     this.compiled = { optimizer, loss, metrics };
     this.plan = undefined;
     if (this.built) this.packWeights();
@@ -309,12 +311,6 @@ export class Sequential {
     if (!this._inputShape) {
       if (x.rank < 1) throw new ShapeError(`Sequential "${this.name}": ${where}: input must have a batch axis, received shape []`);
       this.build([null, ...x.shape.slice(1)]);
-      if (this.compiled) {
-        const compiled = this.compiled;
-        const last = this.outputShapes[this.outputShapes.length - 1]!;
-        const units = last[last.length - 1] ?? 0;
-        compiled.metrics = compiled.metrics.map((m) => (m.name === 'accuracy' ? getMetric('accuracy', compiled.loss.name, units) : m));
-      }
       return;
     }
     const expected = this._inputShape;
@@ -336,6 +332,27 @@ export class Sequential {
   }
 
   /** Validates x and y; `finite: false` leaves the NaN/Inf scan to the caller (fit does it in slices). */
+  /** evaluate's and predict's `verbose`: 0, 1 or 2 (they print nothing either way). */
+  private checkQuietVerbose(where: string, verbose: unknown): void {
+    if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2) {
+      throw new ValueError(`Sequential "${this.name}": ${where}: verbose must be 0, 1 or 2, received ${describe(verbose)}`);
+    }
+  }
+
+  /** fit's `callbacks`: one callback or a list of them (Keras flattens either). */
+  private checkCallbacks(callbacks: unknown): Callback[] {
+    if (callbacks === undefined || callbacks === null) return [];
+    const list = Array.isArray(callbacks) ? callbacks : [callbacks];
+    list.forEach((cb, i) => {
+      const ok = typeof cb === 'object' && cb !== null && ['setModel', 'setParams', 'onEpochEnd'].every((f) => typeof (cb as Record<string, unknown>)[f] === 'function');
+      if (!ok) {
+        const where = Array.isArray(callbacks) ? `callbacks[${i}]` : 'callbacks';
+        throw new ValueError(`Sequential "${this.name}": fit: ${where} must be a Callback (a subclass of callbacks.Callback, or callbacks.lambda({...})), received ${describe(cb)}`);
+      }
+    });
+    return list as Callback[];
+  }
+
   private checkXY(x: unknown, y: unknown, what: string, finite = true): [Tensor, Tensor] {
     const xt = toTensor(x, `${what} x`);
     const yt = toTensor(y, `${what} y`);
@@ -391,6 +408,10 @@ export class Sequential {
     if (verbose !== 0 && verbose !== 1 && verbose !== 2) {
       throw new ValueError(`Sequential "${this.name}": verbose must be 0, 1 or 2, received ${describe(verbose)}`);
     }
+    if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') {
+      throw new ValueError(`Sequential "${this.name}": shuffle must be true or false, received ${describe(args.shuffle)}`);
+    }
+    const callbacks = this.checkCallbacks(args.callbacks);
     const split = args.validationSplit ?? 0;
     if (typeof split !== 'number' || !(split >= 0 && split < 1)) {
       throw new ValueError(`Sequential "${this.name}": validationSplit must be in [0, 1), received ${describe(split)}`);
@@ -425,7 +446,7 @@ export class Sequential {
     const n = xt.shape[0]!;
     const steps = Math.ceil(n / batchSize);
     const history = new History();
-    const cbs: Callback[] = [history, ...(args.callbacks ?? [])];
+    const cbs: Callback[] = [history, ...callbacks];
     if (verbose !== 0) cbs.push(new ProgbarLogger(verbose, args.stream));
     const list = new CallbackList(cbs);
     list.setModel(this);
@@ -450,6 +471,7 @@ export class Sequential {
     let lastYield = performance.now();
 
     await list.onTrainBegin({});
+    let lastLogs: Logs = {};
     for (let epoch = initialEpoch; epoch < epochs && !this.stopTraining; epoch++) {
       if (order) globalRandom.shuffle(order);
       lossMean.reset();
@@ -524,8 +546,9 @@ export class Sequential {
         for (const [k, value] of Object.entries(v)) epochLogs[`val_${k}`] = value;
       }
       await list.onEpochEnd(epoch, epochLogs);
+      lastLogs = epochLogs;
     }
-    await list.onTrainEnd({});
+    await list.onTrainEnd(lastLogs);
     this.batchX = this.batchY = null;
     return history;
   }
@@ -813,7 +836,8 @@ export class Sequential {
 
   /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
   evaluate(x: TensorLike, y: TensorLike, args: EvaluateArgs = {}): Record<string, number> {
-    checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize']);
+    checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize', 'verbose']);
+    this.checkQuietVerbose('evaluate', args.verbose);
     const compiled = this.requireCompiled('evaluate');
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
     const [xt, yt] = this.checkXY(x, y, 'evaluate');
@@ -862,7 +886,8 @@ export class Sequential {
 
   /** Outputs for x, computed in batches; a new tensor the caller owns. */
   predict(x: TensorLike, args: PredictArgs = {}): Tensor {
-    checkOptions(`Sequential "${this.name}": predict`, args, ['batchSize', 'training']);
+    checkOptions(`Sequential "${this.name}": predict`, args, ['batchSize', 'training', 'verbose']);
+    this.checkQuietVerbose('predict', args.verbose);
     if (args.training !== undefined && typeof args.training !== 'boolean') {
       throw new ValueError(`Sequential "${this.name}": predict: training must be a boolean, received ${describe(args.training)}`);
     }

@@ -146,6 +146,8 @@ export class TrainPlan {
     readonly inWidth: number,
     /** The dropout-family layers, in order: each takes a key per step. */
     private readonly noise: readonly NoiseLayer[],
+    /** Each BatchNormalization layer with its `trainable` when the plan was made (batch statistics or moving ones). */
+    private readonly bnModes: readonly [{ readonly trainable: boolean }, boolean][],
   ) {
     this.generators = [...new Set(noise.map((l) => l.generator))];
   }
@@ -206,6 +208,7 @@ export class TrainPlan {
       return [v.data, g];
     };
     const noise: NoiseLayer[] = [];
+    const bnModes: [{ readonly trainable: boolean }, boolean][] = [];
     let shape = inputShape;
     let anyTrainable = false;
     let activatePred = false;
@@ -309,6 +312,7 @@ export class TrainPlan {
         const [mm] = watch(bn.movingMean, false);
         const [mv] = watch(bn.movingVariance, false);
         anyTrainable ||= trainGamma || trainBeta;
+        bnModes.push([bn, bn.trainable]);
         specs.push({
           kind: 'batchnorm', C: bn.movingMean.size, gamma: g, beta: b, movingMean: mm, movingVariance: mv,
           momentum: bn.momentum, epsilon: bn.epsilon,
@@ -325,11 +329,15 @@ export class TrainPlan {
     const handle = native.trainPlanCreate(specs, maxRows, kind);
     const inWidth = specs[0]!.kind === 'dense' ? (specs[0]!.in as number) : (specs[0]!.C as number);
     const classes = lastSpec.out as number;
-    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, activatePred, classes, inWidth, noise);
+    return new TrainPlan(handle, data, grads, trainable, maxRows, kind === LossKind.Sparse ? 1 : classes, activatePred, classes, inWidth, noise, bnModes);
   }
 
-  /** False once a weight was re-packed, frozen or unfrozen since the plan was made. */
+  /**
+   * False once a weight was re-packed, frozen or unfrozen, or a BatchNormalization layer frozen or
+   * unfrozen (one without gamma and beta has no weight that would show it), since the plan was made.
+   */
   current(): boolean {
+    for (const [bn, on] of this.bnModes) if (bn.trainable !== on) return false;
     for (const [t, a] of this.data) if (t.data !== a) return false;
     for (const [t, g] of this.grads) if (g !== null && t.grad !== g) return false;
     for (const [v, on] of this.trainable) if (v.requiresGrad !== on) return false;

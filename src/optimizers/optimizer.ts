@@ -79,7 +79,7 @@ export abstract class Optimizer {
   protected readonly scratch = new Float64Array(UPDATE_SCALARS);
   private lrValue: number;
   private lrSchedule: LearningRateSchedule | null;
-  private decayExcludes: readonly string[] = [];
+  private decayExcludes: readonly RegExp[] = [];
   private slotBuffers = new Map<string, Float32Array>();
   private layout: Segment[] | null = null;
   private layoutLength = -1;
@@ -127,13 +127,19 @@ export abstract class Optimizer {
   /**
    * The learning rate the next step will use. Setting a number replaces a constant learning rate
    * (callbacks such as ReduceLROnPlateau do this); it is an error when a schedule drives the rate.
+   * Setting a schedule makes it drive the rate from the current step on, as in Keras.
    */
   get learningRate(): number {
     return this.currentLearningRate();
   }
 
-  /** Replaces a constant learning rate (throws StateError when a schedule drives it). Keras: `optimizer.learning_rate = ...`. */
-  set learningRate(lr: number) {
+  /** Replaces the learning rate: a schedule always, a number only when no schedule drives it (else StateError). Keras: `optimizer.learning_rate = ...`. */
+  set learningRate(lr: number | LearningRateSchedule) {
+    if (lr instanceof LearningRateSchedule) {
+      this.lrSchedule = lr;
+      this.lrValue = Number.NaN;
+      return;
+    }
     if (this.lrSchedule !== null) {
       throw new StateError(
         `${this.className}: the learning rate is set by a ${this.lrSchedule.className} schedule and cannot be ` +
@@ -162,8 +168,10 @@ export abstract class Optimizer {
   }
 
   /**
-   * Exclude weights from weight decay: any weight whose name contains one of `varNames` (e.g.
-   * ['bias', 'gamma', 'beta']). Keras matches these as regular expressions; we match substrings.
+   * Exclude weights from weight decay: any weight whose own name (the part after the layer's, e.g.
+   * 'bias' of 'dense_1/bias') matches one of `varNames`, regular expressions searched as Keras 3's
+   * `exclude_from_weight_decay(var_names=...)` does (['bias', 'gamma', 'beta'], or ['^bias$']).
+   * Like Keras, only before the first step.
    */
   excludeFromWeightDecay(args: { varNames: readonly string[] }): void {
     const names = args?.varNames;
@@ -172,7 +180,17 @@ export abstract class Optimizer {
         `${this.className}: excludeFromWeightDecay expects { varNames: non-empty strings[] }, received ${describe(names)}`,
       );
     }
-    this.decayExcludes = [...names];
+    if (this.iterations > 0 || this.slotBuffers.size > 0) {
+      throw new StateError(`${this.className}: excludeFromWeightDecay can only be set before the first step (Keras: before the optimizer is built)`);
+    }
+    const patterns = names.map((n) => {
+      try {
+        return new RegExp(n);
+      } catch {
+        throw new ValueError(`${this.className}: excludeFromWeightDecay: varNames entry ${describe(n)} is not a valid regular expression`);
+      }
+    });
+    this.decayExcludes = patterns;
   }
 
   /**
@@ -251,9 +269,12 @@ export abstract class Optimizer {
     }
   }
 
-  /** The weights that decay under excludeFromWeightDecay (those whose name contains none of the names). */
+  /** The weights that decay under excludeFromWeightDecay (those whose own name matches none of the patterns). */
   private decaying(segs: readonly Segment[]): Segment[] {
-    return segs.filter((s) => !this.decayExcludes.some((x) => s.name.includes(x)));
+    return segs.filter((s) => {
+      const own = s.name.slice(s.name.lastIndexOf('/') + 1);
+      return !this.decayExcludes.some((x) => x.test(own));
+    });
   }
 
   /** The decoupled weight decay of a step at learning rate `lr` (weightDecay * lr, or 0). */

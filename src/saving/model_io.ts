@@ -426,17 +426,11 @@ function compileFrom(model: Sequential, training: TrainingConfig, state: readonl
       loss = fromLogits ? new (base.constructor as new (fromLogits: boolean) => Loss)(true) : base;
     }
     const metrics = Array.isArray(training.metrics) ? training.metrics : [];
-    model.compile({ optimizer, loss, metrics: metrics.map((m) => getMetric(m, loss.name, lastUnits(model))) });
+    model.compile({ optimizer, loss, metrics: metrics.map((m) => getMetric(m, loss.name)) });
     if (state.length > 0) optimizer.setWeights(state);
   } catch (e) {
     throw rethrowWith(e, `${file}: deepnode.trainingConfig`);
   }
-}
-
-function lastUnits(model: Sequential): number {
-  const shape = model.outputShape;
-  const units = shape ? shape[shape.length - 1] : null;
-  return typeof units === 'number' ? units : 0;
 }
 
 /** Read model.json and its weight files, validating sizes before reading any weight data. */

@@ -1,0 +1,295 @@
+/**
+ * Behaviour that an audit against Keras 3's sources found different, each checked against the
+ * Keras rule it now follows (file named beside each case) or an independent computation:
+ * 'accuracy' chosen from shapes, fit's callbacks and onTrainEnd logs, ModelCheckpoint without
+ * its monitored value, ReduceLROnPlateau's direction, a frozen weightless BatchNormalization on
+ * the one-call path, integer seeds with distinct streams, sparse cross-entropy on unnormalised
+ * probabilities, excludeFromWeightDecay as regular expressions on the weight's own name, a
+ * schedule assigned to learningRate, verbose on evaluate/predict, and Keras's layer names.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Sequential } from '../src/models/sequential';
+import { setTrainPlanEnabled } from '../src/models/train_plan';
+import { BatchNormalization, Dense, Dropout, PReLU } from '../src/layers';
+import { Callback, lambda, modelCheckpoint, reduceLROnPlateau } from '../src/callbacks';
+import { Loss, SparseCategoricalCrossentropy, CategoricalCrossentropy } from '../src/losses';
+import { AdamW, SGD } from '../src/optimizers';
+import { exponentialDecay } from '../src/optimizers/schedules';
+import { RandomNormal } from '../src/initializers';
+import { Random, setSeed } from '../src/random';
+import { Tensor } from '../src/tensor';
+import { backward } from '../src/autograd/engine';
+import { caught, randArray, rng } from './support/reference';
+
+const r = rng(43);
+let root = '';
+beforeAll(() => {
+  root = fs.mkdtempSync(path.join(os.tmpdir(), 'deepnode-43-'));
+});
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+
+function data(n: number, classes = 3): { x: Tensor; y: Tensor; oneHot: Tensor } {
+  const x = randArray(r, n * 4);
+  const y = new Float32Array(n);
+  const oneHot = new Float32Array(n * classes);
+  for (let i = 0; i < n; i++) {
+    y[i] = (x[i * 4]! > 0 ? 1 : 0) + (x[i * 4 + 1]! > 0.3 ? 1 : 0);
+    oneHot[i * classes + y[i]!] = 1;
+  }
+  return { x: new Tensor(x, [n, 4]), y: new Tensor(y, [n]), oneHot: new Tensor(oneHot, [n, classes]) };
+}
+
+function classifier(): Sequential {
+  return new Sequential([new Dense({ units: 8, activation: 'relu', inputShape: [4] }), new Dense({ units: 3, activation: 'softmax' })]);
+}
+
+/** Fraction of rows whose argmax equals the label, computed here from predict's output. */
+function argmaxAccuracy(pred: Tensor, labels: Float32Array): number {
+  const cols = pred.shape[1]!;
+  let hits = 0;
+  for (let i = 0; i < labels.length; i++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (pred.data[i * cols + j]! > pred.data[i * cols + best]!) best = j;
+    if (best === labels[i]) hits++;
+  }
+  return hits / labels.length;
+}
+
+describe("'accuracy' chooses its variant from the shapes (Keras 3: trainers/compile_utils.py get_metric)", () => {
+  const wrap = (inner: Loss, name: string): Loss => ({ name, compute: (p, t) => inner.compute(p, t) });
+
+  it('a custom loss with integer labels gets sparse accuracy, logged under the id given', async () => {
+    setSeed(5);
+    const { x, y } = data(60);
+    const m = classifier();
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: wrap(new SparseCategoricalCrossentropy(), 'my_sparse_ce'), metrics: ['acc'] });
+    const h = await m.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+    expect(Object.keys(h.history)).toContain('acc');
+    expect(Object.keys(h.history)).not.toContain('accuracy');
+    const ev = m.evaluate(x, y, { batchSize: 7 });
+    expect(ev.acc).toBeCloseTo(argmaxAccuracy(m.predict(x), y.data), 12);
+  });
+
+  it('a custom loss with one-hot targets gets categorical accuracy', () => {
+    const { x, y, oneHot } = data(40);
+    const m = classifier();
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: wrap(new CategoricalCrossentropy(), 'my_ce'), metrics: ['accuracy'] });
+    expect(m.evaluate(x, oneHot).accuracy).toBeCloseTo(argmaxAccuracy(m.predict(x), y.data), 12);
+  });
+
+  it('targets that fit no variant are a ShapeError naming the metric, not a native error', () => {
+    const { x } = data(8);
+    const m = classifier();
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: wrap(new CategoricalCrossentropy(), 'my_ce'), metrics: ['categoricalAccuracy'] });
+    // 8 x 3 predictions against 8 x 2 targets: the loss would object too, so call the metric directly.
+    const metric = (m as unknown as { compiled: { metrics: { update(p: Tensor, t: Tensor): void }[] } }).compiled.metrics[0]!;
+    const e = caught(() => metric.update(m.predict(x), new Tensor(new Float32Array(16), [8, 2])));
+    expect(e.code).toBe('ERR_SHAPE');
+    expect(e.message).toContain('metric "categorical_accuracy"');
+  });
+});
+
+describe('fit: callbacks (Keras 3: callbacks/callback_list.py, backend trainers)', () => {
+  it('accepts one callback as well as a list, and onTrainEnd gets the last epoch logs', async () => {
+    const { x, y } = data(32);
+    const m = classifier();
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    let endLogs: Record<string, number> | null = null;
+    let epochs = 0;
+    const h = await m.fit(x, y, {
+      epochs: 3,
+      verbose: 0,
+      validationSplit: 0.25,
+      callbacks: lambda({ onEpochEnd: () => void epochs++, onTrainEnd: (logs) => void (endLogs = { ...logs }) }),
+    });
+    expect(epochs).toBe(3);
+    const last = Object.fromEntries(Object.entries(h.history).map(([k, v]) => [k, v[v.length - 1]!]));
+    expect(endLogs).toEqual(last);
+    expect(Object.keys(endLogs!)).toContain('val_loss');
+  });
+
+  it('rejects what is not a callback with a ValueError naming its index, and a non-boolean shuffle', async () => {
+    const { x, y } = data(8);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'sparseCategoricalCrossentropy' });
+    for (const [callbacks, where] of [[[null], 'callbacks[0]'], [[lambda({}), {}], 'callbacks[1]'], [42, 'callbacks']] as const) {
+      const e = await m.fit(x, y, { verbose: 0, callbacks: callbacks as unknown as Callback[] }).catch((err: Error & { code?: string }) => err);
+      expect((e as Error & { code?: string }).code).toBe('ERR_VALUE');
+      expect((e as Error).message).toContain(`${where} must be a Callback`);
+    }
+    const e = await m.fit(x, y, { verbose: 0, shuffle: 'batch' as unknown as boolean }).catch((err: Error) => err);
+    expect((e as Error).message).toContain('shuffle must be true or false, received "batch"');
+  });
+});
+
+describe('callbacks that monitor a quantity', () => {
+  it('ModelCheckpoint saveBestOnly saves every epoch when the quantity is not logged (Keras 3: model_checkpoint.py _should_save_model)', async () => {
+    const { x, y } = data(16);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'sparseCategoricalCrossentropy' });
+    const ck = modelCheckpoint(path.join(root, 'ck_{epoch:02d}'), { saveBestOnly: true, monitor: 'val_loss' });
+    const out = process.stdout.write.bind(process.stdout);
+    const said: string[] = [];
+    process.stdout.write = ((s: string) => (said.push(String(s)), true)) as typeof process.stdout.write;
+    try {
+      await m.fit(x, y, { epochs: 2, verbose: 0, callbacks: [ck] });
+    } finally {
+      process.stdout.write = out;
+    }
+    expect(ck.saved.map((d) => path.basename(d))).toEqual(['ck_01', 'ck_02']);
+    expect(fs.existsSync(path.join(root, 'ck_02', 'model.json'))).toBe(true);
+    expect(said.join('')).toContain('can save best model only with val_loss available, saving anyway');
+  });
+
+  it('ReduceLROnPlateau in auto mode refuses a name whose direction it cannot tell (Keras 3: monitor_callback.py)', () => {
+    const e = caught(() => reduceLROnPlateau({ monitor: 'val_mean_io_u' }));
+    expect(e.code).toBe('ERR_VALUE');
+    expect(e.message).toContain("pass mode: 'min' or mode: 'max'");
+    expect(() => reduceLROnPlateau({ monitor: 'val_mean_io_u', mode: 'max' })).not.toThrow();
+    expect(() => reduceLROnPlateau({ monitor: 'val_accuracy' })).not.toThrow();
+  });
+});
+
+describe('BatchNormalization without gamma and beta, frozen after a fit on the one-call path', () => {
+  it('keeps its moving statistics, as the per-batch path does (Keras 3: if training and self.trainable)', async () => {
+    for (const planned of [true, false]) {
+      const was = setTrainPlanEnabled(planned);
+      try {
+        setSeed(9);
+        const { x, y } = data(48);
+        const bn = new BatchNormalization({ center: false, scale: false });
+        const m = new Sequential([new Dense({ units: 6, activation: 'relu', inputShape: [4] }), bn, new Dense({ units: 3, activation: 'softmax' })]);
+        m.compile({ optimizer: new SGD({ learningRate: 0.05 }), loss: 'sparseCategoricalCrossentropy' });
+        await m.fit(x, y, { epochs: 1, batchSize: 16, verbose: 0 });
+        const mean = bn.movingMean!.data.slice(), variance = bn.movingVariance!.data.slice();
+        bn.trainable = false;
+        await m.fit(x, y, { epochs: 2, batchSize: 16, verbose: 0 });
+        expect(Array.from(bn.movingMean!.data), `planned=${planned}`).toEqual(Array.from(mean));
+        expect(Array.from(bn.movingVariance!.data), `planned=${planned}`).toEqual(Array.from(variance));
+      } finally {
+        setTrainPlanEnabled(was);
+      }
+    }
+  });
+});
+
+describe('seeds are integers, and distinct integers give distinct streams (Keras 3: random/seed_generator.py)', () => {
+  const draw = (seed: number) => {
+    const g = new Random(seed);
+    return [g.nextUint32(), g.nextUint32(), g.nextUint32()];
+  };
+
+  it('negative seeds and seeds past 2^32 no longer fold onto others', () => {
+    const pairs: [number, number][] = [[0, -1], [1, -2], [1, 2 ** 32 + 1], [7, 7 - 2 ** 32], [123, 123 + 2 ** 40], [-5, -5 - 2 ** 33]];
+    for (const [a, b] of pairs) expect(draw(a), `${a} vs ${b}`).not.toEqual(draw(b));
+    expect(draw(-3)).toEqual(draw(-3));
+    expect(draw(2 ** 52 + 3)).toEqual(draw(2 ** 52 + 3));
+  });
+
+  it('a non-integer seed is a ValueError naming the layer or initializer', () => {
+    for (const [make, where] of [
+      [() => new Dropout({ rate: 0.5, seed: 1.5 }), 'Dropout'],
+      [() => new RandomNormal({ seed: 7.9 }), 'RandomNormal'],
+      [() => new RandomNormal({ seed: 'x' as unknown as number }), 'RandomNormal'],
+      [() => setSeed(2 ** 53), 'Random'],
+    ] as const) {
+      const e = caught(make);
+      expect(e.code, where).toBe('ERR_VALUE');
+      expect(e.message, where).toContain(where);
+      expect(e.message, where).toContain('seed must be an integer');
+    }
+  });
+});
+
+describe('sparse categorical cross-entropy on probabilities that do not sum to 1 (Keras 3: backend nn.sparse_categorical_crossentropy)', () => {
+  it('renormalises each row: the value and gradient of -log(p[label] / sum(p)), as categorical cross-entropy on one-hot targets', () => {
+    const p = Float32Array.from([0.2, 0.2, 0.2, 0.9, 0.05, 0.9, 0.1, 0.3, 0.5]);
+    const labels = Float32Array.from([0, 2, 1]);
+    const oneHot = Float32Array.from([1, 0, 0, 0, 0, 1, 0, 1, 0]);
+    // By hand: mean of -log(0.2/0.6), -log(0.9/1.85), -log(0.3/0.9).
+    const byHand = -(Math.log(0.2 / 0.6) + Math.log(0.9 / 1.85) + Math.log(0.3 / 0.9)) / 3;
+    const run = (loss: Loss, target: Float32Array, shape: number[]) => {
+      const pred = new Tensor(p.slice(), [3, 3]);
+      pred.requiresGrad = true;
+      const out = loss.compute(pred, new Tensor(target, shape));
+      backward(out);
+      return { value: out.data[0]!, grad: Array.from(pred.grad!) };
+    };
+    const sparse = run(new SparseCategoricalCrossentropy(), labels, [3]);
+    const dense = run(new CategoricalCrossentropy(), oneHot, [3, 3]);
+    expect(sparse.value).toBeCloseTo(byHand, 6);
+    expect(dense.value).toBeCloseTo(byHand, 6);
+    for (let i = 0; i < 9; i++) expect(sparse.grad[i]!).toBeCloseTo(dense.grad[i]!, 5);
+    // Finite differences of the hand formula for one entry of each row.
+    const f = (q: Float32Array) => {
+      let s = 0;
+      for (let row = 0; row < 3; row++) {
+        const sum = q[row * 3]! + q[row * 3 + 1]! + q[row * 3 + 2]!;
+        s -= Math.log(q[row * 3 + labels[row]!]! / sum);
+      }
+      return s / 3;
+    };
+    for (const i of [0, 4, 7, 8]) {
+      const up = Float64Array.from(p), down = Float64Array.from(p);
+      up[i]! += 1e-4;
+      down[i]! -= 1e-4;
+      const fd = (f(up as unknown as Float32Array) - f(down as unknown as Float32Array)) / 2e-4;
+      expect(sparse.grad[i]!).toBeCloseTo(fd, 4);
+    }
+  });
+});
+
+describe('optimizers', () => {
+  const segs = [
+    { name: 'dense/kernel', offset: 0, size: 1 },
+    { name: 'dense/bias', offset: 1, size: 1 },
+  ];
+  const decayed = (names: string[]): number[] => {
+    const o = new AdamW({ learningRate: 0.1, weightDecay: 0.5 });
+    o.excludeFromWeightDecay({ varNames: names });
+    const w = Float32Array.from([1, 1]);
+    o.apply(w, new Float32Array(2), segs);
+    return Array.from(w);
+  };
+
+  it('excludeFromWeightDecay searches regular expressions in the weight\'s own name (Keras 3: base_optimizer.py)', () => {
+    // Zero gradients: Adam moves nothing, so only the decay w -= w * 0.5 * 0.1 shows.
+    expect(decayed(['bias$'])).toEqual([Math.fround(0.95), 1]);
+    expect(decayed(['^k'])).toEqual([1, Math.fround(0.95)]);
+    expect(decayed(['dense'])).toEqual([Math.fround(0.95), Math.fround(0.95)]);
+    const o = new AdamW({ learningRate: 0.1 });
+    expect(caught(() => o.excludeFromWeightDecay({ varNames: ['('] })).message).toContain('not a valid regular expression');
+    o.apply(Float32Array.from([1, 1]), new Float32Array(2), segs);
+    expect(caught(() => o.excludeFromWeightDecay({ varNames: ['bias'] })).code).toBe('ERR_STATE');
+  });
+
+  it('a schedule can be assigned to learningRate; a number cannot replace a schedule', () => {
+    const o = new SGD({ learningRate: 0.1 });
+    const w = Float32Array.from([1]);
+    o.apply(w, Float32Array.from([0]), [{ name: 'w', offset: 0, size: 1 }]);
+    const schedule = exponentialDecay({ initialLearningRate: 0.2, decaySteps: 1, decayRate: 0.5 });
+    o.learningRate = schedule;
+    expect(o.learningRateSchedule).toBe(schedule);
+    expect(o.learningRate).toBeCloseTo(0.1, 12); // 0.2 * 0.5^1 at step 1
+    expect(caught(() => (o.learningRate = 0.3)).code).toBe('ERR_STATE');
+  });
+});
+
+describe('evaluate and predict accept verbose; layer names follow Keras', () => {
+  it('verbose 0, 1 or 2 is accepted and anything else is a ValueError', () => {
+    const { x, y } = data(8);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'sparseCategoricalCrossentropy' });
+    expect(m.evaluate(x, y, { verbose: 0 })).toEqual(m.evaluate(x, y));
+    expect(Array.from(m.predict(x, { verbose: 2 }).data)).toEqual(Array.from(m.predict(x).data));
+    expect(caught(() => m.evaluate(x, y, { verbose: 3 as 0 })).message).toContain('verbose must be 0, 1 or 2, received 3');
+  });
+
+  it("default names use Keras's to_snake_case (utils/naming.py)", () => {
+    expect(new PReLU().name).toMatch(/^p_re_lu(_\d+)?$/);
+    expect(new BatchNormalization().name).toMatch(/^batch_normalization(_\d+)?$/);
+  });
+});
