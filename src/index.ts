@@ -40,7 +40,7 @@ export { plotHistory } from './plot';
 export type { TensorLike } from './models/data';
 export type { LayerProbe } from './models/sequential';
 export type { Writable } from './callbacks/progbar';
-export type { ActId } from './backend/native';
+export { ActId } from './backend/native';
 export type { WeightDType } from './saving/format';
 export type { ReluOptions } from './ops/activations_ext';
 export type { NamedTensor } from './optimizers/optimizer';

@@ -142,6 +142,7 @@ export function checkSeed(where: string, seed: unknown): asserts seed is number 
 }
 
 export function setSeed(seed: number): void {
+  checkSeed('setSeed', seed);
   globalRandom.seed(seed);
 }
 

@@ -23,10 +23,18 @@ import { Random, setSeed } from '../src/random';
 import { Tensor } from '../src/tensor';
 import { backward } from '../src/autograd/engine';
 import { caught, randArray, rng } from './support/reference';
+import * as tf from '@tensorflow/tfjs';
+import { BinaryAccuracy } from '../src/metrics';
+import { loadModel } from '../src/saving';
+import { l1, l2 } from '../src/regularizers';
+import { quantize } from '../src/inference';
+import * as ops from '../src/ops';
+import { ActId } from '../src/backend/native';
 
 const r = rng(43);
 let root = '';
-beforeAll(() => {
+beforeAll(async () => {
+  await tf.setBackend('cpu');
   root = fs.mkdtempSync(path.join(os.tmpdir(), 'deepnode-43-'));
 });
 afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -194,7 +202,8 @@ describe('seeds are integers, and distinct integers give distinct streams (Keras
       [() => new Dropout({ rate: 0.5, seed: 1.5 }), 'Dropout'],
       [() => new RandomNormal({ seed: 7.9 }), 'RandomNormal'],
       [() => new RandomNormal({ seed: 'x' as unknown as number }), 'RandomNormal'],
-      [() => setSeed(2 ** 53), 'Random'],
+      [() => setSeed(2 ** 53), 'setSeed'],
+      [() => new Random(0.5), 'Random'],
     ] as const) {
       const e = caught(make);
       expect(e.code, where).toBe('ERR_VALUE');
@@ -291,5 +300,108 @@ describe('evaluate and predict accept verbose; layer names follow Keras', () => 
   it("default names use Keras's to_snake_case (utils/naming.py)", () => {
     expect(new PReLU().name).toMatch(/^p_re_lu(_\d+)?$/);
     expect(new BatchNormalization().name).toMatch(/^batch_normalization(_\d+)?$/);
+  });
+});
+
+describe('saving: metrics, weight-decay exclusions, tfjs class names, overlapping saves', () => {
+  it('an explicit metric keeps its name and threshold through save and load; an own metric asks for compile: false', async () => {
+    const { x } = data(24);
+    const yb = new Tensor(Float32Array.from({ length: 24 }, (_, i) => i % 2), [24, 1]);
+    const m = new Sequential([new Dense({ units: 4, activation: 'relu', inputShape: [4] }), new Dense({ units: 1, activation: 'sigmoid' })]);
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'binaryCrossentropy', metrics: [new BinaryAccuracy('bacc', 0.9), 'acc'] });
+    await m.fit(x, yb, { epochs: 1, verbose: 0 });
+    const dir = path.join(root, 'metrics');
+    await m.save(dir);
+    const back = await loadModel(dir);
+    const metrics = back.compileConfig!.metrics;
+    expect(metrics.map((mm) => mm.name)).toEqual(['bacc', 'acc']);
+    expect((metrics[0] as BinaryAccuracy).threshold).toBe(0.9);
+    expect(back.evaluate(x, yb)).toEqual(m.evaluate(x, yb));
+
+    const own = { name: 'mine', update() {}, result: () => 1, reset() {} };
+    m.compile({ optimizer: new SGD(), loss: 'binaryCrossentropy', metrics: [own] });
+    await m.save(dir);
+    const e = await loadModel(dir).catch((err: Error) => err);
+    expect((e as Error).message).toContain('"mine"');
+    expect((e as Error).message).toContain('{ compile: false }');
+    expect((await loadModel(dir, { compile: false })).compileConfig).toBeNull();
+  });
+
+  it('excludeFromWeightDecay is saved with the optimizer: training resumes exactly after a load', async () => {
+    setSeed(3);
+    const { x, y } = data(64);
+    const make = () => {
+      const o = new AdamW({ learningRate: 0.05, weightDecay: 0.3 });
+      o.excludeFromWeightDecay({ varNames: ['bias'] });
+      return o;
+    };
+    const a = classifier();
+    a.compile({ optimizer: make(), loss: 'sparseCategoricalCrossentropy' });
+    await a.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+    const dir = path.join(root, 'adamw');
+    await a.save(dir);
+    const b = await loadModel(dir);
+    await a.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+    await b.fit(x, y, { epochs: 1, batchSize: 16, shuffle: false, verbose: 0 });
+    expect(b.getWeights().map((w) => Array.from(w.data))).toEqual(a.getWeights().map((w) => Array.from(w.data)));
+  });
+
+  it('writes LeCun initializers and L1/L2 under the names tfjs knows, reads them back as they were, and tfjs loads them', async () => {
+    const m = new Sequential([
+      new Dense({ units: 5, activation: 'selu', kernelInitializer: 'lecunNormal', kernelRegularizer: l2(0.01), inputShape: [4] }),
+      new Dense({ units: 3, kernelInitializer: 'lecunUniform', biasRegularizer: l1(0.02) }),
+    ]);
+    const dir = path.join(root, 'tfjs-names');
+    await m.save(dir);
+    const text = fs.readFileSync(path.join(dir, 'model.json'), 'utf8');
+    for (const name of ['"LeCunNormal"', '"LeCunUniform"', '"L1L2"']) expect(text).toContain(name);
+    for (const name of ['"LecunNormal"', '"L2"', '"L1"']) expect(text).not.toContain(name);
+    const back = await loadModel(dir);
+    expect(back.layers.map((l) => l.getConfig())).toEqual(m.layers.map((l) => l.getConfig()));
+    const tm = await tf.loadLayersModel(tf.io.http('http://deepnode.test/m/model.json', {
+      fetchFunc: async (url: string) => new Response(fs.readFileSync(path.join(dir, decodeURIComponent(new URL(url).pathname.replace(/^\/m\//, ''))))),
+    }));
+    const xs = randArray(r, 6 * 4);
+    const theirs = tf.tidy(() => (tm.predict(tf.tensor(xs, [6, 4])) as tf.Tensor).dataSync());
+    const ours = m.predict(new Tensor(xs, [6, 4])).data;
+    for (let i = 0; i < ours.length; i++) expect(theirs[i]!).toBeCloseTo(ours[i]!, 5);
+    tm.dispose();
+  });
+
+  it('two overlapping saves into one directory leave the later one, complete', async () => {
+    const a = classifier(), b = classifier();
+    a.build([null, 4]);
+    b.build([null, 4]);
+    const dir = path.join(root, 'overlap');
+    await Promise.all([a.save(dir), b.save(dir), a.save(dir), b.save(dir)]);
+    const back = await loadModel(dir);
+    expect(back.getWeights().map((w) => Array.from(w.data))).toEqual(b.getWeights().map((w) => Array.from(w.data)));
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith('.bin'))).toHaveLength(1);
+  });
+});
+
+describe('quantize refuses weights it cannot represent', () => {
+  it('a NaN or infinite kernel value, or beyond float16 range, is a ValueError naming the layer', () => {
+    for (const [value, dtype, code] of [[Number.NaN, 'int8', 'ERR_NON_FINITE'], [Infinity, 'int8', 'ERR_NON_FINITE'], [Number.NaN, 'float16', 'ERR_NON_FINITE'], [1e5, 'float16', 'ERR_VALUE']] as const) {
+      const m = new Sequential([new Dense({ units: 3, inputShape: [4] })]);
+      const k = m.layers[0]!.getWeights();
+      k[0]!.data[5] = value;
+      m.layers[0]!.setWeights(k);
+      const e = caught(() => quantize(m, { dtype }));
+      expect(e.code, `${value} ${dtype}`).toBe(code);
+      expect(e.message, `${value} ${dtype}`).toContain('kernel value at index 5');
+    }
+  });
+});
+
+describe('ops check what plain JavaScript can pass, and messages point to the fix', () => {
+  it('matmul transposes must be booleans; an activation must be an ActId (exported as a value)', () => {
+    const a = new Tensor(randArray(r, 6), [2, 3]);
+    expect(caught(() => ops.matmul(a, a, 1 as unknown as boolean, true)).message).toContain('transA and transB must be booleans');
+    expect(caught(() => ops.activation(a, 'relu' as unknown as ActId)).message).toContain('act must be an ActId');
+    expect(Array.from(ops.activation(a, ActId.Relu).data)).toEqual(Array.from(a.data, (v) => Math.max(v, 0)));
+    expect(caught(() => setSeed(1.5)).message).toMatch(/^setSeed: seed must be an integer/);
+    const e = caught(() => new CategoricalCrossentropy().compute(new Tensor(new Float32Array(6), [2, 3]), new Tensor(Float32Array.of(0, 2), [2])));
+    expect(e.message).toContain('use sparseCategoricalCrossentropy');
   });
 });

@@ -33,6 +33,8 @@ export interface QuantizeOptions {
 }
 
 const DTYPES: readonly QuantizeDtype[] = ['float16', 'int8'];
+/** float16's largest finite value. */
+const F16_MAX = 65504;
 
 function checkDtype(dtype: unknown, where: string): QuantizeDtype {
   if (typeof dtype !== 'string' || !DTYPES.includes(dtype as QuantizeDtype)) unknownId(`${where} dtype`, dtype, DTYPES);
@@ -124,8 +126,20 @@ export class QuantizedDense extends Layer {
         `${this.describeSelf()}: setKernel expected a Float32Array of ${this.inputDim * this.units} values, received ${describe(data)}`,
       );
     }
-    if (this.dtype === 'float16') native.f32ToF16(data, this.kernelFloat16!);
-    else native.quantizeInt8(data, this.inputDim, this.units, this.kernelInt8!, this.scales!);
+    // A NaN or infinite weight has no int8 code (its column's scale would be NaN or Inf), and a
+    // float16 one beyond 65504 would become Inf: refuse rather than change the model's outputs.
+    const bad = native.firstNonFinite(data);
+    if (bad >= 0) {
+      throw new ValueError(`${this.describeSelf()}: setKernel: kernel value at index ${bad} is ${data[bad]}; only finite weights can be quantized`, 'ERR_NON_FINITE');
+    }
+    if (this.dtype === 'float16') {
+      for (let i = 0; i < data.length; i++) {
+        if (Math.abs(data[i]!) > F16_MAX) {
+          throw new ValueError(`${this.describeSelf()}: setKernel: kernel value at index ${i} is ${data[i]}, beyond float16's largest finite value ${F16_MAX}; quantize to int8 or keep this layer float32`);
+        }
+      }
+      native.f32ToF16(data, this.kernelFloat16!);
+    } else native.quantizeInt8(data, this.inputDim, this.units, this.kernelInt8!, this.scales!);
   }
 
   /** The kernel as float32 values (what the products compute with), [inputDim, units]. */

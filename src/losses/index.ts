@@ -45,7 +45,12 @@ function checkRows(name: string, pred: Tensor, rows: number, target: Tensor): vo
 
 function checkSame(name: string, pred: Tensor, target: Tensor): void {
   if (pred.size !== target.size) {
-    throw new ShapeError(`${name}: predictions have shape [${pred.shape}], targets have shape [${target.shape}]`);
+    const cols = lastDim(pred);
+    const ids = name === 'categoricalCrossentropy' && cols > 1 && target.size * cols === pred.size;
+    throw new ShapeError(
+      `${name}: predictions have shape [${pred.shape}], targets have shape [${target.shape}]` +
+        (ids ? '; for one integer class id per sample use sparseCategoricalCrossentropy' : ''),
+    );
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { Tensor } from '../tensor';
 import { native } from '../backend/native';
-import { ShapeError, unknownId } from '../errors';
+import { ShapeError, ValueError, describe, unknownId } from '../errors';
 
 /** A streaming metric: `update` per batch, `result` for the running value, `reset` at each epoch. Keras: `keras.metrics.Metric`. */
 export interface Metric {
@@ -175,6 +175,48 @@ export function getMetric(id: MetricId | Metric | string, lossName: string): Met
     case 'binaryaccuracy':
       return new BinaryAccuracy();
     default:
-      return unknownId('metric', id, ['accuracy', 'sparseCategoricalAccuracy', 'categoricalAccuracy', 'binaryAccuracy']);
+      return unknownId('metric', id, ['accuracy', 'acc', 'sparseCategoricalAccuracy', 'categoricalAccuracy', 'binaryAccuracy']);
+  }
+}
+
+/** How a compiled metric is saved in a model's training config: its id string, or `{ class_name, config }` (Keras 3 keeps the metric object's config the same way). */
+export type MetricSpec = string | { class_name: string; config: Record<string, unknown> };
+
+/**
+ * A compiled metric as saved with the model: 'accuracy'/'acc' as the id given (it resolves again
+ * from the shapes), the explicit accuracies with their name (and threshold), any other metric by
+ * its name (loading it then needs `{ compile: false }`).
+ */
+export function metricToSpec(m: Metric): MetricSpec {
+  if (m instanceof Accuracy) return m.name;
+  if (m instanceof BinaryAccuracy) return { class_name: 'BinaryAccuracy', config: { name: m.name, threshold: m.threshold } };
+  if (m instanceof SparseCategoricalAccuracy) return { class_name: 'SparseCategoricalAccuracy', config: { name: m.name } };
+  if (m instanceof CategoricalAccuracy) return { class_name: 'CategoricalAccuracy', config: { name: m.name } };
+  return m.name;
+}
+
+/** The metric a {@link MetricSpec} describes (the inverse of {@link metricToSpec}). */
+export function metricFromSpec(spec: unknown, lossName: string): Metric {
+  if (typeof spec === 'string') return getMetric(spec, lossName);
+  const s = spec as { class_name?: unknown; config?: Record<string, unknown> } | null;
+  const config = s?.config ?? {};
+  const name = config.name;
+  if (name !== undefined && (typeof name !== 'string' || name === '')) {
+    throw new ValueError(`metric ${describe(s?.class_name)}: config.name must be a non-empty string, received ${describe(name)}`);
+  }
+  switch (s?.class_name) {
+    case 'BinaryAccuracy': {
+      const threshold = config.threshold ?? 0.5;
+      if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {
+        throw new ValueError(`metric BinaryAccuracy: config.threshold must be a finite number, received ${describe(threshold)}`);
+      }
+      return new BinaryAccuracy(name ?? undefined, threshold);
+    }
+    case 'SparseCategoricalAccuracy':
+      return new SparseCategoricalAccuracy(name ?? undefined);
+    case 'CategoricalAccuracy':
+      return new CategoricalAccuracy(name ?? undefined);
+    default:
+      return unknownId('metric class', s?.class_name, ['BinaryAccuracy', 'SparseCategoricalAccuracy', 'CategoricalAccuracy']);
   }
 }

@@ -1,9 +1,20 @@
 import { Tensor } from '../tensor';
 import { native, ActId } from '../backend/native';
 import { output, needsGrad, record, gradOf, gradTarget } from '../autograd/engine';
+import { ValueError, describe } from '../errors';
 
-/** y = f(x) element-wise, f one of the native activations. */
+/** Check an ActId argument of an op (a plain number from JavaScript could be anything). */
+export function checkActId(where: string, act: unknown): asserts act is ActId {
+  if (typeof act !== 'number' || ActId[act] === undefined) {
+    throw new ValueError(
+      `${where}: act must be an ActId (e.g. ActId.Relu, or activations.getActivation('relu').id), received ${describe(act)}`,
+    );
+  }
+}
+
+/** y = f(x) element-wise, f one of the native activations (`ActId`; `alpha` is its slope or scale where it has one). */
 export function activation(x: Tensor, act: ActId, alpha = 0): Tensor {
+  checkActId('ops.activation', act);
   if (act === ActId.Linear) return x;
   const y = output(x.shape);
   native.activationForward(act, x.data, y.data, alpha);

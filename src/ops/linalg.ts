@@ -1,5 +1,6 @@
 import { Tensor } from '../tensor';
-import { ShapeError } from '../errors';
+import { ShapeError, ValueError, describe } from '../errors';
+import { checkActId } from './activation';
 import { native, ActId } from '../backend/native';
 import { output, needsGrad, record, gradOf, gradTarget, fusedSgdRate, pool } from '../autograd/engine';
 
@@ -13,6 +14,9 @@ function rows2d(t: Tensor): [number, number] {
  * reads the transposed layout directly).
  */
 export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Tensor {
+  if (typeof transA !== 'boolean' || typeof transB !== 'boolean') {
+    throw new ValueError(`matmul(a, b, transA, transB): transA and transB must be booleans, received ${describe(transA)} and ${describe(transB)}`);
+  }
   if (a.rank !== 2 || b.rank !== 2) {
     throw new ShapeError(`matmul: expected 2-D tensors, received shapes [${a.shape}] and [${b.shape}]`);
   }
@@ -49,6 +53,7 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
  * once and feeds the three gradients from it.
  */
 export function dense(x: Tensor, kernel: Tensor, bias: Tensor | null, act: ActId, alpha: number): Tensor {
+  checkActId('ops.dense', act);
   const [m, k] = rows2d(x);
   const n = kernel.shape[1]!;
   if (kernel.shape[0] !== k) {

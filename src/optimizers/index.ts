@@ -96,7 +96,12 @@ export function optimizerFromConfig(className: string, config: Record<string, un
   const make = typeof className === 'string' ? FACTORIES[className.toLowerCase()] : undefined;
   if (make === undefined) return unknownId('optimizer', className, Object.keys(FACTORIES));
   const args: Record<string, unknown> = {};
+  let excludes: unknown = undefined;
   for (const [key, value] of Object.entries(config ?? {})) {
+    if (key === 'exclude_from_weight_decay') {
+      excludes = value;
+      continue;
+    }
     if (key in UNSUPPORTED_OFF && (value === UNSUPPORTED_OFF[key] || value === undefined || key === 'ema_momentum')) continue;
     const option = CONFIG_KEYS[key];
     if (option === undefined) {
@@ -106,5 +111,7 @@ export function optimizerFromConfig(className: string, config: Record<string, un
       key === 'learning_rate' && value !== null && typeof value === 'object' && !(value instanceof LearningRateSchedule);
     args[option] = isScheduleConfig ? deserializeSchedule(value as SerializedSchedule) : value;
   }
-  return make(args);
+  const optimizer = make(args);
+  if (excludes !== undefined && excludes !== null) optimizer.excludeFromWeightDecay({ varNames: excludes as string[] });
+  return optimizer;
 }

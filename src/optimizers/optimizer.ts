@@ -441,6 +441,8 @@ export abstract class Optimizer {
       clipnorm: this.clipnorm,
       global_clipnorm: this.globalClipnorm,
       clipvalue: this.clipvalue,
+      // Not in Keras's config (Keras 3 loses it on save); kept so that a loaded model resumes exactly.
+      ...(this.decayExcludes.length > 0 ? { exclude_from_weight_decay: this.decayExcludes.map((r) => r.source) } : {}),
     };
   }
 

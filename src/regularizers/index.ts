@@ -105,7 +105,14 @@ const VALID_IDS = ['l1', 'l2', 'l1_l2'];
 const FROM_CONFIG: Record<string, (c: Record<string, unknown>) => Regularizer> = {
   l1: (c) => new L1(c.l1 === undefined || c.l1 === null ? 0.01 : (c.l1 as number)),
   l2: (c) => new L2(c.l2 === undefined || c.l2 === null ? 0.01 : (c.l2 as number)),
-  l1l2: (c) => new L1L2({ l1: (c.l1 as number | null) ?? 0, l2: (c.l2 as number | null) ?? 0 }),
+  // An L1L2 with one factor 0 is the L1 or L2 it was saved from (tfjs has no L1 or L2 class, so
+  // our saves write them as L1L2; see saving/model_io.ts).
+  l1l2: (c) => {
+    const l1 = (c.l1 as number | null) ?? 0, l2 = (c.l2 as number | null) ?? 0;
+    if (l1 === 0 && typeof l2 === 'number' && l2 > 0) return new L2(l2);
+    if (l2 === 0 && typeof l1 === 'number' && l1 > 0) return new L1(l1);
+    return new L1L2({ l1, l2 });
+  },
 };
 
 function isRegularizer(v: unknown): v is Regularizer {

@@ -17,6 +17,7 @@
  * manifest (absurd shapes, paths leaving the directory) is refused with an IOError naming the file.
  */
 import { IOError, describe } from '../errors';
+import type { MetricSpec } from '../metrics';
 
 /** tfjs's `format` value for Keras-style layers models. */
 export const LAYERS_MODEL_FORMAT = 'layers-model';
@@ -69,8 +70,8 @@ export interface TrainingConfig {
     /** Its config (snake_case keys). */
     config: Record<string, unknown>;
   };
-  /** Metric names. */
-  metrics: string[];
+  /** The metrics: an id ('accuracy') or `{ class_name, config }` each (older saves hold ids only). */
+  metrics: MetricSpec[];
   /** The optimizer as `{ class_name, config }`, e.g. `{ class_name: 'Adam', config: { learning_rate: 0.001, ... } }`. */
   optimizer_config: {
     /** Keras class name of the optimizer, e.g. `'Adam'`. */

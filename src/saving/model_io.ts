@@ -7,7 +7,8 @@
  * (`weights.<16 hex of sha256>.bin`) through temp file + fsync + rename, then model.json (which
  * names that file) the same way, and only then are weight files no longer named removed. A crash at
  * any point leaves model.json pointing at a complete weights file: the old pair or the new one.
- * Concurrent saves into one directory from several processes are not supported.
+ * Saves into one directory from one process run one after another (inTurn); from several
+ * processes at once they are not supported.
  *
  * Weights are matched by name ('dense/kernel'), as tfjs does, and their order in the file is
  * free. The optimizer state goes in the same file as tfjs writes it (specs with group 'optimizer':
@@ -24,7 +25,7 @@ import '../layers'; // every layer class registers itself for layerFromConfig
 import { layerFromConfig, serializeLayer, SerializedLayer } from '../layers/serialization';
 import { withWeightBudget } from '../layers/layer';
 import { Loss, getLoss } from '../losses';
-import { getMetric } from '../metrics';
+import { metricFromSpec, metricToSpec } from '../metrics';
 import { optimizerFromConfig } from '../optimizers';
 import type { NamedTensor } from '../optimizers/optimizer';
 import { packageRoot } from '../backend/native';
@@ -129,6 +130,33 @@ function checkModel(model: unknown, where: string): string {
   return `Sequential "${model.name}"`;
 }
 
+/**
+ * A nested { class_name, config } (initializer, regularizer, constraint) under the names tfjs-layers
+ * 4.x knows, which our loader reads back as well: LeCunNormal / LeCunUniform (Keras 3: Lecun...),
+ * and L1L2 for L1 and L2 (tfjs has no class of its own for either; the loader turns an L1L2 with
+ * one factor 0 back into L1 or L2). Left as Keras writes it: VarianceScaling's 'untruncated_normal'
+ * (tfjs knows 'normal', which both read as truncated), and ReLU's negative_slope and threshold
+ * (tfjs's ReLU has max_value only and ignores them).
+ */
+function tfjsNested(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+  const o = v as { class_name?: unknown; config?: Record<string, unknown> };
+  if (typeof o.class_name !== 'string') return v;
+  const config = { ...(o.config ?? {}) };
+  switch (o.class_name) {
+    case 'LecunNormal':
+      return { class_name: 'LeCunNormal', config };
+    case 'LecunUniform':
+      return { class_name: 'LeCunUniform', config };
+    case 'L1':
+      return { class_name: 'L1L2', config: { l1: config.l1 ?? 0, l2: 0 } };
+    case 'L2':
+      return { class_name: 'L1L2', config: { l1: 0, l2: config.l2 ?? 0 } };
+    default:
+      return v;
+  }
+}
+
 /** The Keras topology tfjs reads: every layer's { class_name, config }, the first with batch_input_shape. */
 function topologyOf(model: Sequential): Record<string, unknown> {
   const layers = model.layers.map((layer, i): SerializedLayer => {
@@ -137,6 +165,7 @@ function topologyOf(model: Sequential): Record<string, unknown> {
     if (i === 0 && c.batch_input_shape === undefined) c.batch_input_shape = [...(model.inputShape as SymbolicShape)];
     // tfjs-layers (like Keras 2) calls LeakyReLU's slope alpha and ignores negative_slope: write both.
     if (class_name === 'LeakyReLU' && c.alpha === undefined) c.alpha = c.negative_slope;
+    for (const [k, v] of Object.entries(c)) c[k] = tfjsNested(v);
     return { class_name, config: c };
   });
   return {
@@ -154,7 +183,7 @@ function trainingConfigOf(model: Sequential): TrainingConfig | null {
   const fromLogits = (compiled.loss as Loss & { fromLogits?: boolean }).fromLogits === true;
   return {
     loss: fromLogits ? { class_name: compiled.loss.name, config: { from_logits: true } } : compiled.loss.name,
-    metrics: compiled.metrics.map((m) => m.name),
+    metrics: compiled.metrics.map(metricToSpec),
     optimizer_config: { class_name: optimizer.className, config: optimizer.getConfig() },
   };
 }
@@ -168,18 +197,44 @@ async function writeModelDir(
   const data = encodeWeights(tensors);
   const weightsFile = `weights.${createHash('sha256').update(data).digest('hex').slice(0, 16)}.bin`;
   const text = JSON.stringify(makeJson(weightsFile));
+  return inTurn(dir, async () => {
+    try {
+      await fs.promises.mkdir(dir, { recursive: true });
+    } catch (e) {
+      throw wrapIO(e, `creating directory ${dir}`);
+    }
+    fault('mkdir');
+    await writeFileAtomic(dir, weightsFile, data);
+    fault('weights-written');
+    await writeFileAtomic(dir, MODEL_JSON, Buffer.from(text, 'utf8'));
+    fault('model-json-written');
+    await removeStale(dir, weightsFile);
+    return { modelPath: path.join(dir, MODEL_JSON), weightsPath: path.join(dir, weightsFile), weightBytes: data.length };
+  });
+}
+
+/** The last save queued per directory (resolved path) in this process. */
+const savesInFlight = new Map<string, Promise<unknown>>();
+
+/**
+ * Run `write` after every save into `dir` that this process started before it: two overlapping
+ * saves into one directory would otherwise each delete the other's weights file (removeStale) and
+ * could leave model.json naming a deleted one. The later save wins, as if they ran one by one.
+ */
+async function inTurn<T>(dir: string, write: () => Promise<T>): Promise<T> {
+  const key = path.resolve(dir);
+  const before = savesInFlight.get(key) ?? Promise.resolve();
+  const mine = before.then(write, write);
+  const settled = mine.then(
+    () => undefined,
+    () => undefined,
+  );
+  savesInFlight.set(key, settled);
   try {
-    await fs.promises.mkdir(dir, { recursive: true });
-  } catch (e) {
-    throw wrapIO(e, `creating directory ${dir}`);
+    return await mine;
+  } finally {
+    if (savesInFlight.get(key) === settled) savesInFlight.delete(key);
   }
-  fault('mkdir');
-  await writeFileAtomic(dir, weightsFile, data);
-  fault('weights-written');
-  await writeFileAtomic(dir, MODEL_JSON, Buffer.from(text, 'utf8'));
-  fault('model-json-written');
-  await removeStale(dir, weightsFile);
-  return { modelPath: path.join(dir, MODEL_JSON), weightsPath: path.join(dir, weightsFile), weightBytes: data.length };
 }
 
 /** Little-endian bytes of every tensor in order ('int32' specs are written as integers). */
@@ -425,8 +480,20 @@ function compileFrom(model: Sequential, training: TrainingConfig, state: readonl
       const fromLogits = lossSpec.config?.from_logits === true;
       loss = fromLogits ? new (base.constructor as new (fromLogits: boolean) => Loss)(true) : base;
     }
-    const metrics = Array.isArray(training.metrics) ? training.metrics : [];
-    model.compile({ optimizer, loss, metrics: metrics.map((m) => getMetric(m, loss.name)) });
+    const specs: unknown[] = Array.isArray(training.metrics) ? training.metrics : [];
+    const metrics = specs.map((m) => {
+      try {
+        return metricFromSpec(m, loss.name);
+      } catch (e) {
+        // A metric of the user's own (saved by name) cannot be rebuilt from the file.
+        if (!(e instanceof DeepnodeError)) throw e;
+        throw new ValueError(
+          `metrics: ${e.message} (a metric of your own cannot be rebuilt from the file: load with { compile: false } and compile the model yourself)`,
+          e.code,
+        );
+      }
+    });
+    model.compile({ optimizer, loss, metrics });
     if (state.length > 0) optimizer.setWeights(state);
   } catch (e) {
     throw rethrowWith(e, `${file}: deepnode.trainingConfig`);
