@@ -51,8 +51,8 @@ export type { NamedTensor } from './optimizers/optimizer';
  * alone while another process holds the cores.
  */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) {
-    throw new ValueError(`setNumThreads: n must be a positive integer, received ${describe(n)}`);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) {
+    throw new ValueError(`setNumThreads: n must be an integer from 1 to 1024, received ${describe(n)}`);
   }
   native.setNumThreads(n);
 }

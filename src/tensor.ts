@@ -64,23 +64,12 @@ export class Tensor {
     return new Tensor(new Float32Array(sizeOf(shape)), shape);
   }
 
-  /** Build from nested arrays or a flat array plus shape. */
-  static from(values: ArrayLike<number> | number[][], shape?: Shape): Tensor {
-    if (shape === undefined) {
-      if (Array.isArray(values) && Array.isArray(values[0])) {
-        const rows = values as number[][];
-        const cols = rows[0]!.length;
-        const out = new Float32Array(rows.length * cols);
-        rows.forEach((r, i) => {
-          if (r.length !== cols) throw new ShapeError(`Tensor.from: ragged rows, row 0 has ${cols} values, row ${i} has ${r.length}`);
-          out.set(r, i * cols);
-        });
-        return new Tensor(out, [rows.length, cols]);
-      }
-      const flat = Float32Array.from(values as ArrayLike<number>);
-      return new Tensor(flat, [flat.length]);
-    }
-    return new Tensor(Float32Array.from(values as ArrayLike<number>), shape);
+  /** Build from nested arrays (any depth, every level of equal length) or a flat array plus shape. */
+  static from(values: ArrayLike<number> | number[][] | number[][][], shape?: Shape): Tensor {
+    if (shape === undefined && Array.isArray(values)) return fromNested(values, 'Tensor.from');
+    const flat = Float32Array.from(values as ArrayLike<number>);
+    if (Array.isArray(values)) checkNumbers(values, 'Tensor.from');
+    return new Tensor(flat, shape ?? [flat.length]);
   }
 
   /** Same storage, new shape. */
@@ -97,4 +86,41 @@ export class Tensor {
   toString(): string {
     return `Tensor(shape=[${this.shape.join(', ')}])`;
   }
+}
+
+function checkNumbers(values: readonly unknown[], where: string): void {
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== 'number') {
+      throw new ValueError(`${where}: element ${i} is ${describe(values[i])}, expected a number`, 'ERR_DTYPE');
+    }
+  }
+}
+
+/**
+ * A tensor from nested arrays, checked level by level: every array at one depth has the length of
+ * the first, no holes, numbers only at the innermost level (a ragged array is a ShapeError naming
+ * the index path rather than rows silently re-cut).
+ */
+export function fromNested(values: readonly unknown[], where: string): Tensor {
+  const shape: number[] = [];
+  for (let cur: unknown = values; Array.isArray(cur); cur = cur[0]) shape.push(cur.length);
+  const data = new Float32Array(sizeOf(shape));
+  let at = 0;
+  const walk = (v: unknown, depth: number, path: string): void => {
+    if (depth === shape.length) {
+      if (typeof v !== 'number') {
+        const what = Array.isArray(v) ? `an array (deeper than element [0]${'[0]'.repeat(depth - 1)})` : describe(v);
+        throw new ValueError(`${where}: element ${path} is ${what}, expected a number`, 'ERR_DTYPE');
+      }
+      data[at++] = v;
+      return;
+    }
+    if (!Array.isArray(v) || v.length !== shape[depth]) {
+      const got = Array.isArray(v) ? `${v.length} entries` : describe(v);
+      throw new ShapeError(`${where}: ragged nested array: ${path || 'the array'} has ${got}, expected ${shape[depth]} (shape [${shape}] from the first element at each depth)`);
+    }
+    for (let i = 0; i < v.length; i++) walk(v[i], depth + 1, `${path}[${i}]`);
+  };
+  walk(values, 0, '');
+  return new Tensor(data, shape);
 }

@@ -116,7 +116,7 @@ describe('labels and values', () => {
     const m = compiled();
     await expectError(() => m.fit(new Int32Array(8) as unknown as Float32Array, labels(0, 1), { verbose: 0 }), ValueError, 'ERR_DTYPE', 'Int32Array(8)', 'Float32Array.from');
     await expectError(() => m.predict(new Float64Array(8) as unknown as Float32Array), ValueError, 'ERR_DTYPE', 'Float64Array');
-    await expectError(() => m.predict([[1, 2, 3, '4']] as unknown as number[][]), ValueError, 'ERR_DTYPE', 'element 3', '"4"');
+    await expectError(() => m.predict([[1, 2, 3, '4']] as unknown as number[][]), ValueError, 'ERR_DTYPE', 'element [0][3]', '"4"');
     await expectError(() => new Tensor(new Int32Array(4) as unknown as Float32Array, [4]), ValueError, 'ERR_DTYPE', 'Int32Array(4)');
   });
 

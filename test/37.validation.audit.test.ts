@@ -67,7 +67,7 @@ const rows: Row[] = [
   { entry: 'new Tensor', bad: 'shape does not fit data', call: () => new Tensor(new Float32Array(6), [2, 2]), cls: S, code: 'ERR_SHAPE', message: ['Tensor', '[2, 2]', 'length 6'] },
   { entry: 'new Tensor', bad: 'negative dimension', call: () => new Tensor(new Float32Array(0), [-1, 0]), cls: S, code: 'ERR_SHAPE', message: ['Tensor', '[-1, 0]'] },
   { entry: 'new Tensor', bad: 'shape not an array', call: () => new Tensor(new Float32Array(4), bad(4)), cls: S, code: 'ERR_SHAPE', message: ['Tensor', 'shape', 'received 4'] },
-  { entry: 'setNumThreads', bad: '0', call: () => setNumThreads(0), cls: V, code: 'ERR_VALUE', message: ['setNumThreads', 'positive integer', 'received 0'] },
+  { entry: 'setNumThreads', bad: '0', call: () => setNumThreads(0), cls: V, code: 'ERR_VALUE', message: ['setNumThreads', 'an integer from 1 to 1024', 'received 0'] },
   { entry: 'setNumThreads', bad: 'string', call: () => setNumThreads(bad('4')), cls: V, code: 'ERR_VALUE', message: ['setNumThreads', 'received "4"'] },
   { entry: 'setSeed', bad: 'NaN', call: () => setSeed(NaN), cls: V, code: 'ERR_VALUE', message: ['seed must be an integer', 'NaN'] },
 

@@ -14,7 +14,10 @@ import * as path from 'node:path';
 import { Sequential } from '../src/models/sequential';
 import { setTrainPlanEnabled } from '../src/models/train_plan';
 import { BatchNormalization, Dense, Dropout, PReLU } from '../src/layers';
-import { Callback, lambda, modelCheckpoint, reduceLROnPlateau } from '../src/callbacks';
+import { Callback, csvLogger, gradientStats, lambda, modelCheckpoint, reduceLROnPlateau } from '../src/callbacks';
+import { formatValue } from '../src/callbacks/progbar';
+import { csvToTensors } from '../src/datasets/csv';
+import { trainTestSplit } from '../src/datasets/arrays';
 import { Loss, SparseCategoricalCrossentropy, CategoricalCrossentropy } from '../src/losses';
 import { AdamW, SGD } from '../src/optimizers';
 import { exponentialDecay } from '../src/optimizers/schedules';
@@ -30,6 +33,7 @@ import { l1, l2 } from '../src/regularizers';
 import { quantize } from '../src/inference';
 import * as ops from '../src/ops';
 import { ActId } from '../src/backend/native';
+import { setNumThreads } from '../src';
 
 const r = rng(43);
 let root = '';
@@ -384,9 +388,7 @@ describe('quantize refuses weights it cannot represent', () => {
   it('a NaN or infinite kernel value, or beyond float16 range, is a ValueError naming the layer', () => {
     for (const [value, dtype, code] of [[Number.NaN, 'int8', 'ERR_NON_FINITE'], [Infinity, 'int8', 'ERR_NON_FINITE'], [Number.NaN, 'float16', 'ERR_NON_FINITE'], [1e5, 'float16', 'ERR_VALUE']] as const) {
       const m = new Sequential([new Dense({ units: 3, inputShape: [4] })]);
-      const k = m.layers[0]!.getWeights();
-      k[0]!.data[5] = value;
-      m.layers[0]!.setWeights(k);
+      m.layers[0]!.weights[0]!.data[5] = value; // setWeights itself refuses non-finite weights
       const e = caught(() => quantize(m, { dtype }));
       expect(e.code, `${value} ${dtype}`).toBe(code);
       expect(e.message, `${value} ${dtype}`).toContain('kernel value at index 5');
@@ -403,5 +405,112 @@ describe('ops check what plain JavaScript can pass, and messages point to the fi
     expect(caught(() => setSeed(1.5)).message).toMatch(/^setSeed: seed must be an integer/);
     const e = caught(() => new CategoricalCrossentropy().compute(new Tensor(new Float32Array(6), [2, 3]), new Tensor(Float32Array.of(0, 2), [2])));
     expect(e.message).toContain('use sparseCategoricalCrossentropy');
+  });
+});
+
+describe('datasets and the remaining callbacks (third audit round)', () => {
+  it('a numeric label column with a blank or a typo is an error naming the cell, not a renumbering', () => {
+    const e = caught(() => csvToTensors('f,label\n1,2\n2,10\n3,\n4,1\n', 'demo.csv', { labelColumn: 'label' }));
+    expect(e.code).toBe('ERR_VALUE');
+    expect(e.message).toContain('line 4 column 2 ("label", the label): expected a number');
+    expect(caught(() => csvToTensors('f,label\n1,1e39\n', 'demo.csv', { labelColumn: 'label' })).code).toBe('ERR_NON_FINITE');
+    const named = csvToTensors('f,label\n1,setosa\n2,virginica\n3,setosa\n', 'iris.csv', { labelColumn: 'label' });
+    expect(named.classes).toEqual(['setosa', 'virginica']);
+    expect(Array.from(named.y!.data)).toEqual([0, 1, 0]);
+  });
+
+  it('a stratified split refuses a side too small to hold every class (scikit-learn StratifiedShuffleSplit)', () => {
+    const x = Array.from({ length: 12 }, (_, i) => [i]);
+    const y = Array.from({ length: 12 }, (_, i) => i % 3);
+    expect(caught(() => trainTestSplit(x, y, { testSize: 2, stratify: true, seed: 1 })).message).toContain('the test side would get 2 sample(s) for 3 classes');
+    expect(caught(() => trainTestSplit(x, y, { testSize: 0.9, stratify: true, seed: 1 })).message).toContain('the train side would get 1 sample(s) for 3 classes');
+    const ok = trainTestSplit(x, y, { testSize: 3, stratify: true, seed: 1 });
+    expect(Array.from(ok.yTest.data).sort()).toEqual([0, 1, 2]);
+  });
+
+  it('each batch gets a logs object of its own; gradientStats every N keeps one value per epoch for History and plotHistory', async () => {
+    const { x, y } = data(12);
+    const m = classifier();
+    m.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
+    const seen: Record<string, number>[] = [];
+    const h = await m.fit(x, y, { epochs: 3, batchSize: 4, verbose: 0, callbacks: [lambda({ onBatchEnd: (_b, logs) => void seen.push(logs) }), gradientStats({ every: 5 })] });
+    expect(seen).toHaveLength(9);
+    expect(new Set(seen).size).toBe(9);
+    expect(seen[0]!.loss).not.toBe(seen[1]!.loss);
+    const keys = Object.keys(h.history).filter((k) => k.startsWith('grad_norm/'));
+    expect(keys.length).toBeGreaterThan(0);
+    for (const k of keys) expect(h.history[k], k).toHaveLength(3);
+  });
+
+  it('progress and CSV values print as Keras does', async () => {
+    expect([formatValue(1.2e-6), formatValue(-5e-4), formatValue(0.5), formatValue(Number.NaN), formatValue(1e-3)]).toEqual(['1.2000e-06', '-5.0000e-04', '0.5000', 'nan', '1.0000e-03']);
+    const { x, y } = data(8);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'sparseCategoricalCrossentropy' });
+    for (const [epochs, header] of [[2, true], [1, false]] as const) {
+      let text = '';
+      await m.fit(x, y, { epochs, verbose: 2, stream: { write: (s: string) => ((text += s), true), isTTY: false } });
+      expect(text.includes('Epoch 1/'), `epochs ${epochs}`).toBe(header);
+    }
+    const file = path.join(root, 'log.csv');
+    const cb = csvLogger(file);
+    cb.setModel(m);
+    cb.onTrainBegin();
+    cb.onEpochEnd(0, { loss: Number.NaN, accuracy: Infinity });
+    expect(fs.readFileSync(file, 'utf8')).toBe('epoch,accuracy,loss\n0,inf,nan\n');
+  });
+});
+
+describe('odd inputs get typed errors, not native ones, hangs or silent NaN (robustness probe)', () => {
+  it('a weight beyond 2^31 - 1 floats is refused before anything is allocated', () => {
+    const t0 = performance.now();
+    const e = caught(() => new Sequential([new Dense({ units: 1e9, inputShape: [4] })]));
+    expect(e.code).toBe('ERR_SHAPE');
+    expect(e.message).toContain('weight "kernel" of shape [4,1000000000]');
+    expect(performance.now() - t0).toBeLessThan(1000);
+  });
+
+  it('ragged, holey or too deep nested arrays are errors naming the index, not re-cut rows', () => {
+    const m = classifier();
+    expect(caught(() => m.predict([[1, 2, 3, 4], [5, 6, 7, 8, 9, 10], [11, 12]])).message).toContain('[1] has 6 entries, expected 4');
+    // eslint-disable-next-line no-sparse-arrays
+    expect(caught(() => m.predict([[1, 2, 3, 4], [5, , 7, 8]] as number[][])).code).toBe('ERR_DTYPE');
+    expect(caught(() => m.predict([[1, 2, 3, 4], [5, 6, [7, 8], 9]] as unknown as number[][])).message).toContain('element [1][2] is an array');
+    expect(caught(() => Tensor.from([[1, 'a']] as unknown as number[][])).code).toBe('ERR_DTYPE');
+    expect(caught(() => Tensor.from([[1, 2], undefined] as unknown as number[][])).code).toBe('ERR_SHAPE');
+    expect(Tensor.from([[[1, 2]], [[3, 4]]]).shape).toEqual([2, 1, 2]);
+  });
+
+  it('predict and evaluate refuse a non-finite output or loss from finite inputs', () => {
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'meanSquaredError' });
+    const big = new Tensor(new Float32Array(8).fill(3e38), [2, 4]);
+    expect(caught(() => m.predict(big)).code).toBe('ERR_NON_FINITE');
+    expect(caught(() => m.evaluate(big, new Tensor(new Float32Array(6), [2, 3]))).code).toBe('ERR_NON_FINITE');
+  });
+
+  it('setWeights refuses non-finite values and entries that are not tensors', () => {
+    const m = classifier();
+    m.build([null, 4]);
+    const w = m.layers[0]!.getWeights();
+    w[0]!.data[3] = Number.NaN;
+    const e = caught(() => m.layers[0]!.setWeights(w));
+    expect(e.code).toBe('ERR_NON_FINITE');
+    expect(e.message).toContain('holds NaN at index 3');
+    expect(caught(() => m.layers[0]!.setWeights(w.map((t) => t.toArray()) as unknown as Tensor[])).code).toBe('ERR_VALUE');
+  });
+
+  it('a batch larger than the one-call plan holds, a replaced data buffer, a zero-width input, thread counts, empty products', async () => {
+    const { x, y } = data(5);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'sparseCategoricalCrossentropy' });
+    await expect(m.fit(x, y, { batchSize: 2 ** 20 + 1, verbose: 0 })).resolves.toBeTruthy();
+    const broken = new Tensor(new Float32Array(20), [5, 4]);
+    broken.data = new Float32Array(3);
+    expect(caught(() => m.predict(broken)).code).toBe('ERR_SHAPE');
+    expect(caught(() => new Sequential([new Dense({ units: 3 })]).predict(new Tensor(new Float32Array(0), [2, 0]))).message).toContain('feature axis of size 0');
+    expect(caught(() => setNumThreads(1e6)).message).toContain('from 1 to 1024');
+    const z = ops.matmul(new Tensor(new Float32Array(0), [2, 0]), new Tensor(new Float32Array(0), [0, 3]));
+    expect(Array.from(z.data)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });

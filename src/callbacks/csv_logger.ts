@@ -67,7 +67,7 @@ export class CSVLogger extends Callback {
       text += this.row(['epoch', ...this.keys]);
       this.writeHeader = false;
     }
-    text += this.row([String(epoch), ...this.keys.map((k) => (k in logs ? String(logs[k]) : 'NA'))]);
+    text += this.row([String(epoch), ...this.keys.map((k) => (k in logs ? pythonFloat(logs[k]!) : 'NA'))]);
     this.writeWhole(text);
   }
 
@@ -84,4 +84,12 @@ export class CSVLogger extends Callback {
     appendWhole('CSVLogger', this.filename, Buffer.from(text, 'utf8'));
   }
 
+}
+
+/** A value as Keras's CSVLogger writes it (Python's str of a float for the non-finite ones: nan, inf, -inf). */
+function pythonFloat(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (v === Infinity) return 'inf';
+  if (v === -Infinity) return '-inf';
+  return String(v);
 }

@@ -43,7 +43,7 @@ export interface GradientStatsInfo {
 
 /** Options of {@link GradientStats}. */
 export interface GradientStatsArgs {
-  /** 'epoch' (default): on the last batch of each epoch; a number N: every N batches. */
+  /** 'epoch' (default): on the last batch of each epoch; a number N: on the first batch, then every N batches (each epoch's logs carry the latest values). */
   every?: 'epoch' | number;
   /**
    * A fixed [x, y] sample to compute the statistics on (comparable from epoch to epoch). Default:
@@ -63,7 +63,7 @@ interface ProbeableModel {
 }
 
 export class GradientStats extends Callback {
-  /** 'epoch' (default): on the last batch of each epoch; a number N: every N batches. */
+  /** 'epoch' (default): on the last batch of each epoch; a number N: on the first batch, then every N batches. */
   readonly every: 'epoch' | number;
   /** The statistics last computed (empty before the first). */
   latest: LayerStats[] = [];
@@ -107,10 +107,15 @@ export class GradientStats extends Callback {
 
   override onBatchEnd(batch: number, logs: Logs): void {
     this.seen++;
+    // Every N batches starts at the first, so that every epoch's logs carry values (History and
+    // plotHistory need one per epoch for each key).
     const due =
-      this.every === 'epoch' ? this.params !== null && batch === this.params.steps - 1 : this.seen % this.every === 0;
+      this.every === 'epoch' ? this.params !== null && batch === this.params.steps - 1 : (this.seen - 1) % this.every === 0;
     // A non-finite loss means the step was rejected: nothing meaningful to measure.
-    if (!due || (logs.loss !== undefined && !Number.isFinite(logs.loss))) return;
+    if (!due || (logs.loss !== undefined && !Number.isFinite(logs.loss))) {
+      this.writeLogs(logs);
+      return;
+    }
     const model = this.model as unknown as Partial<ProbeableModel> | null;
     if (!model || typeof model.probeLayers !== 'function') {
       throw new StateError('GradientStats: the model does not support probeLayers (use it with a Sequential model in fit)');
@@ -119,14 +124,18 @@ export class GradientStats extends Callback {
     if (!data) return;
     const stats = model.probeLayers(data[0], data[1], (probes) => probes.map(layerStats));
     this.latest = stats;
-    if (this.toLogs) {
-      for (const s of stats) {
-        if (s.gradNorm !== null) logs[`grad_norm/${s.layer}`] = s.gradNorm;
-        logs[`act_norm/${s.layer}`] = s.actNorm;
-        if (s.deadFraction !== null) logs[`dead_relu/${s.layer}`] = s.deadFraction;
-      }
-    }
+    this.writeLogs(logs);
     this.onStats?.(stats, { epoch: this.epoch, batch, samples: samplesOf(data[0]) });
+  }
+
+  /** The latest statistics into this batch's logs (each batch's logs are a new object). */
+  private writeLogs(logs: Logs): void {
+    if (!this.toLogs || !this.latest) return;
+    for (const s of this.latest) {
+      if (s.gradNorm !== null) logs[`grad_norm/${s.layer}`] = s.gradNorm;
+      logs[`act_norm/${s.layer}`] = s.actNorm;
+      if (s.deadFraction !== null) logs[`dead_relu/${s.layer}`] = s.deadFraction;
+    }
   }
 }
 

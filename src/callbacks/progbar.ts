@@ -20,10 +20,20 @@ function formatPerStep(seconds: number): string {
   return `${Math.round(seconds * 1e6)}us/step`;
 }
 
+/** A logged value as Keras's Progbar prints it: 4 decimals, or 4 in scientific form at or below 1e-3 in magnitude (Python's `.4e`: 1.2000e-06). */
+export function formatValue(v: number): string {
+  if (Number.isNaN(v)) return 'nan';
+  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  if (Math.abs(v) > 1e-3) return v.toFixed(4);
+  const [mantissa, exp] = v.toExponential(4).split('e') as [string, string];
+  const e = Number(exp);
+  return `${mantissa}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
 function formatLogs(logs: Logs): string {
   return Object.keys(logs)
     .sort((a, b) => Number(a.startsWith('val_')) - Number(b.startsWith('val_')) || a.localeCompare(b))
-    .map((k) => ` - ${k}: ${logs[k]!.toFixed(4)}`)
+    .map((k) => ` - ${k}: ${formatValue(logs[k]!)}`)
     .join('');
 }
 
@@ -54,7 +64,8 @@ export class ProgbarLogger extends Callback {
   }
 
   override onEpochBegin(epoch: number): void {
-    if (this.verbose === 1) this.stream.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
+    // Keras (callbacks/progbar_logger.py): the header at any verbosity, when there is more than one epoch.
+    if (this.epochs > 1) this.stream.write(`Epoch ${epoch + 1}/${this.epochs}\n`);
     this.start = performance.now();
     this.lastDraw = 0;
   }

@@ -271,6 +271,12 @@ function stratifiedIndices(
     const count = members.get(c)!.length;
     if (count < 2) throw new ValueError(`${where}: class ${c} has ${count} sample; stratify needs at least 2 per class`);
   }
+  // scikit-learn's StratifiedShuffleSplit: each side must be able to hold every class.
+  for (const [side, count] of [['test', nTest], ['train', n - nTest]] as const) {
+    if (count < ids.length) {
+      throw new ValueError(`${where}: the ${side} side would get ${count} sample(s) for ${ids.length} classes; with stratify each side needs at least one per class`);
+    }
+  }
   // Largest remainder: floor of each share, then one more to the largest fractional parts
   // (ties to the smaller class id), so the counts add up to nTest exactly.
   const quota = ids.map((c) => (members.get(c)!.length * nTest) / n);

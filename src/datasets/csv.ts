@@ -25,7 +25,7 @@ export interface FromCsvOptions {
 export interface CsvDataset {
   /** Features, [rows, columns without the label]. */
   x: Tensor;
-  /** Labels, [rows]: the numbers in the label column, or class ids when it holds names. */
+  /** Labels, [rows]: the numbers in the label column (when any cell is a number, every cell must be), or class ids when it holds only names. */
   y?: Tensor;
   /** Names of the feature columns (from the header, else 'column_<i>'). */
   columns: string[];
@@ -85,8 +85,11 @@ export function csvToTensors(text: string, name: string, options: FromCsvOptions
   };
   if (label !== null) {
     const cells = body.map((r) => r.fields[label]!.trim());
-    if (cells.every((c) => NUMBER.test(c))) {
-      out.y = new Tensor(Float32Array.from(cells, Number), [body.length]);
+    if (cells.some((c) => NUMBER.test(c))) {
+      // Numeric labels: every cell must be one (a blank or a typo must not turn the column into
+      // class names and renumber every label).
+      const at = (row: number) => () => `${where}: line ${body[row]!.line} column ${label + 1} (${describe(columnNames[label])}, the label)`;
+      out.y = new Tensor(Float32Array.from(cells, (c, row) => parseNumber(c, at(row))), [body.length]);
     } else {
       // Names ("setosa", "versicolor"): class ids in sorted order, as scikit-learn's LabelEncoder.
       const classes = [...new Set(cells)].sort();

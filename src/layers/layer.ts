@@ -3,7 +3,8 @@
  * creates weights through `addWeight` once the input shape is known; `call` is the forward pass
  * (ops record their own gradients); `getConfig` returns what reconstructs the layer.
  */
-import { Tensor, Shape } from '../tensor';
+import { Tensor, Shape, sizeOf } from '../tensor';
+import { native } from '../backend/native';
 import { Initializer } from '../initializers';
 import type { Regularizer } from '../regularizers/regularizer';
 import type { Constraint } from '../constraints/constraint';
@@ -203,11 +204,19 @@ export abstract class Layer {
       throw new ShapeError(`${this.describeSelf()}: setWeights expected ${ws.length} arrays, received ${values.length}`);
     }
     ws.forEach((w, i) => {
-      const v = values[i]!;
+      const v = values[i];
+      if (!(v instanceof Tensor) || !(v.data instanceof Float32Array) || v.data.length !== sizeOf(v.shape)) {
+        throw new ValueError(`${this.describeSelf()}: setWeights: entry ${i} (weight "${w.name}") must be a Tensor of shape [${w.shape}], received ${describe(v)}`);
+      }
       if (v.shape.length !== w.shape.length || v.shape.some((d, j) => d !== w.shape[j])) {
         throw new ShapeError(
           `${this.describeSelf()}: weight "${w.name}" has shape [${w.shape}], received [${v.shape}]`,
         );
+      }
+      // A NaN weight hides behind a ReLU (NaN > 0 is false) and trains on silently.
+      const bad = native.firstNonFinite(v.data);
+      if (bad >= 0) {
+        throw new ValueError(`${this.describeSelf()}: setWeights: weight "${w.name}" holds ${v.data[bad]} at index ${bad}; weights must be finite`, 'ERR_NON_FINITE');
       }
     });
     ws.forEach((w, i) => w.data.set(values[i]!.data));
@@ -288,9 +297,19 @@ export function formatShape(shape: SymbolicShape): string {
 // file holds: a hostile topology (Dense with units: 1e9) fails before allocating anything.
 let weightBudget: { floats: number; where: string } | null = null;
 
+/** Most floats one weight may hold: 2^31 - 1 (8 GiB), the native kernels' and the tfjs format's index range. */
+export const MAX_WEIGHT_FLOATS = 2 ** 31 - 1;
+
 function chargeWeightBudget(layer: Layer, name: string, shape: Shape): void {
-  if (weightBudget === null) return;
   const n = shape.reduce((a, b) => a * b, 1);
+  if (weightBudget === null) {
+    if (!(n <= MAX_WEIGHT_FLOATS)) {
+      throw new ShapeError(
+        `${layer.describeSelf()}: weight "${name}" of shape [${shape}] would hold ${n} floats, more than ${MAX_WEIGHT_FLOATS} (8 GiB) in one weight`,
+      );
+    }
+    return;
+  }
   if (!(n <= weightBudget.floats)) {
     throw new ShapeError(
       `${weightBudget.where}: ${layer.describeSelf()} would create weight "${name}" of shape [${shape}] ` +

@@ -1,24 +1,20 @@
 /** Turning user data into tensors, validating it, and cutting it into batches without garbage. */
-import { Tensor } from '../tensor';
+import { Tensor, fromNested, sizeOf } from '../tensor';
 import { ShapeError, ValueError, describe } from '../errors';
 import { native } from '../backend/native';
 
 /** What fit/evaluate/predict accept: a Tensor, or nested arrays of numbers. */
 export type TensorLike = Tensor | number[] | number[][] | number[][][] | Float32Array;
 
-function inferShape(v: unknown): number[] {
-  const shape: number[] = [];
-  let cur: unknown = v;
-  while (Array.isArray(cur)) {
-    shape.push(cur.length);
-    cur = cur[0];
-  }
-  return shape;
-}
-
 /** Convert to a float32 Tensor; `what` names the argument in errors ('x', 'y', 'validationData[0]'). */
 export function toTensor(v: unknown, what: string): Tensor {
-  if (v instanceof Tensor) return v;
+  if (v instanceof Tensor) {
+    // data is a public field: a replaced or detached buffer must not reach the kernels.
+    if (!(v.data instanceof Float32Array) || v.data.length !== sizeOf(v.shape)) {
+      throw new ShapeError(`${what}: the tensor's data holds ${describe(v.data)}, its shape [${v.shape}] needs ${sizeOf(v.shape)} floats`);
+    }
+    return v;
+  }
   if (v instanceof Float32Array) return new Tensor(v, [v.length]);
   if (ArrayBuffer.isView(v)) {
     throw new ValueError(
@@ -30,19 +26,7 @@ export function toTensor(v: unknown, what: string): Tensor {
   if (!Array.isArray(v)) {
     throw new ValueError(`${what}: expected a Tensor or an array of numbers, received ${describe(v)}`, 'ERR_DTYPE');
   }
-  const shape = inferShape(v);
-  const flat = (v as unknown[]).flat(shape.length) as unknown[];
-  const expected = shape.reduce((a, b) => a * b, 1);
-  if (flat.length !== expected) throw new ShapeError(`${what}: ragged nested array, cannot infer a shape (first row shape [${shape}])`);
-  const data = new Float32Array(flat.length);
-  for (let i = 0; i < flat.length; i++) {
-    const n = flat[i];
-    if (typeof n !== 'number') {
-      throw new ValueError(`${what}: element ${i} is ${describe(n)}, expected a number`, 'ERR_DTYPE');
-    }
-    data[i] = n;
-  }
-  return new Tensor(data, shape);
+  return fromNested(v, what);
 }
 
 /** Throw if x holds NaN or Inf, naming the sample and the position inside it. */

@@ -310,6 +310,9 @@ export class Sequential {
   private ensureBuilt(x: Tensor, where: string): void {
     if (!this._inputShape) {
       if (x.rank < 1) throw new ShapeError(`Sequential "${this.name}": ${where}: input must have a batch axis, received shape []`);
+      if (x.shape.slice(1).some((d) => d === 0)) {
+        throw new ShapeError(`Sequential "${this.name}": ${where}: input shape [${x.shape.join(', ')}] has a feature axis of size 0`);
+      }
       this.build([null, ...x.shape.slice(1)]);
       return;
     }
@@ -477,7 +480,9 @@ export class Sequential {
       lossMean.reset();
       for (const m of compiled.metrics) m.reset();
       await list.onEpochBegin(epoch, {});
-      const logs: Logs = {};
+      // A fresh object per batch, as Keras gives each batch a dict of its own: a callback that
+      // keeps a batch's logs does not see them change.
+      let logs: Logs = {};
       let perStepNext = false;
       for (let step = 0; step < steps && !this.stopTraining; step++) {
         if (args.signal?.aborted) throw abortError(args.signal, this.name, epoch, step);
@@ -491,7 +496,7 @@ export class Sequential {
             // About 8 ms of steps per call: the event loop still runs every ~10 ms.
             chunk = Math.max(1, Math.min(256, Math.floor((8 * done) / Math.max(performance.now() - t0, 1e-3))));
             step += done - 1;
-            logs.loss = lossMean.result();
+            logs = { loss: lossMean.result() };
             for (const m of compiled.metrics) logs[m.name] = m.result();
             const r = list.onBatchEnd(step, logs);
             if (r) await r;
@@ -508,7 +513,7 @@ export class Sequential {
         perStepNext = false;
         const start = step * batchSize;
         const end = Math.min(n, start + batchSize);
-        const r0 = list.onBatchBegin(step, logs);
+        const r0 = list.onBatchBegin(step, {});
         if (r0) await r0;
         this.batchX = xb.gather(order, start, end);
         this.batchY = yb.gather(order, start, end);
@@ -516,7 +521,7 @@ export class Sequential {
         if (!Number.isFinite(loss)) {
           // The weights were not updated with this batch. Callbacks see the bad loss first, so
           // terminateOnNaN can stop training quietly; otherwise training fails loudly.
-          logs.loss = loss;
+          logs = { loss };
           const r = list.onBatchEnd(step, logs);
           if (r) await r;
           if (this.stopTraining) break;
@@ -529,7 +534,7 @@ export class Sequential {
           );
         }
         lossMean.update(loss, end - start);
-        logs.loss = lossMean.result();
+        logs = { loss: lossMean.result() };
         for (const m of compiled.metrics) logs[m.name] = m.result();
         const r1 = list.onBatchEnd(step, logs);
         if (r1) await r1;
@@ -560,7 +565,8 @@ export class Sequential {
 
   /** The current plan for batches of up to `rows` samples (re-made when the weights moved), or null. */
   private currentPlan(compiled: Compiled, rows: number): TrainPlan | null {
-    if (!trainPlanEnabled()) return null;
+    // The native plan holds up to 2^20 rows per batch; larger batches take the per-op path.
+    if (!trainPlanEnabled() || rows > 2 ** 20) return null;
     let plan = this.plan;
     if (plan === undefined || (plan !== null && (plan.maxRows < rows || !plan.current()))) {
       plan = this.plan = TrainPlan.build(this._layers, this._inputShape!, compiled.loss, this.fusable, Math.max(rows, 1));
@@ -582,6 +588,8 @@ export class Sequential {
   private planChunk(
     compiled: Compiled, xt: Tensor, yt: Tensor, order: Int32Array | null, first: number, batchSize: number, count: number, lossMean: Mean,
   ): number {
+    // A batch size beyond the data is one batch of all of it (one step per epoch).
+    batchSize = Math.min(batchSize, Math.max(xt.shape[0] ?? 0, 1));
     const plan = this.currentPlan(compiled, batchSize);
     const optimizer = compiled.optimizer;
     if (plan === null || !plan.fits(xt, yt)) return -1;
@@ -847,7 +855,15 @@ export class Sequential {
     const lossMean = new Mean('loss');
     for (const m of compiled.metrics) m.reset();
     for (let start = 0; start < n; start += batchSize) this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean);
-    return this.evaluateResult(compiled, lossMean);
+    const result = this.evaluateResult(compiled, lossMean);
+    if (!Number.isFinite(result.loss!)) {
+      throw new ValueError(
+        `Sequential "${this.name}": evaluate: the loss is ${result.loss} although the inputs and labels are finite: ` +
+          'a layer overflowed float32 or a weight is not finite',
+        'ERR_NON_FINITE',
+      );
+    }
+    return result;
   }
 
   /** evaluate() for fit's validation data (already checked), yielding to the event loop as fit does. */
@@ -906,6 +922,14 @@ export class Sequential {
         scope(() => out.set(this.call(sliceRows(xt, start, end), args.training === true).data, start * per));
       }
     });
+    const bad = native.firstNonFinite(out);
+    if (bad >= 0) {
+      throw new ValueError(
+        `Sequential "${this.name}": predict: the output is ${out[bad]} for sample ${Math.floor(bad / Math.max(per, 1))} ` +
+          `(element ${bad % Math.max(per, 1)}) although its inputs are finite: a layer overflowed float32 or a weight is not finite`,
+        'ERR_NON_FINITE',
+      );
+    }
     return new Tensor(out, [n, ...(outShape.slice(1) as number[])]);
   }
 

@@ -30,6 +30,11 @@ export function matmul(a: Tensor, b: Tensor, transA = false, transB = false): Te
     );
   }
   const out = output([m, n]);
+  if (m === 0 || n === 0 || k === 0) {
+    // An empty product (the kernel's leading dimensions must be at least 1): zeros, no gradient.
+    out.data.fill(0);
+    return out;
+  }
   native.gemm(transA, transB, m, n, k, 1, a.data, ac, b.data, bc, 0, out.data, n, null);
   if (!needsGrad(a, b)) return out;
   return record(out, [a, b], () => {
