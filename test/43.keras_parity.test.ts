@@ -514,3 +514,18 @@ describe('odd inputs get typed errors, not native ones, hangs or silent NaN (rob
     expect(Array.from(z.data)).toEqual([0, 0, 0, 0, 0, 0]);
   });
 });
+
+describe('one fit at a time per model', () => {
+  it('a second fit while one runs is a StateError; after it ends, or fails, fit runs again', async () => {
+    const { x, y } = data(64);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: 'sparseCategoricalCrossentropy' });
+    const first = m.fit(x, y, { epochs: 3, batchSize: 4, verbose: 0 });
+    const second = await m.fit(x, y, { verbose: 0 }).catch((e: Error & { code?: string }) => e);
+    expect((second as Error & { code?: string }).code).toBe('ERR_STATE');
+    expect((second as Error).message).toContain('fit() is already running');
+    await first;
+    await expect(m.fit(x, y, { batchSize: 0, verbose: 0 })).rejects.toMatchObject({ code: 'ERR_VALUE' });
+    await expect(m.fit(x, y, { verbose: 0 })).resolves.toBeTruthy();
+  });
+});

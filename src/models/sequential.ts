@@ -402,6 +402,22 @@ export class Sequential {
 
   /** Train for `epochs` over (x, y) in shuffled mini-batches; resolves with the History of per-epoch logs (loss, metrics, `val_*`, `learning_rate`). */
   async fit(x: TensorLike, y: TensorLike, args: FitArgs = {}): Promise<History> {
+    // Two fits of one model at once would interleave their batches and share its batch buffers.
+    if (this.fitting) {
+      throw new StateError(`Sequential "${this.name}": fit() is already running on this model; await it before starting another`);
+    }
+    this.fitting = true;
+    try {
+      return await this.fitOnce(x, y, args);
+    } finally {
+      this.fitting = false;
+    }
+  }
+
+  /** Whether a fit() of this model is under way. */
+  private fitting = false;
+
+  private async fitOnce(x: TensorLike, y: TensorLike, args: FitArgs): Promise<History> {
     checkOptions(`Sequential "${this.name}": fit`, args, FIT_OPTIONS);
     const compiled = this.requireCompiled('fit');
     const epochs = intOption(this.name, 'epochs', args.epochs ?? 1, 0);
