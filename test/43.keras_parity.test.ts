@@ -34,6 +34,9 @@ import { quantize } from '../src/inference';
 import * as ops from '../src/ops';
 import { ActId } from '../src/backend/native';
 import { setNumThreads } from '../src';
+import { Layer, SymbolicShape, Variable } from '../src/layers/layer';
+import { MeanSquaredError } from '../src/losses';
+import { LearningRateSchedule } from '../src/optimizers/schedules/schedule';
 
 const r = rng(43);
 let root = '';
@@ -527,5 +530,87 @@ describe('one fit at a time per model', () => {
     await first;
     await expect(m.fit(x, y, { batchSize: 0, verbose: 0 })).rejects.toMatchObject({ code: 'ERR_VALUE' });
     await expect(m.fit(x, y, { verbose: 0 })).resolves.toBeTruthy();
+  });
+});
+
+describe('extending the library: what cannot work says so (extensibility audit)', () => {
+  class Holder extends Layer {
+    inner = new Dense({ units: 2 });
+    build(shape: SymbolicShape): void {
+      this.inner.build(shape);
+      this.built = true;
+    }
+    call(x: Tensor): Tensor {
+      return this.inner.call(x);
+    }
+    computeOutputShape(shape: SymbolicShape): SymbolicShape {
+      return [...shape.slice(0, -1), 2];
+    }
+  }
+
+  it('a layer holding another layer is refused at build (its weights would never train or be saved)', () => {
+    const e = caught(() => new Sequential([new Holder({ inputShape: [4] }), new Dense({ units: 3 })]));
+    expect(e.code).toBe('ERR_VALUE');
+    expect(e.message).toContain('in its property "inner"; deepnode does not track the weights of nested layers');
+  });
+
+  it('a layer without computeOutputShape, and addWeight with a string initializer (Keras add_weight)', () => {
+    class NoShape extends Layer {
+      build(): void {
+        this.built = true;
+      }
+      call(x: Tensor): Tensor {
+        return x;
+      }
+    }
+    expect(caught(() => new Sequential([new (NoShape as unknown as new (a: object) => Layer)({ inputShape: [4] })])).message).toContain('has no computeOutputShape');
+    class Scale extends Layer {
+      w: Variable | null = null;
+      build(shape: SymbolicShape): void {
+        this.w = this.addWeight('w', [shape[shape.length - 1] as number], 'ones');
+        this.built = true;
+      }
+      call(x: Tensor): Tensor {
+        return x;
+      }
+      computeOutputShape(shape: SymbolicShape): SymbolicShape {
+        return shape;
+      }
+    }
+    const s = new Scale({ inputShape: [3] });
+    new Sequential([s]);
+    expect(Array.from(s.w!.data)).toEqual([1, 1, 1]);
+  });
+
+  it('a loss subclass or a schedule of ones own is not rebuilt as something else on load: the error says { compile: false }', async () => {
+    class TenTimes extends MeanSquaredError {
+      override compute(p: Tensor, t: Tensor): Tensor {
+        return ops.mulScalar(super.compute(p, t), 10);
+      }
+    }
+    const { x } = data(8);
+    const y3 = new Tensor(new Float32Array(24), [8, 3]);
+    const m = classifier();
+    m.compile({ optimizer: new SGD(), loss: new TenTimes() });
+    m.evaluate(x, y3);
+    const dir = path.join(root, 'custom-loss');
+    await m.save(dir);
+    const e = await loadModel(dir).catch((err: Error) => err);
+    expect((e as Error).message).toContain('a loss of your own ("mean_squared_error")');
+    expect((e as Error).message).toContain('{ compile: false }');
+    expect((await loadModel(dir, { compile: false })).predict(x).data).toEqual(m.predict(x).data);
+
+    class Halving extends LearningRateSchedule {
+      call(step: number): number {
+        return 0.1 / 2 ** step;
+      }
+      getConfig(): Record<string, unknown> {
+        return {};
+      }
+    }
+    m.compile({ optimizer: new SGD({ learningRate: new Halving() }), loss: 'meanSquaredError' });
+    await m.save(dir);
+    const e2 = await loadModel(dir).catch((err: Error) => err);
+    expect((e2 as Error).message).toContain('learning-rate schedule of your own cannot be rebuilt');
   });
 });

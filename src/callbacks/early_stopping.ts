@@ -13,7 +13,7 @@ export interface EarlyStoppingArgs {
   patience?: number;
   /** 0 silent, 1 says when it stops and restores. Default 0. */
   verbose?: 0 | 1;
-  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
+  /** 'min', 'max', or 'auto' to infer from the name (losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   mode?: MonitorMode;
   /** Patience only resets once the quantity beats this value. */
   baseline?: number | null;
@@ -39,7 +39,7 @@ export class EarlyStopping extends Callback {
   readonly patience: number;
   /** 0 silent, 1 says when it stops and restores. Default 0. */
   readonly verbose: 0 | 1;
-  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
+  /** 'min', 'max', or 'auto' to infer from the name (losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   readonly mode: MonitorMode;
   /** Patience only resets once the quantity beats this value. */
   readonly baseline: number | null;

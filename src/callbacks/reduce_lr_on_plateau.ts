@@ -12,7 +12,7 @@ export interface ReduceLROnPlateauArgs {
   patience?: number;
   /** 0 silent, 1 says when it reduces. Default 0. */
   verbose?: 0 | 1;
-  /** 'min', 'max', or 'auto' (from the name: 'accuracy' max, otherwise min). Default 'auto'. */
+  /** 'min', 'max', or 'auto' (from the name: losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   mode?: MonitorMode;
   /** Improvement needed to count as one (>= 0). Default 1e-4. */
   minDelta?: number;
@@ -37,7 +37,7 @@ export class ReduceLROnPlateau extends Callback {
   readonly patience: number;
   /** 0 silent, 1 says when it reduces. Default 0. */
   readonly verbose: 0 | 1;
-  /** 'min', 'max', or 'auto' (from the name: 'accuracy' max, otherwise min). Default 'auto'. */
+  /** 'min', 'max', or 'auto' (from the name: losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   readonly mode: MonitorMode;
   /** Improvement needed to count as one (>= 0). Default 1e-4. */
   readonly minDelta: number;

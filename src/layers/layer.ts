@@ -5,7 +5,7 @@
  */
 import { Tensor, Shape, sizeOf } from '../tensor';
 import { native } from '../backend/native';
-import { Initializer } from '../initializers';
+import { Initializer, getInitializer } from '../initializers';
 import type { Regularizer } from '../regularizers/regularizer';
 import type { Constraint } from '../constraints/constraint';
 import { ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
@@ -228,7 +228,9 @@ export abstract class Layer {
   }
 
   /** Creates a weight, registers its regularizer and constraint; the only way `build` should create weights. Keras: `add_weight`. */
-  protected addWeight(name: string, shape: Shape, initializer: Initializer, options: AddWeightOptions = {}): Variable {
+  protected addWeight(name: string, shape: Shape, initializer: Initializer | string = 'glorotUniform', options: AddWeightOptions = {}): Variable {
+    // Keras's add_weight takes an initializer or its string id, glorot_uniform by default.
+    if (typeof initializer === 'string') initializer = getInitializer(initializer);
     chargeWeightBudget(this, name, shape);
     const trainable = options.trainable ?? true;
     const v = new Variable(initializer.generate(shape), shape, `${this.name}/${name}`, trainable);

@@ -208,3 +208,9 @@ export const binaryCrossentropy = (o: { fromLogits?: boolean } = {}) => new Bina
 export const meanSquaredError = () => new MeanSquaredError();
 
 void describe;
+
+/** Whether `loss` is exactly one of the built-in losses (not a subclass or an object of the user's own), so that its name rebuilds it. */
+export function isBuiltinLoss(loss: Loss): boolean {
+  const proto = Object.getPrototypeOf(loss);
+  return [SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError].some((c) => c.prototype === proto);
+}

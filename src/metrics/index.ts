@@ -184,15 +184,18 @@ export type MetricSpec = string | { class_name: string; config: Record<string, u
 
 /**
  * A compiled metric as saved with the model: 'accuracy'/'acc' as the id given (it resolves again
- * from the shapes), the explicit accuracies with their name (and threshold), any other metric by
- * its name (loading it then needs `{ compile: false }`).
+ * from the shapes), the explicit accuracies with their name (and threshold), any other metric
+ * (one of the user's own, or a subclass) as class 'Custom' with its name (loading it then needs
+ * `{ compile: false }`).
  */
 export function metricToSpec(m: Metric): MetricSpec {
-  if (m instanceof Accuracy) return m.name;
-  if (m instanceof BinaryAccuracy) return { class_name: 'BinaryAccuracy', config: { name: m.name, threshold: m.threshold } };
-  if (m instanceof SparseCategoricalAccuracy) return { class_name: 'SparseCategoricalAccuracy', config: { name: m.name } };
-  if (m instanceof CategoricalAccuracy) return { class_name: 'CategoricalAccuracy', config: { name: m.name } };
-  return m.name;
+  // Exact classes only: a subclass would come back as its base class.
+  const proto = Object.getPrototypeOf(m);
+  if (proto === Accuracy.prototype) return m.name;
+  if (proto === BinaryAccuracy.prototype) return { class_name: 'BinaryAccuracy', config: { name: m.name, threshold: (m as BinaryAccuracy).threshold } };
+  if (proto === SparseCategoricalAccuracy.prototype) return { class_name: 'SparseCategoricalAccuracy', config: { name: m.name } };
+  if (proto === CategoricalAccuracy.prototype) return { class_name: 'CategoricalAccuracy', config: { name: m.name } };
+  return { class_name: 'Custom', config: { name: m.name } };
 }
 
 /** The metric a {@link MetricSpec} describes (the inverse of {@link metricToSpec}). */
@@ -205,6 +208,8 @@ export function metricFromSpec(spec: unknown, lossName: string): Metric {
     throw new ValueError(`metric ${describe(s?.class_name)}: config.name must be a non-empty string, received ${describe(name)}`);
   }
   switch (s?.class_name) {
+    case 'Custom':
+      throw new ValueError(`metric ${describe(name)} is one of your own`);
     case 'BinaryAccuracy': {
       const threshold = config.threshold ?? 0.5;
       if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {

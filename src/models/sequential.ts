@@ -216,8 +216,12 @@ export class Sequential {
     const shapes: SymbolicShape[] = [];
     for (const layer of this._layers) {
       if (!layer.built) layer.build(shape);
+      if (typeof layer.computeOutputShape !== 'function') {
+        throw new StateError(`Sequential "${this.name}": layer ${layer.describeSelf()} has no computeOutputShape(inputShape); a layer of your own must implement it (Keras infers it, deepnode does not)`);
+      }
       shape = layer.computeOutputShape(shape);
       shapes.push(shape);
+      checkNoNestedLayers(layer);
     }
     this._inputShape = [...inputShape];
     this.outputShapes = shapes;
@@ -1048,4 +1052,21 @@ function intOption(model: string, option: string, v: unknown, min: number): numb
     throw new ValueError(`Sequential "${model}": ${option} must be an integer >= ${min}, received ${describe(v)}`);
   }
   return v;
+}
+
+/**
+ * A layer of the user's own that holds other layers (as properties, or in arrays) would train
+ * wrongly here: only weights made with its own addWeight are packed, updated and saved, so a
+ * nested Dense's weights would silently never change. Refuse it until nested layers are tracked.
+ */
+function checkNoNestedLayers(layer: Layer): void {
+  for (const [key, value] of Object.entries(layer)) {
+    const nested = Array.isArray(value) ? value.find((v) => v instanceof Layer && v !== layer) : value instanceof Layer && value !== layer ? value : undefined;
+    if (nested) {
+      throw new ValueError(
+        `layer ${layer.describeSelf()} holds layer ${(nested as Layer).describeSelf()} in its property "${key}"; deepnode does not track ` +
+          "the weights of nested layers (they would never train or be saved): add that layer to the Sequential itself, or create the weights with this layer's addWeight",
+      );
+    }
+  }
 }

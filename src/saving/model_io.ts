@@ -24,9 +24,10 @@ import { Layer, SymbolicShape } from '../layers/layer';
 import '../layers'; // every layer class registers itself for layerFromConfig
 import { layerFromConfig, serializeLayer, SerializedLayer } from '../layers/serialization';
 import { withWeightBudget } from '../layers/layer';
-import { Loss, getLoss } from '../losses';
+import { Loss, getLoss, isBuiltinLoss } from '../losses';
 import { metricFromSpec, metricToSpec } from '../metrics';
 import { optimizerFromConfig } from '../optimizers';
+import type { Optimizer } from '../optimizers/optimizer';
 import type { NamedTensor } from '../optimizers/optimizer';
 import { packageRoot } from '../backend/native';
 import { DeepnodeError, IOError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
@@ -181,8 +182,15 @@ function trainingConfigOf(model: Sequential): TrainingConfig | null {
   const optimizer = model.optimizer;
   if (!compiled || !optimizer) return null;
   const fromLogits = (compiled.loss as Loss & { fromLogits?: boolean }).fromLogits === true;
+  // A loss of the user's own, or a subclass of a built-in, must not come back as the built-in of
+  // the same name: it is saved as class 'Custom', which loading refuses (use { compile: false }).
+  const loss: TrainingConfig['loss'] = !isBuiltinLoss(compiled.loss)
+    ? { class_name: 'Custom', config: { name: compiled.loss.name } }
+    : fromLogits
+      ? { class_name: compiled.loss.name, config: { from_logits: true } }
+      : compiled.loss.name;
   return {
-    loss: fromLogits ? { class_name: compiled.loss.name, config: { from_logits: true } } : compiled.loss.name,
+    loss,
     metrics: compiled.metrics.map(metricToSpec),
     optimizer_config: { class_name: optimizer.className, config: optimizer.getConfig() },
   };
@@ -470,8 +478,23 @@ function compileFrom(model: Sequential, training: TrainingConfig, state: readonl
     if (opt === null || typeof opt !== 'object' || typeof opt.class_name !== 'string') {
       throw new ValueError(`optimizer_config must be { class_name, config }, received ${describe(opt)}`);
     }
-    const optimizer = optimizerFromConfig(opt.class_name, opt.config ?? {});
+    let optimizer: Optimizer;
+    try {
+      optimizer = optimizerFromConfig(opt.class_name, opt.config ?? {});
+    } catch (e) {
+      if (!(e instanceof DeepnodeError)) throw e;
+      throw new ValueError(
+        `optimizer: ${e.message} (an optimizer or learning-rate schedule of your own cannot be rebuilt from the file: load with { compile: false } and compile the model yourself)`,
+        e.code,
+      );
+    }
     const lossSpec = training.loss;
+    if (typeof lossSpec === 'object' && lossSpec?.class_name === 'Custom') {
+      throw new ValueError(
+        `loss: the model was compiled with a loss of your own (${describe(lossSpec.config?.name)}), which cannot be rebuilt from the file: ` +
+          'load with { compile: false } and compile the model yourself',
+      );
+    }
     let loss: Loss;
     if (typeof lossSpec === 'string') {
       loss = getLoss(lossSpec);
