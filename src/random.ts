@@ -130,7 +130,6 @@ function rotl(x: number, k: number): number {
 /** The generator used when no seed is given to an initializer, a shuffle or a dropout. */
 export const globalRandom = new Random();
 
-/** Seed the global generator: after this, model building and training repeat exactly. */
 /**
  * Check an optional seed option: an integer, |seed| < 2^53 (Keras: "Argument `seed` must be an
  * integer"). `where` names the layer, initializer or function for the error.
@@ -141,6 +140,7 @@ export function checkSeed(where: string, seed: unknown): asserts seed is number 
   }
 }
 
+/** Seed the global generator: after this, model building and training repeat exactly. Keras: `keras.utils.set_random_seed`. */
 export function setSeed(seed: number): void {
   checkSeed('setSeed', seed);
   globalRandom.seed(seed);

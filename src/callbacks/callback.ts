@@ -72,7 +72,7 @@ export abstract class Callback {
   onBatchEnd(_batch: number, _logs: Logs): void | Promise<void> {}
 }
 
-/** Calls a list of callbacks in order; awaits only when a callback returned a promise. */
+/** Calls a list of callbacks in order; awaits only when a callback returned a promise. Keras: `keras.callbacks.CallbackList`. */
 export class CallbackList {
   /** @param callbacks The callbacks, called in this order. */
   constructor(readonly callbacks: Callback[]) {}
@@ -128,7 +128,7 @@ export class CallbackList {
   }
 }
 
-/** A callback from plain functions: callbacks.lambda({ onEpochEnd: (epoch, logs) => ... }). */
+/** A callback from plain functions: callbacks.lambda({ onEpochEnd: (epoch, logs) => ... }). Keras: `keras.callbacks.LambdaCallback`. */
 export class LambdaCallback extends Callback {
   constructor(hooks: Partial<Pick<Callback, 'onTrainBegin' | 'onTrainEnd' | 'onEpochBegin' | 'onEpochEnd' | 'onBatchBegin' | 'onBatchEnd'>>) {
     super();

@@ -18,6 +18,7 @@ export interface CSVLoggerArgs {
  * with one append of whole lines and the file is closed again, so the file on disk only ever ends
  * with a complete line; a failed write is cut back to the previous end. Lines end in '\n' (Keras's
  * csv module writes '\r\n').
+ * Keras: `keras.callbacks.CSVLogger`.
  */
 export class CSVLogger extends Callback {
   /** One character between fields. Default ','. */

@@ -5,21 +5,21 @@ import { MonitorMode, checkBool, checkInt, checkMode, checkMonitor, checkNumber,
 
 /** Options of {@link EarlyStopping}; names mirror Keras's `EarlyStopping` arguments in camelCase (`min_delta` is `minDelta`, ...). */
 export interface EarlyStoppingArgs {
-  /** Logged quantity to watch. Default 'val_loss'. */
+  /** Logged quantity to watch. Default 'val_loss'. Keras: `monitor`. */
   monitor?: string;
-  /** Smallest change that counts as an improvement (its absolute value is used). Default 0. */
+  /** Smallest change that counts as an improvement (its absolute value is used). Default 0. Keras: `min_delta`. */
   minDelta?: number;
-  /** Epochs without improvement before stopping. Default 0. */
+  /** Epochs without improvement before stopping. Default 0. Keras: `patience`. */
   patience?: number;
-  /** 0 silent, 1 says when it stops and restores. Default 0. */
+  /** 0 silent, 1 says when it stops and restores. Default 0. Keras: `verbose`. */
   verbose?: 0 | 1;
   /** 'min', 'max', or 'auto' to infer from the name (losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   mode?: MonitorMode;
-  /** Patience only resets once the quantity beats this value. */
+  /** Patience only resets once the quantity beats this value. Default none. Keras: `baseline`. */
   baseline?: number | null;
-  /** At the end of training, restore the weights of the best epoch seen. Default false. */
+  /** At the end of training, restore the weights of the best epoch seen. Default false. Keras: `restore_best_weights`. */
   restoreBestWeights?: boolean;
-  /** Epochs to let pass before monitoring (a warm-up). Default 0. */
+  /** Epochs to let pass before monitoring (a warm-up). Default 0. Keras: `start_from_epoch`. */
   startFromEpoch?: number;
 }
 
@@ -29,23 +29,24 @@ export interface EarlyStoppingArgs {
  * improvement records the best (and its weights) and resets `wait` only if it also beats `baseline`;
  * training stops when `wait >= patience` on an epoch without improvement (never at epoch 0). With
  * restoreBestWeights, the best epoch's weights are put back when training ends, stopped or not.
+ * Keras: `keras.callbacks.EarlyStopping`.
  */
 export class EarlyStopping extends Callback {
-  /** Logged quantity to watch. Default 'val_loss'. */
+  /** Logged quantity to watch. Default 'val_loss'. Keras: `monitor`. */
   readonly monitor: string;
-  /** Smallest change that counts as an improvement (its absolute value is used). Default 0. */
+  /** Smallest change that counts as an improvement (its absolute value is used). Default 0. Keras: `min_delta`. */
   readonly minDelta: number;
-  /** Epochs without improvement before stopping. Default 0. */
+  /** Epochs without improvement before stopping. Default 0. Keras: `patience`. */
   readonly patience: number;
-  /** 0 silent, 1 says when it stops and restores. Default 0. */
+  /** 0 silent, 1 says when it stops and restores. Default 0. Keras: `verbose`. */
   readonly verbose: 0 | 1;
   /** 'min', 'max', or 'auto' to infer from the name (losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   readonly mode: MonitorMode;
-  /** Patience only resets once the quantity beats this value. */
+  /** Patience only resets once the quantity beats this value. Default none. Keras: `baseline`. */
   readonly baseline: number | null;
-  /** At the end of training, restore the weights of the best epoch seen. Default false. */
+  /** At the end of training, restore the weights of the best epoch seen. Default false. Keras: `restore_best_weights`. */
   readonly restoreBestWeights: boolean;
-  /** Epochs to let pass before monitoring (a warm-up). Default 0. */
+  /** Epochs to let pass before monitoring (a warm-up). Default 0. Keras: `start_from_epoch`. */
   readonly startFromEpoch: number;
   /** Epochs seen since the last improvement over the baseline. */
   wait = 0;

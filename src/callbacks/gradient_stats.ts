@@ -62,6 +62,13 @@ interface ProbeableModel {
   readonly currentBatch: [Tensor, Tensor] | null;
 }
 
+/**
+ * Diagnoses vanishing and exploding gradients: every epoch (or every N batches) one extra pass in
+ * inference mode over a batch reports, per layer, the gradient norm (`grad_norm/<layer>`), the
+ * activation norm (`act_norm/<layer>`) and, for ReLU-family outputs, the fraction of dead units
+ * (`dead_relu/<layer>`). It changes no weight or state: training gives the same weights with or
+ * without it. No Keras equivalent.
+ */
 export class GradientStats extends Callback {
   /** 'epoch' (default): on the last batch of each epoch; a number N: on the first batch, then every N batches. */
   readonly every: 'epoch' | number;

@@ -1,6 +1,6 @@
 import { Callback, Logs } from './callback';
 
-/** Records the logs of every epoch: history.history.loss[epoch], history.history.val_accuracy[...]. */
+/** Records the logs of every epoch: history.history.loss[epoch], history.history.val_accuracy[...]. Keras: `keras.callbacks.History`. */
 export class History extends Callback {
   /** Indices (0-based) of the epochs recorded. */
   readonly epoch: number[] = [];

@@ -9,6 +9,7 @@ export type EpochSchedule = (epoch: number, learningRate: number) => number;
  * Keras's LearningRateScheduler: at the start of every epoch, sets the optimizer's learning rate to
  * schedule(epoch, currentRate) (Géron's per-epoch exponential or piecewise scheduling); at the end
  * of the epoch logs it as 'learning_rate'.
+ * Keras: `keras.callbacks.LearningRateScheduler`.
  */
 export class LearningRateScheduler extends Callback {
   /** 0 silent (default), 1 prints the rate set at each epoch. Keras: `verbose`. */

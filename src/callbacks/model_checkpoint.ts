@@ -18,19 +18,19 @@ import { MonitorMode, checkBool, checkInt, checkMode, checkMonitor, checkNumber,
 
 /** Options of {@link ModelCheckpoint}; names mirror Keras's arguments in camelCase (`save_best_only` is `saveBestOnly`, ...). */
 export interface ModelCheckpointArgs {
-  /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. */
+  /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. Keras: `monitor`. */
   monitor?: string;
-  /** 0 silent, 1 says when it saves. Default 0. */
+  /** 0 silent, 1 says when it saves. Default 0. Keras: `verbose`. */
   verbose?: 0 | 1;
-  /** Save only when the monitored quantity improves on the best seen. Default false. */
+  /** Save only when the monitored quantity improves on the best seen. Default false. Keras: `save_best_only`. */
   saveBestOnly?: boolean;
-  /** Save only the weights (restore with model.loadWeights). Default false. */
+  /** Save only the weights (restore with model.loadWeights). Default false. Keras: `save_weights_only`. */
   saveWeightsOnly?: boolean;
-  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
+  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. Keras: `mode`. */
   mode?: MonitorMode;
-  /** 'epoch' (default) or a number of batches between saves. */
+  /** 'epoch' (default) or a number of batches between saves. Keras: `save_freq`. */
   saveFreq?: 'epoch' | number;
-  /** With saveBestOnly, save only once the quantity beats this value. */
+  /** With saveBestOnly, save only once the quantity beats this value. Default none. Keras: `initial_value_threshold`. */
   initialValueThreshold?: number | null;
 }
 
@@ -38,17 +38,17 @@ export interface ModelCheckpointArgs {
 export class ModelCheckpoint extends Callback {
   /** Directory to save to; may hold placeholders such as `{epoch:02d}` or `{val_loss:.4f}`. Keras: `filepath`. */
   readonly filepath: string;
-  /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. */
+  /** Logged quantity to watch with saveBestOnly. Default 'val_loss'. Keras: `monitor`. */
   readonly monitor: string;
-  /** 0 silent, 1 says when it saves. Default 0. */
+  /** 0 silent, 1 says when it saves. Default 0. Keras: `verbose`. */
   readonly verbose: 0 | 1;
-  /** Save only when the monitored quantity improves on the best seen. Default false. */
+  /** Save only when the monitored quantity improves on the best seen. Default false. Keras: `save_best_only`. */
   readonly saveBestOnly: boolean;
-  /** Save only the weights (restore with model.loadWeights). Default false. */
+  /** Save only the weights (restore with model.loadWeights). Default false. Keras: `save_weights_only`. */
   readonly saveWeightsOnly: boolean;
-  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. */
+  /** 'min', 'max', or 'auto' to infer from the name ('loss' min, 'accuracy' max). Default 'auto'. Keras: `mode`. */
   readonly mode: MonitorMode;
-  /** 'epoch' (default) or a number of batches between saves. */
+  /** 'epoch' (default) or a number of batches between saves. Keras: `save_freq`. */
   readonly saveFreq: 'epoch' | number;
   /** Best monitored value saved so far. */
   best: number;

@@ -41,6 +41,7 @@ function formatLogs(logs: Logs): string {
  * Keras's progress output. verbose 1 on a terminal: a live bar per epoch (steps done/total,
  * elapsed or ETA, time per step, running loss and metrics), redrawn at most every 50 ms.
  * verbose 1 elsewhere (a pipe, a log file) and verbose 2: one plain line per epoch.
+ * Keras: `keras.callbacks.ProgbarLogger`.
  */
 export class ProgbarLogger extends Callback {
   private start = 0;

@@ -4,21 +4,21 @@ import { MonitorMode, checkInt, checkMode, checkMonitor, checkNumber, checkVerbo
 
 /** Options of {@link ReduceLROnPlateau}; names mirror Keras's arguments in camelCase (`min_lr` is `minLr`, ...). */
 export interface ReduceLROnPlateauArgs {
-  /** Logged quantity to watch. Default 'val_loss'. */
+  /** Logged quantity to watch. Default 'val_loss'. Keras: `monitor`. */
   monitor?: string;
-  /** new rate = rate * factor, in (0, 1). Default 0.1. */
+  /** new rate = rate * factor, in (0, 1). Default 0.1. Keras: `factor`. */
   factor?: number;
-  /** Epochs without improvement before reducing. Default 10. */
+  /** Epochs without improvement before reducing. Default 10. Keras: `patience`. */
   patience?: number;
-  /** 0 silent, 1 says when it reduces. Default 0. */
+  /** 0 silent, 1 says when it reduces. Default 0. Keras: `verbose`. */
   verbose?: 0 | 1;
   /** 'min', 'max', or 'auto' (from the name: losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   mode?: MonitorMode;
-  /** Improvement needed to count as one (>= 0). Default 1e-4. */
+  /** Improvement needed to count as one (>= 0). Default 1e-4. Keras: `min_delta`. */
   minDelta?: number;
-  /** Epochs after a reduction during which plateaus are not counted. Default 0. */
+  /** Epochs after a reduction during which plateaus are not counted. Default 0. Keras: `cooldown`. */
   cooldown?: number;
-  /** Lower bound on the rate (>= 0). Default 0. */
+  /** Lower bound on the rate (>= 0). Default 0. Keras: `min_lr`. */
   minLr?: number;
 }
 
@@ -27,23 +27,24 @@ export interface ReduceLROnPlateauArgs {
  * improved by more than minDelta for `patience` epochs, multiply the optimizer's learning rate by
  * `factor` (not below minLr), then wait `cooldown` epochs before counting again. Logs the rate the
  * epoch used as 'learning_rate'.
+ * Keras: `keras.callbacks.ReduceLROnPlateau`.
  */
 export class ReduceLROnPlateau extends Callback {
-  /** Logged quantity to watch. Default 'val_loss'. */
+  /** Logged quantity to watch. Default 'val_loss'. Keras: `monitor`. */
   readonly monitor: string;
-  /** new rate = rate * factor, in (0, 1). Default 0.1. */
+  /** new rate = rate * factor, in (0, 1). Default 0.1. Keras: `factor`. */
   readonly factor: number;
-  /** Epochs without improvement before reducing. Default 10. */
+  /** Epochs without improvement before reducing. Default 10. Keras: `patience`. */
   readonly patience: number;
-  /** 0 silent, 1 says when it reduces. Default 0. */
+  /** 0 silent, 1 says when it reduces. Default 0. Keras: `verbose`. */
   readonly verbose: 0 | 1;
   /** 'min', 'max', or 'auto' (from the name: losses and errors min, accuracies and the like max; any other name is a ValueError, as Keras 3). Default 'auto'. Keras: `mode`. */
   readonly mode: MonitorMode;
-  /** Improvement needed to count as one (>= 0). Default 1e-4. */
+  /** Improvement needed to count as one (>= 0). Default 1e-4. Keras: `min_delta`. */
   readonly minDelta: number;
-  /** Epochs after a reduction during which plateaus are not counted. Default 0. */
+  /** Epochs after a reduction during which plateaus are not counted. Default 0. Keras: `cooldown`. */
   readonly cooldown: number;
-  /** Lower bound on the rate (>= 0). Default 0. */
+  /** Lower bound on the rate (>= 0). Default 0. Keras: `min_lr`. */
   readonly minLr: number;
   /** Epochs seen since the last improvement. */
   wait = 0;

@@ -47,6 +47,11 @@ interface NamedWeight {
 /** Number of equal-width buckets of a weight histogram (tf.summary.histogram's default). */
 export const HISTOGRAM_BUCKETS = 30;
 
+/**
+ * Writes TensorFlow event files for `tensorboard --logdir <logDir>`: epoch scalars (and, with
+ * `updateFreq`, batch scalars and, with `histogramFreq`, weight histograms) under `logDir/train`,
+ * the `val_*` logs under `logDir/validation`. Keras: `keras.callbacks.TensorBoard`.
+ */
 export class TensorBoard extends Callback {
   /** Directory of the run (default 'logs'). Keras: `log_dir`. */
   readonly logDir: string;

@@ -11,6 +11,7 @@ export interface TerminateOnNaNArgs {
 /**
  * Keras's TerminateOnNaN: after each batch, a NaN or infinite 'loss' stops training
  * (model.stopTraining, so onTrainEnd still runs), or throws with raiseError.
+ * Keras: `keras.callbacks.TerminateOnNaN`.
  */
 export class TerminateOnNaN extends Callback {
   /** Throw an ERR_NON_FINITE error at once instead of stopping gracefully. Default false. */

@@ -1,9 +1,5 @@
 import { Tensor } from '../tensor';
 
-/**
- * A projection applied to a weight in place after every optimizer step (Keras's `constraints`),
- * e.g. max-norm rescales columns whose norm exceeds a bound.
- */
 /** @internal A norm constraint as the native kernel takes it: w as a [rows, cols] matrix whose column norms are bounded. */
 export interface NativeConstraintForm {
   rows: number;
@@ -15,6 +11,10 @@ export interface NativeConstraintForm {
   rate: number;
 }
 
+/**
+ * A projection applied to a weight in place after every optimizer step, e.g. max-norm rescales
+ * columns whose norm exceeds a bound. Keras: `keras.constraints.Constraint`.
+ */
 export interface Constraint {
   /** Keras class name (`'MaxNorm'`, `'NonNeg'`, ...), used in configs. */
   readonly className: string;

@@ -302,6 +302,7 @@ export class RandomUniform implements Initializer {
  * rows < cols, and multiply by `gain`. Q is computed here by modified Gram-Schmidt, run twice for
  * orthogonality to float64 precision; Gram-Schmidt's R has a positive diagonal by construction, so
  * no sign fix is needed.
+ * Keras: `keras.initializers.Orthogonal`.
  */
 export class Orthogonal implements Initializer {
   readonly className: string = 'Orthogonal';
@@ -363,7 +364,7 @@ export class Orthogonal implements Initializer {
   }
 }
 
-/** gain times the identity matrix (2-D weights only; rectangular allowed), as Keras's Identity. */
+/** gain times the identity matrix (2-D weights only; rectangular allowed), as Keras's Identity. Keras: `keras.initializers.Identity`. */
 export class Identity implements Initializer {
   readonly className: string = 'Identity';
   /** Multiplier of the identity matrix (default 1). Keras: `gain`. */

@@ -3,12 +3,13 @@ import { Layer, LayerArgs, SymbolicShape, CallArgs } from './layer';
 import { ActivationId, ActivationSpec, getActivation, apply } from '../activations';
 import { ValueError, describe } from '../errors';
 
+/** Options of {@link Activation}. */
 export interface ActivationArgs extends LayerArgs {
   /** Activation to apply, e.g. `'relu'`, `'selu'`, `'softmax'` (required). Keras: `activation`. */
   activation: ActivationId;
 }
 
-/** Applies an activation function to its input. */
+/** Applies an activation function to its input. Keras: `keras.layers.Activation`. */
 export class Activation extends Layer {
   /** The resolved activation. */
   readonly activation: ActivationSpec;

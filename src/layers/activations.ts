@@ -39,16 +39,17 @@ abstract class ActivationLayer extends Layer {
   }
 }
 
+/** Options of {@link LeakyReLU}. */
 export interface LeakyReLUArgs extends LayerArgs {
-  /** Slope for x < 0, >= 0 (default 0.3, Keras 3's LeakyReLU layer). */
+  /** Slope for x < 0, >= 0 (default 0.3, Keras 3's LeakyReLU layer). Keras: `negative_slope`. */
   negativeSlope?: number;
-  /** Keras 2's name for negativeSlope; give one or the other. */
+  /** Keras 2's name for negativeSlope; give one or the other. Keras 2: `alpha`. */
   alpha?: number;
 }
 
-/** y = x > 0 ? x : negativeSlope * x. */
+/** y = x > 0 ? x : negativeSlope * x. Keras: `keras.layers.LeakyReLU`. */
 export class LeakyReLU extends ActivationLayer {
-  /** Slope for x < 0, >= 0 (default 0.3, Keras 3's LeakyReLU layer). */
+  /** Slope for x < 0, >= 0 (default 0.3, Keras 3's LeakyReLU layer). Keras: `negative_slope`. */
   readonly negativeSlope: number;
 
   constructor(args?: LeakyReLUArgs) {
@@ -78,8 +79,9 @@ export class LeakyReLU extends ActivationLayer {
   }
 }
 
+/** Options of {@link PReLU}. */
 export interface PReLUArgs extends LayerArgs {
-  /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). */
+  /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). Keras: `alpha_initializer`. */
   alphaInitializer?: InitializerId | Initializer | SerializedInitializer;
   /** Penalty on the slopes added to the loss (default none). Keras: `alpha_regularizer`. */
   alphaRegularizer?: RegularizerIdentifier | null;
@@ -87,7 +89,8 @@ export interface PReLUArgs extends LayerArgs {
   alphaConstraint?: ConstraintIdentifier | null;
   /**
    * Input axes (1-based: axis 0 is the batch) along which one slope is shared, e.g. [1, 2] for
-   * [batch, height, width, channels] gives one slope per channel.
+   * [batch, height, width, channels] gives one slope per channel. Default none: one slope per input
+   * element. Keras: `shared_axes`.
    */
   sharedAxes?: number | readonly number[] | null;
 }
@@ -95,16 +98,16 @@ export interface PReLUArgs extends LayerArgs {
 /**
  * Parametric ReLU (He et al. 2015): y = x > 0 ? x : alpha * x with alpha learned. alpha has the
  * input's shape without the batch axis, with each shared axis collapsed to 1; for rank-2 inputs
- * that is one slope per unit.
+ * that is one slope per unit. Keras: `keras.layers.PReLU`.
  */
 export class PReLU extends ActivationLayer {
-  /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). */
+  /** Initial slopes (default 'zeros', as Keras: PReLU starts as ReLU). Keras: `alpha_initializer`. */
   readonly alphaInitializer: Initializer;
   /** Penalty on the slopes, or null (default). Keras: `alpha_regularizer`. */
   readonly alphaRegularizer: Regularizer | null;
   /** Constraint on the slopes, or null (default). Keras: `alpha_constraint`. */
   readonly alphaConstraint: Constraint | null;
-  /** Input axes (1-based: axis 0 is the batch) along which one slope is shared, e.g. [1, 2] for [batch, height, width, channels] gives one slope per channel. */
+  /** Input axes (1-based: axis 0 is the batch) along which one slope is shared, e.g. [1, 2] for [batch, height, width, channels] gives one slope per channel. Default none: one slope per input element. Keras: `shared_axes`. */
   readonly sharedAxes: number[] | null;
   /** The learned slopes, created by `build` (null before). */
   alpha: Variable | null = null;
@@ -210,6 +213,7 @@ function broadcastIndex(sample: readonly number[], param: readonly number[]): In
   return idx;
 }
 
+/** Options of {@link RReLU} (PyTorch's names; Keras has no RReLU). */
 export interface RReLUArgs extends LayerArgs {
   /** Lower bound of the random slope (default 1/8, PyTorch's). */
   lower?: number;
@@ -269,14 +273,15 @@ export class RReLU extends ActivationLayer {
   }
 }
 
+/** Options of {@link ELU}. */
 export interface ELUArgs extends LayerArgs {
-  /** Scale of the negative part (default 1). */
+  /** Scale of the negative part (default 1). Keras: `alpha`. */
   alpha?: number;
 }
 
-/** y = x > 0 ? x : alpha * (exp(x) - 1) (Clevert et al. 2015). */
+/** y = x > 0 ? x : alpha * (exp(x) - 1) (Clevert et al. 2015). Keras: `keras.layers.ELU`. */
 export class ELU extends ActivationLayer {
-  /** Scale of the negative part (default 1). */
+  /** Scale of the negative part (default 1). Keras: `alpha`. */
   readonly alpha: number;
 
   constructor(args?: ELUArgs) {
@@ -300,24 +305,26 @@ export class ELU extends ActivationLayer {
   }
 }
 
+/** Options of {@link ReLU}. */
 export interface ReLUArgs extends LayerArgs {
-  /** Upper bound of the output, >= 0 (default none). */
+  /** Upper bound of the output, >= 0 (default none). Keras: `max_value`. */
   maxValue?: number | null;
-  /** Slope below the threshold, >= 0 (default 0). */
+  /** Slope below the threshold, >= 0 (default 0). Keras: `negative_slope`. */
   negativeSlope?: number;
-  /** Values above it pass, >= 0 (default 0). */
+  /** Values above it pass, >= 0 (default 0). Keras: `threshold`. */
   threshold?: number;
 }
 
 /**
  * Keras's general ReLU: y = min(x, maxValue) for x > threshold, else negativeSlope * (x - threshold).
+ * Keras: `keras.layers.ReLU`.
  */
 export class ReLU extends ActivationLayer {
-  /** Upper bound of the output, >= 0 (default none). */
+  /** Upper bound of the output, >= 0 (default none). Keras: `max_value`. */
   readonly maxValue: number | null;
-  /** Slope below the threshold, >= 0 (default 0). */
+  /** Slope below the threshold, >= 0 (default 0). Keras: `negative_slope`. */
   readonly negativeSlope: number;
-  /** Values above it pass, >= 0 (default 0). */
+  /** Values above it pass, >= 0 (default 0). Keras: `threshold`. */
   readonly threshold: number;
 
   constructor(args?: ReLUArgs) {
@@ -348,17 +355,19 @@ export class ReLU extends ActivationLayer {
   }
 }
 
+/** Options of {@link Softmax}. */
 export interface SoftmaxArgs extends LayerArgs {
-  /** Axis (or contiguous axes) to normalize over; negative counts from the end (default -1). */
+  /** Axis (or contiguous axes) to normalize over; negative counts from the end (default -1). Keras: `axis`. */
   axis?: number | readonly number[];
 }
 
 /**
  * Softmax over any axis, or over several contiguous axes at once. Over the last axis it is the same
  * op as activation 'softmax', so a following cross-entropy still uses the fused, stable path.
+ * Keras: `keras.layers.Softmax`.
  */
 export class Softmax extends ActivationLayer {
-  /** Axis (or contiguous axes) to normalize over; negative counts from the end (default -1). */
+  /** Axis (or contiguous axes) to normalize over; negative counts from the end (default -1). Keras: `axis`. */
   readonly axis: number | number[];
 
   constructor(args?: SoftmaxArgs) {

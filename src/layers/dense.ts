@@ -9,31 +9,33 @@ import { mulScalar } from '../ops/arithmetic';
 import { ActId } from '../backend/native';
 import { ShapeError, ValueError, describe } from '../errors';
 
+/** Options of {@link Dense}; names mirror Keras's arguments in camelCase (`use_bias` is `useBias`, ...). */
 export interface DenseArgs extends LayerArgs {
-  /** Output dimension (positive integer). */
+  /** Output dimension (positive integer). Keras: `units`. */
   units: number;
-  /** Activation applied to the output (default: none, i.e. linear). */
+  /** Activation applied to the output (default: none, i.e. linear). Keras: `activation`. */
   activation?: ActivationId | ActivationSpec | null;
-  /** Whether to add a bias (default true). */
+  /** Whether to add a bias (default true). Keras: `use_bias`. */
   useBias?: boolean;
-  /** Default 'glorotUniform', as Keras. */
+  /** Initializer of the kernel. Default 'glorotUniform', as Keras. Keras: `kernel_initializer`. */
   kernelInitializer?: InitializerId | Initializer | SerializedInitializer;
-  /** Default 'zeros'. */
+  /** Initializer of the bias. Default 'zeros'. Keras: `bias_initializer`. */
   biasInitializer?: InitializerId | Initializer | SerializedInitializer;
-  /** Penalty on the kernel added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
+  /** Penalty on the kernel added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). Keras: `kernel_regularizer`. */
   kernelRegularizer?: RegularizerIdentifier | null;
-  /** Penalty on the bias (default none). */
+  /** Penalty on the bias (default none). Keras: `bias_regularizer`. */
   biasRegularizer?: RegularizerIdentifier | null;
   /**
    * Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is
    * added in training only: evaluate() reports the loss without it (Keras includes it there too).
+   * Keras: `activity_regularizer`.
    */
   activityRegularizer?: RegularizerIdentifier | null;
-  /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). */
+  /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). Keras: `kernel_constraint`. */
   kernelConstraint?: ConstraintIdentifier | null;
-  /** Projection applied to the bias after each step (default none). */
+  /** Projection applied to the bias after each step (default none). Keras: `bias_constraint`. */
   biasConstraint?: ConstraintIdentifier | null;
-  /** Input dimension, for the first layer (Keras's input_dim): same as inputShape: [inputDim]. */
+  /** Input dimension, for the first layer: same as inputShape: [inputDim] (default none). Keras: `input_dim`. */
   inputDim?: number;
 }
 
@@ -46,27 +48,28 @@ const DENSE_OPTIONS = [
 /**
  * Densely-connected layer: output = activation(input · kernel + bias), kernel of shape
  * [inputDim, units]. Element-wise activations run inside the same native pass; softmax follows it.
+ * Keras: `keras.layers.Dense`.
  */
 export class Dense extends Layer {
-  /** Output dimension (positive integer). */
+  /** Output dimension (positive integer). Keras: `units`. */
   readonly units: number;
-  /** Activation applied to the output (default: none, i.e. linear). */
+  /** Activation applied to the output (default: none, i.e. linear). Keras: `activation`. */
   readonly activation: ActivationSpec;
-  /** Whether to add a bias (default true). */
+  /** Whether to add a bias (default true). Keras: `use_bias`. */
   readonly useBias: boolean;
-  /** Default 'glorotUniform', as Keras. */
+  /** Initializer of the kernel. Default 'glorotUniform', as Keras. Keras: `kernel_initializer`. */
   readonly kernelInitializer: Initializer;
-  /** Default 'zeros'. */
+  /** Initializer of the bias. Default 'zeros'. Keras: `bias_initializer`. */
   readonly biasInitializer: Initializer;
-  /** Penalty on the kernel added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
+  /** Penalty on the kernel added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). Keras: `kernel_regularizer`. */
   readonly kernelRegularizer: Regularizer | null;
-  /** Penalty on the bias (default none). */
+  /** Penalty on the bias (default none). Keras: `bias_regularizer`. */
   readonly biasRegularizer: Regularizer | null;
-  /** Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is added in training only: evaluate() reports the loss without it (Keras includes it there too). */
+  /** Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is added in training only: evaluate() reports the loss without it (Keras includes it there too). Keras: `activity_regularizer`. */
   readonly activityRegularizer: Regularizer | null;
-  /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). */
+  /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). Keras: `kernel_constraint`. */
   readonly kernelConstraint: Constraint | null;
-  /** Projection applied to the bias after each step (default none). */
+  /** Projection applied to the bias after each step (default none). Keras: `bias_constraint`. */
   readonly biasConstraint: Constraint | null;
   /** Weight matrix, shape [inputDim, units]; created by `build` (null before). */
   kernel: Variable | null = null;

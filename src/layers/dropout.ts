@@ -127,20 +127,21 @@ function applyNoise(x: Tensor, mul: Float32Array | null, add: Float32Array | nul
   return record(y, [x], () => native.noiseBackward(y.grad!, mul, gradOf(x)));
 }
 
+/** Options of {@link Dropout} and {@link AlphaDropout}. */
 export interface DropoutArgs extends LayerArgs {
-  /** Fraction of the inputs to drop, in [0, 1). */
+  /** Fraction of the inputs to drop, in [0, 1). Keras: `rate`. */
   rate: number;
-  /** Shape of the mask, broadcast over axes of size 1; null entries take the input's size. */
+  /** Shape of the mask, broadcast over axes of size 1; null entries take the input's size. Default none (the input's shape). Keras: `noise_shape`. */
   noiseShape?: NoiseShape | null;
   /** Seed for the dropout masks (default: the global generator, see `setSeed`). Keras: `seed`. */
   seed?: number;
 }
 
-/** Inverted dropout: drops inputs with probability `rate` and scales the rest by 1 / (1 - rate). */
+/** Inverted dropout: drops inputs with probability `rate` and scales the rest by 1 / (1 - rate). Keras: `keras.layers.Dropout`. */
 export class Dropout extends NoiseLayer {
-  /** Fraction of the inputs to drop, in [0, 1). */
+  /** Fraction of the inputs to drop, in [0, 1). Keras: `rate`. */
   readonly rate: number;
-  /** Shape of the mask, broadcast over axes of size 1; null entries take the input's size. */
+  /** Shape of the mask, broadcast over axes of size 1; null entries take the input's size. Default none (the input's shape). Keras: `noise_shape`. */
   readonly noiseShape: NoiseShape | null;
 
   constructor(args: DropoutArgs) {
@@ -194,6 +195,7 @@ export class Dropout extends NoiseLayer {
 /**
  * Dropout that keeps SELU's self-normalising mean and variance: dropped units take SELU's negative
  * saturation value alpha', then an affine map a * x + b restores mean 0 and variance 1.
+ * Keras: `keras.layers.AlphaDropout`.
  */
 export class AlphaDropout extends Dropout {
   override get className(): string {
@@ -210,16 +212,17 @@ export class AlphaDropout extends Dropout {
   }
 }
 
+/** Options of {@link GaussianDropout}. */
 export interface GaussianDropoutArgs extends LayerArgs {
-  /** Drop probability, in [0, 1): the noise has standard deviation sqrt(rate / (1 - rate)). */
+  /** Drop probability, in [0, 1): the noise has standard deviation sqrt(rate / (1 - rate)). Keras: `rate`. */
   rate: number;
   /** Seed for the multiplicative noise (default: the global generator, see `setSeed`). Keras: `seed`. */
   seed?: number;
 }
 
-/** Multiplicative 1-centred Gaussian noise, stddev sqrt(rate / (1 - rate)). */
+/** Multiplicative 1-centred Gaussian noise, stddev sqrt(rate / (1 - rate)). Keras: `keras.layers.GaussianDropout`. */
 export class GaussianDropout extends NoiseLayer {
-  /** Drop probability, in [0, 1): the noise has standard deviation sqrt(rate / (1 - rate)). */
+  /** Drop probability, in [0, 1): the noise has standard deviation sqrt(rate / (1 - rate)). Keras: `rate`. */
   readonly rate: number;
 
   constructor(args: GaussianDropoutArgs) {
@@ -252,16 +255,17 @@ export class GaussianDropout extends NoiseLayer {
   }
 }
 
+/** Options of {@link GaussianNoise}. */
 export interface GaussianNoiseArgs extends LayerArgs {
-  /** Standard deviation of the additive noise, in [0, 1] as Keras 3 requires. */
+  /** Standard deviation of the additive noise, in [0, 1] as Keras 3 requires. Keras: `stddev`. */
   stddev: number;
   /** Seed for the additive noise (default: the global generator, see `setSeed`). Keras: `seed`. */
   seed?: number;
 }
 
-/** Additive zero-centred Gaussian noise (training only). */
+/** Additive zero-centred Gaussian noise (training only). Keras: `keras.layers.GaussianNoise`. */
 export class GaussianNoise extends NoiseLayer {
-  /** Standard deviation of the additive noise, in [0, 1] as Keras 3 requires. */
+  /** Standard deviation of the additive noise, in [0, 1] as Keras 3 requires. Keras: `stddev`. */
   readonly stddev: number;
 
   constructor(args: GaussianNoiseArgs) {

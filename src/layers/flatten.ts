@@ -2,7 +2,7 @@ import { Tensor } from '../tensor';
 import { Layer, LayerArgs, SymbolicShape, CallArgs } from './layer';
 import { reshape } from '../ops/shape';
 
-/** Flattens each sample to one dimension: [batch, d1, d2, ...] -> [batch, d1*d2*...]. Zero-copy. */
+/** Flattens each sample to one dimension: [batch, d1, d2, ...] -> [batch, d1*d2*...]. Zero-copy. Keras: `keras.layers.Flatten`. */
 export class Flatten extends Layer {
   constructor(args: LayerArgs = {}) {
     super(args);

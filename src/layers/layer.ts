@@ -15,13 +15,13 @@ export type SymbolicShape = readonly (number | null)[];
 
 /** Options every layer accepts (Keras's base `Layer` keyword arguments). */
 export interface LayerArgs {
-  /** Layer name; default is the snake_case class name plus a counter ('dense', 'dense_1', ...). */
+  /** Layer name; default is the snake_case class name plus a counter ('dense', 'dense_1', ...). Keras: `name`. */
   name?: string;
-  /** Shape of one sample (without the batch axis), for the first layer of a model. */
+  /** Shape of one sample (without the batch axis), for the first layer of a model. Default none. Keras: `input_shape`. */
   inputShape?: readonly number[];
-  /** Full input shape including the batch axis (null for any batch size). */
+  /** Full input shape including the batch axis (null for any batch size). Default none. Keras: `batch_input_shape`. */
   batchInputShape?: SymbolicShape;
-  /** Whether the layer's weights are updated by training (default true). */
+  /** Whether the layer's weights are updated by training (default true). Keras: `trainable`. */
   trainable?: boolean;
 }
 
@@ -250,7 +250,7 @@ export abstract class Layer {
     return [];
   }
 
-  /** Those of `vars` that have no regularizer (for {@link fusableWeights}). */
+  /** Those of `vars` that have no regularizer (for `fusableWeights`). */
   protected withoutRegularizer(vars: readonly (Variable | null)[]): Variable[] {
     return vars.filter((v): v is Variable => v !== null && !this._regularized.some(([r]) => r === v));
   }

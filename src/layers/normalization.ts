@@ -24,32 +24,33 @@ import { native } from '../backend/native';
 import { output, needsGrad, record, gradOf, pool } from '../autograd/engine';
 import { ShapeError, ValueError, describe } from '../errors';
 
+/** Options of {@link BatchNormalization}; names mirror Keras's arguments in camelCase (`beta_initializer` is `betaInitializer`, ...). */
 export interface BatchNormalizationArgs extends LayerArgs {
-  /** The feature axis (or axes) to normalise; negative counts from the end. Default -1. */
+  /** The feature axis (or axes) to normalise; negative counts from the end. Default -1. Keras: `axis`. */
   axis?: number | readonly number[];
-  /** Momentum of the moving averages, in [0, 1]. Default 0.99. */
+  /** Momentum of the moving averages, in [0, 1]. Default 0.99. Keras: `momentum`. */
   momentum?: number;
-  /** Added to the variance before the square root, > 0. Default 1e-3. */
+  /** Added to the variance before the square root, > 0. Default 1e-3. Keras: `epsilon`. */
   epsilon?: number;
-  /** Add the learned offset beta (default true). */
+  /** Add the learned offset beta (default true). Keras: `center`. */
   center?: boolean;
-  /** Multiply by the learned scale gamma (default true). */
+  /** Multiply by the learned scale gamma (default true). Keras: `scale`. */
   scale?: boolean;
-  /** Default 'zeros'. */
+  /** Initializer of beta. Default 'zeros'. Keras: `beta_initializer`. */
   betaInitializer?: InitializerId | Initializer | SerializedInitializer;
-  /** Default 'ones'. */
+  /** Initializer of gamma. Default 'ones'. Keras: `gamma_initializer`. */
   gammaInitializer?: InitializerId | Initializer | SerializedInitializer;
-  /** Default 'zeros'. */
+  /** Initializer of the moving mean. Default 'zeros'. Keras: `moving_mean_initializer`. */
   movingMeanInitializer?: InitializerId | Initializer | SerializedInitializer;
-  /** Default 'ones'. */
+  /** Initializer of the moving variance. Default 'ones'. Keras: `moving_variance_initializer`. */
   movingVarianceInitializer?: InitializerId | Initializer | SerializedInitializer;
-  /** Penalty on beta added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
+  /** Penalty on beta added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). Keras: `beta_regularizer`. */
   betaRegularizer?: RegularizerIdentifier | null;
-  /** Penalty on gamma (default none). */
+  /** Penalty on gamma (default none). Keras: `gamma_regularizer`. */
   gammaRegularizer?: RegularizerIdentifier | null;
-  /** Projection applied to beta after each optimizer step (default none). */
+  /** Projection applied to beta after each optimizer step (default none). Keras: `beta_constraint`. */
   betaConstraint?: ConstraintIdentifier | null;
-  /** Projection applied to gamma after each optimizer step, e.g. 'nonNeg' (default none). */
+  /** Projection applied to gamma after each optimizer step, e.g. 'nonNeg' (default none). Keras: `gamma_constraint`. */
   gammaConstraint?: ConstraintIdentifier | null;
 }
 
@@ -61,32 +62,39 @@ interface Plan {
   perm: number[] | null;
 }
 
+/**
+ * Normalises each feature along `axis`: y = gamma * (x - mean) / sqrt(var + epsilon) + beta. In
+ * training (`training` true and the layer trainable) mean and var are the batch mean and biased
+ * variance, and they update the moving averages; otherwise the moving averages are used, so a frozen
+ * layer runs in inference mode even inside `fit`, as in Keras 3. Unlike Keras 3, `axis` may be a
+ * list of axes. Keras: `keras.layers.BatchNormalization`.
+ */
 export class BatchNormalization extends Layer {
-  /** The feature axis (or axes) to normalise; negative counts from the end. Default -1. */
+  /** The feature axis (or axes) to normalise; negative counts from the end. Default -1. Keras: `axis`. */
   readonly axis: number | readonly number[];
-  /** Momentum of the moving averages, in [0, 1]. Default 0.99. */
+  /** Momentum of the moving averages, in [0, 1]. Default 0.99. Keras: `momentum`. */
   readonly momentum: number;
-  /** Added to the variance before the square root, > 0. Default 1e-3. */
+  /** Added to the variance before the square root, > 0. Default 1e-3. Keras: `epsilon`. */
   readonly epsilon: number;
-  /** Add the learned offset beta (default true). */
+  /** Add the learned offset beta (default true). Keras: `center`. */
   readonly center: boolean;
-  /** Multiply by the learned scale gamma (default true). */
+  /** Multiply by the learned scale gamma (default true). Keras: `scale`. */
   readonly scale: boolean;
-  /** Default 'zeros'. */
+  /** Initializer of beta. Default 'zeros'. Keras: `beta_initializer`. */
   readonly betaInitializer: Initializer;
-  /** Default 'ones'. */
+  /** Initializer of gamma. Default 'ones'. Keras: `gamma_initializer`. */
   readonly gammaInitializer: Initializer;
-  /** Default 'zeros'. */
+  /** Initializer of the moving mean. Default 'zeros'. Keras: `moving_mean_initializer`. */
   readonly movingMeanInitializer: Initializer;
-  /** Default 'ones'. */
+  /** Initializer of the moving variance. Default 'ones'. Keras: `moving_variance_initializer`. */
   readonly movingVarianceInitializer: Initializer;
-  /** Penalty on beta added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). */
+  /** Penalty on beta added to the loss, e.g. 'l2' or regularizers.l2(1e-4) (default none). Keras: `beta_regularizer`. */
   readonly betaRegularizer: Regularizer | null;
-  /** Penalty on gamma (default none). */
+  /** Penalty on gamma (default none). Keras: `gamma_regularizer`. */
   readonly gammaRegularizer: Regularizer | null;
-  /** Projection applied to beta after each optimizer step (default none). */
+  /** Projection applied to beta after each optimizer step (default none). Keras: `beta_constraint`. */
   readonly betaConstraint: Constraint | null;
-  /** Projection applied to gamma after each optimizer step, e.g. 'nonNeg' (default none). */
+  /** Projection applied to gamma after each optimizer step, e.g. 'nonNeg' (default none). Keras: `gamma_constraint`. */
   readonly gammaConstraint: Constraint | null;
   /** Learned scale per feature; null before `build` or when `scale` is false. */
   gamma: Variable | null = null;

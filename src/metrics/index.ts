@@ -47,7 +47,7 @@ function mismatch(name: string, pred: Tensor, target: Tensor, expected: string):
   throw new ShapeError(`metric "${name}": predictions have shape [${pred.shape}], targets have shape [${target.shape}]; expected ${expected}`);
 }
 
-/** Fraction of samples whose argmax equals the integer label. */
+/** Fraction of samples whose argmax equals the integer label. Keras: `keras.metrics.SparseCategoricalAccuracy`. */
 export class SparseCategoricalAccuracy extends MeanMetric {
   /** @param name Key in logs (default 'sparse_categorical_accuracy'). Keras: `name`. */
   constructor(name = 'sparse_categorical_accuracy') {
@@ -62,7 +62,7 @@ export class SparseCategoricalAccuracy extends MeanMetric {
   }
 }
 
-/** Fraction of samples whose argmax equals the target's argmax (one-hot targets). */
+/** Fraction of samples whose argmax equals the target's argmax (one-hot targets). Keras: `keras.metrics.CategoricalAccuracy`. */
 export class CategoricalAccuracy extends MeanMetric {
   /** @param name Key in logs (default 'categorical_accuracy'). Keras: `name`. */
   constructor(name = 'categorical_accuracy') {
@@ -77,7 +77,7 @@ export class CategoricalAccuracy extends MeanMetric {
   }
 }
 
-/** Fraction of outputs on the right side of the threshold (default 0.5). */
+/** Fraction of outputs on the right side of the threshold (default 0.5). Keras: `keras.metrics.BinaryAccuracy`. */
 export class BinaryAccuracy extends MeanMetric {
   /**
    * @param name Key in logs (default 'binary_accuracy'). Keras: `name`.
@@ -94,7 +94,7 @@ export class BinaryAccuracy extends MeanMetric {
   }
 }
 
-/** Mean of a scalar per batch weighted by batch size (Keras's loss tracker). */
+/** Mean of a scalar per batch weighted by batch size (Keras's loss tracker). Keras: `keras.metrics.Mean`. */
 export class Mean {
   private total = 0;
   private count = 0;
@@ -158,7 +158,7 @@ class Accuracy implements Metric {
 
 /**
  * Resolve a metric id. 'accuracy' (or 'acc') chooses its variant from the labels' and predictions'
- * shapes at the first batch after each reset (see {@link Accuracy}).
+ * shapes at the first batch after each reset (see `Accuracy`).
  * @param lossName the compiled loss's name (binary cross-entropy makes 'accuracy' binary).
  */
 export function getMetric(id: MetricId | Metric | string, lossName: string): Metric {

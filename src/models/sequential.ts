@@ -37,27 +37,27 @@ export interface CompileArgs {
 
 /** Options of {@link Sequential.fit}; names mirror Keras `model.fit` in camelCase. */
 export interface FitArgs {
-  /** Default 1. */
+  /** Number of epochs to train (the index of the last epoch + 1 when `initialEpoch` is set, as Keras). Default 1. Keras: `epochs`. */
   epochs?: number;
-  /** Default 32. */
+  /** Samples per gradient update. Default 32. Keras: `batch_size`. */
   batchSize?: number;
-  /** Shuffle the training samples before each epoch (default true). */
+  /** Shuffle the training samples before each epoch (default true). Keras: `shuffle`. */
   shuffle?: boolean;
-  /** Data to evaluate on at the end of each epoch. */
+  /** Data to evaluate on at the end of each epoch. Default none. Keras: `validation_data`. */
   validationData?: [TensorLike, TensorLike];
-  /** Fraction of the training data (taken from the end, before shuffling) to validate on. */
+  /** Fraction of the training data (taken from the end, before shuffling) to validate on. Default 0. Keras: `validation_split`. */
   validationSplit?: number;
   /** Callbacks run at the train/epoch/batch hooks, one or a list (a History is always added and returned). Default none. Keras: `callbacks`. */
   callbacks?: Callback | Callback[];
-  /** 0 silent, 1 progress bar, 2 one line per epoch (default 1). */
+  /** 0 silent, 1 progress bar, 2 one line per epoch (default 1). Keras: `verbose`. */
   verbose?: 0 | 1 | 2;
-  /** Epoch at which to start (for resuming), default 0. */
+  /** Epoch at which to start (for resuming), default 0. Keras: `initial_epoch`. */
   initialEpoch?: number;
-  /** Where progress goes (default process.stdout). */
+  /** Where progress goes (default process.stdout). No Keras equivalent. */
   stream?: Writable;
   /**
    * Cancels training between two batches: fit then rejects with an error named 'AbortError'
-   * (code 'ABORT_ERR'), and the model keeps the weights of the last completed batch.
+   * (code 'ABORT_ERR'), and the model keeps the weights of the last completed batch. No Keras equivalent.
    */
   signal?: AbortSignal;
 }

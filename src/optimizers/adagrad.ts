@@ -2,10 +2,11 @@ import { Optimizer, OptimizerArgs, SlotSpec, checkPositive } from './optimizer';
 import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
+/** Options of {@link Adagrad}, with those of {@link OptimizerArgs}; names mirror Keras's arguments in camelCase. */
 export interface AdagradArgs extends OptimizerArgs {
-  /** Starting value of the accumulators, >= 0 (default 0.1). */
+  /** Starting value of the accumulators, >= 0 (default 0.1). Keras: `initial_accumulator_value`. */
   initialAccumulatorValue?: number;
-  /** > 0, added inside the square root (default 1e-7). */
+  /** > 0, added inside the square root (default 1e-7). Keras: `epsilon`. */
   epsilon?: number;
 }
 
@@ -13,11 +14,12 @@ export interface AdagradArgs extends OptimizerArgs {
  * Adagrad (Duchi et al., 2011), Keras 3's update (learning rate default 0.001):
  *   acc += g^2;  w -= lr * g / sqrt(acc + epsilon)
  * PyTorch differs: accumulators start at 0 and epsilon is added outside the root.
+ * Keras: `keras.optimizers.Adagrad`.
  */
 export class Adagrad extends Optimizer {
-  /** Starting value of the accumulators, >= 0 (default 0.1). */
+  /** Starting value of the accumulators, >= 0 (default 0.1). Keras: `initial_accumulator_value`. */
   readonly initialAccumulatorValue: number;
-  /** > 0, added inside the square root (default 1e-7). */
+  /** > 0, added inside the square root (default 1e-7). Keras: `epsilon`. */
   readonly epsilon: number;
 
   constructor(args: AdagradArgs = {}) {

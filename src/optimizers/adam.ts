@@ -1,14 +1,15 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
 import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
+/** Options of {@link Adam}, with those of {@link OptimizerArgs}; names mirror Keras's arguments in camelCase (`beta_1` is `beta1`, ...). */
 export interface AdamArgs extends OptimizerArgs {
-  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). Keras: `beta_1`. */
   beta1?: number;
-  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). Keras: `beta_2`. */
   beta2?: number;
-  /** > 0, Kingma & Ba's "epsilon hat" (default 1e-7). */
+  /** > 0, Kingma & Ba's "epsilon hat" (default 1e-7). Keras: `epsilon`. */
   epsilon?: number;
-  /** AMSGrad variant (Reddi et al., 2018): divide by the running maximum of v (default false). */
+  /** AMSGrad variant (Reddi et al., 2018): divide by the running maximum of v (default false). Keras: `amsgrad`. */
   amsgrad?: boolean;
 }
 
@@ -17,15 +18,16 @@ export interface AdamArgs extends OptimizerArgs {
  *   m += (g - m)(1 - beta1);  v += (g^2 - v)(1 - beta2);  (amsgrad: v' = vhat = max(vhat, v))
  *   w -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m / (sqrt(v') + epsilon)
  * Epsilon is added to the uncorrected sqrt(v) ("epsilon hat"); PyTorch adds it to sqrt(v / (1 - beta2^t)).
+ * Keras: `keras.optimizers.Adam`.
  */
 export class Adam extends Optimizer {
-  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). Keras: `beta_1`. */
   readonly beta1: number;
-  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). Keras: `beta_2`. */
   readonly beta2: number;
-  /** > 0, Kingma & Ba's "epsilon hat" (default 1e-7). */
+  /** > 0, Kingma & Ba's "epsilon hat" (default 1e-7). Keras: `epsilon`. */
   readonly epsilon: number;
-  /** AMSGrad variant (Reddi et al., 2018): divide by the running maximum of v (default false). */
+  /** AMSGrad variant (Reddi et al., 2018): divide by the running maximum of v (default false). Keras: `amsgrad`. */
   readonly amsgrad: boolean;
 
   constructor(args: AdamArgs = {}, defaults = { learningRate: 0.001, name: 'adam' }) {

@@ -1,12 +1,13 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
 import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
+/** Options of {@link Adamax}, with those of {@link OptimizerArgs}; names mirror Keras's arguments in camelCase (`beta_1` is `beta1`, ...). */
 export interface AdamaxArgs extends OptimizerArgs {
-  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). Keras: `beta_1`. */
   beta1?: number;
-  /** Decay of the infinity norm, in [0, 1) (default 0.999). */
+  /** Decay of the infinity norm, in [0, 1) (default 0.999). Keras: `beta_2`. */
   beta2?: number;
-  /** > 0 (default 1e-7). */
+  /** > 0 (default 1e-7). Keras: `epsilon`. */
   epsilon?: number;
 }
 
@@ -14,13 +15,14 @@ export interface AdamaxArgs extends OptimizerArgs {
  * Adamax (Kingma & Ba, 2014, section 7.1), Keras 3's update (learning rate default 0.001):
  *   m += (g - m)(1 - beta1);  u = max(beta2 u, |g|);  w -= lr / (1 - beta1^t) * m / (u + epsilon)
  * PyTorch instead folds epsilon into the norm: u = max(beta2 u, |g| + epsilon).
+ * Keras: `keras.optimizers.Adamax`.
  */
 export class Adamax extends Optimizer {
-  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). Keras: `beta_1`. */
   readonly beta1: number;
-  /** Decay of the infinity norm, in [0, 1) (default 0.999). */
+  /** Decay of the infinity norm, in [0, 1) (default 0.999). Keras: `beta_2`. */
   readonly beta2: number;
-  /** > 0 (default 1e-7). */
+  /** > 0 (default 1e-7). Keras: `epsilon`. */
   readonly epsilon: number;
 
   constructor(args: AdamaxArgs = {}) {

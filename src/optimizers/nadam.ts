@@ -1,12 +1,13 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkPositive, checkRange } from './optimizer';
 import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
+/** Options of {@link Nadam}, with those of {@link OptimizerArgs}; names mirror Keras's arguments in camelCase (`beta_1` is `beta1`, ...). */
 export interface NadamArgs extends OptimizerArgs {
-  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). Keras: `beta_1`. */
   beta1?: number;
-  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). Keras: `beta_2`. */
   beta2?: number;
-  /** > 0 (default 1e-7). */
+  /** > 0 (default 1e-7). Keras: `epsilon`. */
   epsilon?: number;
 }
 
@@ -19,13 +20,14 @@ const MOMENTUM_CACHE_DECAY = 0.96;
  *   m, v as Adam;  m_hat = u_{t+1} m / (1 - P_t u_{t+1}) + (1 - u_t) g / (1 - P_t)
  *   w -= lr * m_hat / (sqrt(v / (1 - beta2^t)) + epsilon)
  * PyTorch's NAdam uses 0.96^(0.004 t) by default (its momentum_decay).
+ * Keras: `keras.optimizers.Nadam`.
  */
 export class Nadam extends Optimizer {
-  /** Decay of the first-moment average, in [0, 1) (default 0.9). */
+  /** Decay of the first-moment average, in [0, 1) (default 0.9). Keras: `beta_1`. */
   readonly beta1: number;
-  /** Decay of the second-moment average, in [0, 1) (default 0.999). */
+  /** Decay of the second-moment average, in [0, 1) (default 0.999). Keras: `beta_2`. */
   readonly beta2: number;
-  /** > 0 (default 1e-7). */
+  /** > 0 (default 1e-7). Keras: `epsilon`. */
   readonly epsilon: number;
   /** P_k = u_1 ... u_k for k = uProductStep (Keras's `_u_product`). */
   private uProduct = 1;
@@ -67,10 +69,12 @@ export class Nadam extends Optimizer {
     out[at + 4] = cv;
   }
 
+  /** The momentum-cache product and its step, which `stepScalars` advances. */
   protected override saveStepState(): unknown {
     return [this.uProduct, this.uProductStep];
   }
 
+  /** Puts back the momentum-cache product saved by `saveStepState`. */
   protected override restoreStepState(state: unknown): void {
     [this.uProduct, this.uProductStep] = state as [number, number];
   }

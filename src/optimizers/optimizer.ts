@@ -28,17 +28,17 @@ export interface Segment {
 
 /** Options every optimizer accepts (Keras's base optimizer keyword arguments: `learning_rate`, `weight_decay`, `clipnorm`, `clipvalue`, `global_clipnorm`, `name`). */
 export interface OptimizerArgs {
-  /** A non-negative number or a schedule of the step counter. */
+  /** A non-negative number or a schedule of the step counter. Default 0.01 for SGD, 0.001 for the others. Keras: `learning_rate`. */
   learningRate?: number | LearningRateSchedule;
-  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none). */
+  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none; AdamW 0.004). Keras: `weight_decay`. */
   weightDecay?: number | null;
-  /** Clip each weight's gradient to this L2 norm. */
+  /** Clip each weight's gradient to this L2 norm. Default none. Keras: `clipnorm`. */
   clipnorm?: number | null;
-  /** Clip every gradient element to [-clipvalue, clipvalue]. */
+  /** Clip every gradient element to [-clipvalue, clipvalue]. Default none. Keras: `clipvalue`. */
   clipvalue?: number | null;
-  /** Clip all gradients together to this global L2 norm. */
+  /** Clip all gradients together to this global L2 norm. Default none. Keras: `global_clipnorm`. */
   globalClipnorm?: number | null;
-  /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). */
+  /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). Keras: `name`. */
   name?: string;
 }
 
@@ -62,17 +62,17 @@ const BASE_KEYS = ['learningRate', 'weightDecay', 'clipnorm', 'clipvalue', 'glob
 
 /** Base class of the optimizers: owns the step counter, the learning rate or its schedule, clipping and weight decay; a subclass declares its slots and one fused update step. Keras: `keras.optimizers.Optimizer`. */
 export abstract class Optimizer {
-  /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). */
+  /** Name (Keras's default is the lower-case class name, 'SGD' for SGD). Keras: `name`. */
   readonly name: string;
   /** Number of update steps applied so far (Keras's `iterations`). */
   iterations = 0;
-  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none). */
+  /** Decoupled weight decay: `w -= w * weightDecay * lr` before each update (default none; AdamW 0.004). Keras: `weight_decay`. */
   readonly weightDecay: number | null;
-  /** Clip each weight's gradient to this L2 norm. */
+  /** Clip each weight's gradient to this L2 norm. Default none. Keras: `clipnorm`. */
   readonly clipnorm: number | null;
-  /** Clip every gradient element to [-clipvalue, clipvalue]. */
+  /** Clip every gradient element to [-clipvalue, clipvalue]. Default none. Keras: `clipvalue`. */
   readonly clipvalue: number | null;
-  /** Clip all gradients together to this global L2 norm. */
+  /** Clip all gradients together to this global L2 norm. Default none. Keras: `global_clipnorm`. */
   readonly globalClipnorm: number | null;
 
   /** One step's scalars (stepScalars), for a subclass's update. */
@@ -306,6 +306,7 @@ export abstract class Optimizer {
     return null;
   }
 
+  /** Puts back the state that `saveStepState` returned, after a look-ahead (nothing by default). */
   protected restoreStepState(_state: unknown): void {}
 
   /**

@@ -1,14 +1,15 @@
 import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkPositive, checkRange } from './optimizer';
 import { native, NativeUpdate, UpdateKernel, UpdateKind } from '../backend/native';
 
+/** Options of {@link RMSprop}, with those of {@link OptimizerArgs}; names mirror Keras's arguments in camelCase. */
 export interface RMSpropArgs extends OptimizerArgs {
-  /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). */
+  /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). Keras: `rho`. */
   rho?: number;
-  /** In [0, 1] (default 0: no momentum slot). */
+  /** In [0, 1] (default 0: no momentum slot). Keras: `momentum`. */
   momentum?: number;
-  /** > 0, added inside the square root (default 1e-7). */
+  /** > 0, added inside the square root (default 1e-7). Keras: `epsilon`. */
   epsilon?: number;
-  /** Normalise by the estimated variance instead of the second moment (default false). */
+  /** Normalise by the estimated variance instead of the second moment (default false). Keras: `centered`. */
   centered?: boolean;
 }
 
@@ -18,15 +19,16 @@ export interface RMSpropArgs extends OptimizerArgs {
  *   inc = lr g / sqrt(v + eps)   (centered: sqrt(v - a^2 + eps))
  *   w -= inc,  or with momentum: mom = momentum * mom + inc;  w -= mom
  * PyTorch adds epsilon outside the root instead.
+ * Keras: `keras.optimizers.RMSprop`.
  */
 export class RMSprop extends Optimizer {
-  /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). */
+  /** Discounting factor of the squared-gradient average, in [0, 1) (default 0.9). Keras: `rho`. */
   readonly rho: number;
-  /** In [0, 1] (default 0: no momentum slot). */
+  /** In [0, 1] (default 0: no momentum slot). Keras: `momentum`. */
   readonly momentum: number;
-  /** > 0, added inside the square root (default 1e-7). */
+  /** > 0, added inside the square root (default 1e-7). Keras: `epsilon`. */
   readonly epsilon: number;
-  /** Normalise by the estimated variance instead of the second moment (default false). */
+  /** Normalise by the estimated variance instead of the second moment (default false). Keras: `centered`. */
   readonly centered: boolean;
 
   constructor(args: RMSpropArgs = {}) {

@@ -2,10 +2,11 @@ import { Optimizer, OptimizerArgs, SlotSpec, checkBoolean, checkRange } from './
 import { native, UpdateKernel, UpdateKind } from '../backend/native';
 import { ValueError, describe } from '../errors';
 
+/** Options of {@link SGD}, with those of {@link OptimizerArgs}; names mirror Keras's arguments in camelCase. */
 export interface SGDArgs extends OptimizerArgs {
-  /** In [0, 1]; default 0 (plain SGD). */
+  /** In [0, 1]; default 0 (plain SGD). Keras: `momentum`. */
   momentum?: number;
-  /** Nesterov momentum (default false). */
+  /** Nesterov momentum (default false). Keras: `nesterov`. */
   nesterov?: boolean;
 }
 
@@ -16,11 +17,12 @@ export interface SGDArgs extends OptimizerArgs {
  *   w -= lr * g                                     (momentum == 0)
  * A learning-rate schedule whose `momentumAt(step)` returns a number (1cycle) sets the momentum of
  * that step instead of `momentum`.
+ * Keras: `keras.optimizers.SGD`.
  */
 export class SGD extends Optimizer {
-  /** In [0, 1]; default 0 (plain SGD). */
+  /** In [0, 1]; default 0 (plain SGD). Keras: `momentum`. */
   readonly momentum: number;
-  /** Nesterov momentum (default false). */
+  /** Nesterov momentum (default false). Keras: `nesterov`. */
   readonly nesterov: boolean;
 
   constructor(args: SGDArgs = {}) {

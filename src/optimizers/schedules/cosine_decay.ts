@@ -23,6 +23,7 @@ export interface CosineDecayArgs {
  * warmup. Warmup (step < warmupSteps): lr = initial + (warmupTarget - initial) * step / warmupSteps.
  * Decay from r0 (warmupTarget, or initial without warmup) with t = min(step - warmupSteps, decaySteps):
  * lr = r0 * ((1 - alpha) * 0.5 * (1 + cos(pi * t / decaySteps)) + alpha).
+ * Keras: `keras.optimizers.schedules.CosineDecay`.
  */
 export class CosineDecay extends LearningRateSchedule {
   /** The starting rate (of the warmup when there is one, else of the decay). */

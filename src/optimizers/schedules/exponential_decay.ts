@@ -18,6 +18,7 @@ export interface ExponentialDecayArgs {
 /**
  * Keras's ExponentialDecay: lr(step) = initialLearningRate * decayRate ^ (step / decaySteps), with
  * floor(step / decaySteps) when `staircase` is set. Géron's "exponential scheduling".
+ * Keras: `keras.optimizers.schedules.ExponentialDecay`.
  */
 export class ExponentialDecay extends LearningRateSchedule {
   /** The rate at step 0. Keras: `initial_learning_rate`. */

@@ -19,6 +19,7 @@ export interface InverseTimeDecayArgs {
  * Keras's InverseTimeDecay, Géron's "power scheduling" with c = 1:
  * lr(step) = initialLearningRate / (1 + decayRate * step / decaySteps), with floor(step / decaySteps)
  * when `staircase` is set.
+ * Keras: `keras.optimizers.schedules.InverseTimeDecay`.
  */
 export class InverseTimeDecay extends LearningRateSchedule {
   /** The rate at step 0. Keras: `initial_learning_rate`. */

@@ -16,6 +16,7 @@ export interface PiecewiseConstantDecayArgs {
  * Keras's PiecewiseConstantDecay, Géron's "piecewise constant scheduling": values[0] while
  * step <= boundaries[0], values[i] while boundaries[i-1] < step <= boundaries[i], and the last value
  * once step > the last boundary. (PyTorch's MultiStepLR switches at step >= milestone instead.)
+ * Keras: `keras.optimizers.schedules.PiecewiseConstantDecay`.
  */
 export class PiecewiseConstantDecay extends LearningRateSchedule {
   /** Strictly increasing step counts where the rate changes (at least one). */

@@ -21,6 +21,7 @@ export interface PolynomialDecayArgs {
  * Keras's PolynomialDecay: with s = min(step, decaySteps) and d = decaySteps,
  * lr = (initial - end) * (1 - s / d) ^ power + end. With `cycle`, s = step and d is the first
  * multiple of decaySteps >= step (decaySteps itself at step 0).
+ * Keras: `keras.optimizers.schedules.PolynomialDecay`.
  */
 export class PolynomialDecay extends LearningRateSchedule {
   /** The rate at step 0. Keras: `initial_learning_rate`. */

@@ -1,6 +1,7 @@
 /**
  * A learning-rate schedule: the learning rate as a function of the optimizer's step counter
  * (Keras's `LearningRateSchedule`, evaluated once per training step).
+ * Keras: `keras.optimizers.schedules.LearningRateSchedule`.
  */
 export abstract class LearningRateSchedule {
   /** Keras class name ('ExponentialDecay', ...). */
