@@ -614,3 +614,25 @@ describe('extending the library: what cannot work says so (extensibility audit)'
     expect((e2 as Error).message).toContain('learning-rate schedule of your own cannot be rebuilt');
   });
 });
+
+describe('ops.add and ops.mul broadcast a per-feature vector (numpy/Keras), with gradients', () => {
+  it('[3,4] + [4] then * [1,4]: values and the gradients of sum(...) by hand', () => {
+    const leaf = (d: number[], shape: number[]) => {
+      const t = new Tensor(Float32Array.from(d), shape);
+      t.requiresGrad = true;
+      return t;
+    };
+    const av = Array.from({ length: 12 }, (_, i) => (i - 5) * 0.25), bv = [0.5, -1, 2, 0.25], cv = [1.5, -0.5, 0.75, 2];
+    const a = leaf(av, [3, 4]), b = leaf(bv, [4]), c = leaf(cv, [1, 4]);
+    const y = ops.mul(ops.add(a, b), c);
+    expect(y.shape).toEqual([3, 4]);
+    for (let i = 0; i < 12; i++) expect(y.data[i]).toBeCloseTo((av[i]! + bv[i % 4]!) * cv[i % 4]!, 6);
+    backward(ops.sum(y));
+    for (let i = 0; i < 12; i++) expect(a.grad![i]).toBeCloseTo(cv[i % 4]!, 6);
+    for (let j = 0; j < 4; j++) expect(b.grad![j]).toBeCloseTo(3 * cv[j]!, 6);
+    for (let j = 0; j < 4; j++) expect(c.grad![j]).toBeCloseTo([0, 1, 2].reduce((s, r) => s + av[r * 4 + j]! + bv[j]!, 0), 5);
+    // The vector on the left works the same; shapes that do not line up are still a ShapeError.
+    expect(Array.from(ops.add(new Tensor(Float32Array.from(bv), [4]), new Tensor(Float32Array.from(av), [3, 4])).data)).toEqual(av.map((v, i) => Math.fround(v + bv[i % 4]!)));
+    expect(caught(() => ops.add(new Tensor(new Float32Array(6), [2, 3]), new Tensor(new Float32Array(2), [2]))).message).toContain('do not broadcast');
+  });
+});

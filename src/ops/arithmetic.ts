@@ -3,22 +3,38 @@ import { ShapeError, ValueError, describe } from '../errors';
 import { native } from '../backend/native';
 import { output, needsGrad, record, gradOf } from '../autograd/engine';
 
-function sameShape(op: string, a: Tensor, b: Tensor): void {
-  if (a.size !== b.size || a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new ShapeError(`${op}: shapes differ: [${a.shape}] and [${b.shape}]`);
-  }
+/**
+ * How `a op b` lines up: the same shape, or one operand broadcast over the other's leading axes
+ * (its shape, leading 1s dropped, is the other's trailing axes: [n, k] with [k] or [1, k], as numpy
+ * and Keras broadcast a per-feature vector). Returns the larger operand first and the period of
+ * the smaller (its element count; the larger's element i pairs with the smaller's i % period).
+ */
+function lineUp(op: string, a: Tensor, b: Tensor): { big: Tensor; small: Tensor; swapped: boolean; period: number } {
+  if (a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i])) return { big: a, small: b, swapped: false, period: b.size };
+  const trailing = (big: Tensor, small: Tensor): boolean => {
+    const core = small.shape.slice(small.shape.findIndex((d) => d !== 1) === -1 ? small.rank : small.shape.findIndex((d) => d !== 1));
+    return core.length <= big.rank && core.every((d, i) => d === big.shape[big.rank - core.length + i]);
+  };
+  if (a.size >= b.size && trailing(a, b) && b.size > 0) return { big: a, small: b, swapped: false, period: b.size };
+  if (b.size > a.size && trailing(b, a) && a.size > 0) return { big: b, small: a, swapped: true, period: a.size };
+  throw new ShapeError(`${op}: shapes [${a.shape}] and [${b.shape}] do not broadcast (equal shapes, or one the other's trailing axes, e.g. [n, k] and [k])`);
 }
 
-/** a + b, same shapes. */
+/** a + b: equal shapes, or one broadcast over the other's leading axes ([n, k] + [k]). */
 export function add(a: Tensor, b: Tensor): Tensor {
-  sameShape('add', a, b);
-  const y = output(a.shape);
-  y.data.set(a.data);
-  native.axpy(1, b.data, y.data);
+  const { big, small, period } = lineUp('add', a, b);
+  const y = output(big.shape);
+  y.data.set(big.data);
+  if (period === big.size) native.axpy(1, small.data, y.data);
+  else for (let off = 0; off < y.data.length; off += period) native.axpy(1, small.data, y.data.subarray(off, off + period));
   if (!needsGrad(a, b)) return y;
   return record(y, [a, b], () => {
-    if (a.requiresGrad) native.axpy(1, y.grad!, gradOf(a));
-    if (b.requiresGrad) native.axpy(1, y.grad!, gradOf(b));
+    const g = y.grad!;
+    if (big.requiresGrad) native.axpy(1, g, gradOf(big));
+    if (small.requiresGrad) {
+      if (period === big.size) native.axpy(1, g, gradOf(small));
+      else native.columnSum(g, big.size / period, period, gradOf(small), true);
+    }
   });
 }
 
@@ -34,22 +50,22 @@ export function mulScalar(a: Tensor, s: number): Tensor {
   return record(y, [a], () => native.axpy(s, y.grad!, gradOf(a)));
 }
 
-/** a * b element-wise, same shapes. */
+/** a * b element-wise: equal shapes, or one broadcast over the other's leading axes ([n, k] * [k]). */
 export function mul(a: Tensor, b: Tensor): Tensor {
-  sameShape('mul', a, b);
-  const y = output(a.shape);
-  const ad = a.data, bd = b.data, yd = y.data;
-  for (let i = 0; i < yd.length; i++) yd[i] = ad[i]! * bd[i]!;
+  const { big, small, period } = lineUp('mul', a, b);
+  const y = output(big.shape);
+  const bd = big.data, sd = small.data, yd = y.data;
+  for (let i = 0; i < yd.length; i++) yd[i] = bd[i]! * sd[i % period]!;
   if (!needsGrad(a, b)) return y;
   return record(y, [a, b], () => {
     const g = y.grad!;
-    if (a.requiresGrad) {
-      const ga = gradOf(a);
-      for (let i = 0; i < g.length; i++) ga[i] += g[i]! * bd[i]!;
+    if (big.requiresGrad) {
+      const gb = gradOf(big);
+      for (let i = 0; i < g.length; i++) gb[i] += g[i]! * sd[i % period]!;
     }
-    if (b.requiresGrad) {
-      const gb = gradOf(b);
-      for (let i = 0; i < g.length; i++) gb[i] += g[i]! * ad[i]!;
+    if (small.requiresGrad) {
+      const gs = gradOf(small);
+      for (let i = 0; i < g.length; i++) gs[i % period] += g[i]! * bd[i]!;
     }
   });
 }
