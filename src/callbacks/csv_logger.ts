@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { Callback, Logs } from './callback';
 import { IOError, ValueError, describe } from '../errors';
-import { checkBool, optionsOf } from './monitor';
+import { checkBool, optionsOf, pythonNonFinite } from './monitor';
 import { appendWhole } from '../saving/atomic';
 
 /** Options of {@link CSVLogger}. Keras: `separator`, `append`. */
@@ -68,7 +68,7 @@ export class CSVLogger extends Callback {
       text += this.row(['epoch', ...this.keys]);
       this.writeHeader = false;
     }
-    text += this.row([String(epoch), ...this.keys.map((k) => (k in logs ? pythonFloat(logs[k]!) : 'NA'))]);
+    text += this.row([String(epoch), ...this.keys.map((k) => (k in logs ? (pythonNonFinite(logs[k]!) ?? String(logs[k])) : 'NA'))]);
     this.writeWhole(text);
   }
 
@@ -85,12 +85,4 @@ export class CSVLogger extends Callback {
     appendWhole('CSVLogger', this.filename, Buffer.from(text, 'utf8'));
   }
 
-}
-
-/** A value as Keras's CSVLogger writes it (Python's str of a float for the non-finite ones: nan, inf, -inf). */
-function pythonFloat(v: number): string {
-  if (Number.isNaN(v)) return 'nan';
-  if (v === Infinity) return 'inf';
-  if (v === -Infinity) return '-inf';
-  return String(v);
 }

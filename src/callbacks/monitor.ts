@@ -2,6 +2,14 @@
 import { StateError, ValueError, checkOptions, describe, unknownId } from '../errors';
 import type { TrainingModel, TrainingOptimizer } from './callback';
 
+/** Python's spelling of a non-finite float ('nan', 'inf', '-inf'), as Keras's progress bar and CSV log print them; null for a finite one. */
+export function pythonNonFinite(v: number): string | null {
+  if (Number.isNaN(v)) return 'nan';
+  if (v === Infinity) return 'inf';
+  if (v === -Infinity) return '-inf';
+  return null;
+}
+
 /** Whether the monitored quantity should go down (`'min'`), up (`'max'`), or be inferred from its name (`'auto'`). Keras: `mode`. */
 export type MonitorMode = 'auto' | 'min' | 'max';
 

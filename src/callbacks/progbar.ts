@@ -1,4 +1,5 @@
 import { Callback, Logs } from './callback';
+import { pythonNonFinite } from './monitor';
 
 /** Where progress is written: `process.stdout`, a stream, or any object with `write`. */
 export interface Writable {
@@ -22,8 +23,8 @@ function formatPerStep(seconds: number): string {
 
 /** A logged value as Keras's Progbar prints it: 4 decimals, or 4 in scientific form at or below 1e-3 in magnitude (Python's `.4e`: 1.2000e-06). */
 export function formatValue(v: number): string {
-  if (Number.isNaN(v)) return 'nan';
-  if (!Number.isFinite(v)) return v > 0 ? 'inf' : '-inf';
+  const special = pythonNonFinite(v);
+  if (special !== null) return special;
   if (Math.abs(v) > 1e-3) return v.toFixed(4);
   const [mantissa, exp] = v.toExponential(4).split('e') as [string, string];
   const e = Number(exp);

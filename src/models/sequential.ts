@@ -339,10 +339,10 @@ export class Sequential {
   }
 
   /** Validates x and y; `finite: false` leaves the NaN/Inf scan to the caller (fit does it in slices). */
-  /** evaluate's and predict's `verbose`: 0, 1 or 2 (they print nothing either way). */
-  private checkQuietVerbose(where: string, verbose: unknown): void {
+  /** fit's, evaluate's and predict's `verbose`: 0, 1 or 2 (the last two print nothing either way); `where` names the call in the error (fit's has none). */
+  private checkVerbose(verbose: unknown, where?: string): void {
     if (verbose !== undefined && verbose !== 0 && verbose !== 1 && verbose !== 2) {
-      throw new ValueError(`Sequential "${this.name}": ${where}: verbose must be 0, 1 or 2, received ${describe(verbose)}`);
+      throw new ValueError(`Sequential "${this.name}": ${where ? `${where}: ` : ''}verbose must be 0, 1 or 2, received ${describe(verbose)}`);
     }
   }
 
@@ -428,9 +428,7 @@ export class Sequential {
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
     const initialEpoch = intOption(this.name, 'initialEpoch', args.initialEpoch ?? 0, 0);
     const verbose = args.verbose ?? 1;
-    if (verbose !== 0 && verbose !== 1 && verbose !== 2) {
-      throw new ValueError(`Sequential "${this.name}": verbose must be 0, 1 or 2, received ${describe(verbose)}`);
-    }
+    this.checkVerbose(verbose);
     if (args.shuffle !== undefined && typeof args.shuffle !== 'boolean') {
       throw new ValueError(`Sequential "${this.name}": shuffle must be true or false, received ${describe(args.shuffle)}`);
     }
@@ -865,7 +863,7 @@ export class Sequential {
   /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
   evaluate(x: TensorLike, y: TensorLike, args: EvaluateArgs = {}): Record<string, number> {
     checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize', 'verbose']);
-    this.checkQuietVerbose('evaluate', args.verbose);
+    this.checkVerbose(args.verbose, 'evaluate');
     const compiled = this.requireCompiled('evaluate');
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
     const [xt, yt] = this.checkXY(x, y, 'evaluate');
@@ -923,7 +921,7 @@ export class Sequential {
   /** Outputs for x, computed in batches; a new tensor the caller owns. */
   predict(x: TensorLike, args: PredictArgs = {}): Tensor {
     checkOptions(`Sequential "${this.name}": predict`, args, ['batchSize', 'training', 'verbose']);
-    this.checkQuietVerbose('predict', args.verbose);
+    this.checkVerbose(args.verbose, 'predict');
     if (args.training !== undefined && typeof args.training !== 'boolean') {
       throw new ValueError(`Sequential "${this.name}": predict: training must be a boolean, received ${describe(args.training)}`);
     }

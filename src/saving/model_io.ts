@@ -27,7 +27,6 @@ import { withWeightBudget } from '../layers/layer';
 import { Loss, getLoss, isBuiltinLoss } from '../losses';
 import { metricFromSpec, metricToSpec } from '../metrics';
 import { optimizerFromConfig } from '../optimizers';
-import type { Optimizer } from '../optimizers/optimizer';
 import type { NamedTensor } from '../optimizers/optimizer';
 import { packageRoot } from '../backend/native';
 import { DeepnodeError, IOError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
@@ -471,6 +470,19 @@ function assignWeights(model: Sequential, loaded: LoadedWeights): void {
   for (const [layer, values] of perLayer) layer.setWeights(values);
 }
 
+// What a load error says when the file names a loss, metric, optimizer or schedule of the user's own.
+const OWN_OBJECT_HINT = 'cannot be rebuilt from the file: load with { compile: false } and compile the model yourself';
+
+/** `build()`, whose DeepnodeError gains `where` and the hint that `kind` of the user's own cannot be rebuilt from the file. */
+function rebuiltOrOwn<T>(where: string, kind: string, build: () => T): T {
+  try {
+    return build();
+  } catch (e) {
+    if (!(e instanceof DeepnodeError)) throw e;
+    throw new ValueError(`${where}: ${e.message} (${kind} of your own ${OWN_OBJECT_HINT})`, e.code);
+  }
+}
+
 function compileFrom(model: Sequential, training: TrainingConfig, state: readonly NamedTensor[], file: string): void {
   try {
     if (training === null || typeof training !== 'object') throw new ValueError(`trainingConfig must be an object, received ${describe(training)}`);
@@ -478,22 +490,10 @@ function compileFrom(model: Sequential, training: TrainingConfig, state: readonl
     if (opt === null || typeof opt !== 'object' || typeof opt.class_name !== 'string') {
       throw new ValueError(`optimizer_config must be { class_name, config }, received ${describe(opt)}`);
     }
-    let optimizer: Optimizer;
-    try {
-      optimizer = optimizerFromConfig(opt.class_name, opt.config ?? {});
-    } catch (e) {
-      if (!(e instanceof DeepnodeError)) throw e;
-      throw new ValueError(
-        `optimizer: ${e.message} (an optimizer or learning-rate schedule of your own cannot be rebuilt from the file: load with { compile: false } and compile the model yourself)`,
-        e.code,
-      );
-    }
+    const optimizer = rebuiltOrOwn('optimizer', 'an optimizer or learning-rate schedule', () => optimizerFromConfig(opt.class_name, opt.config ?? {}));
     const lossSpec = training.loss;
     if (typeof lossSpec === 'object' && lossSpec?.class_name === 'Custom') {
-      throw new ValueError(
-        `loss: the model was compiled with a loss of your own (${describe(lossSpec.config?.name)}), which cannot be rebuilt from the file: ` +
-          'load with { compile: false } and compile the model yourself',
-      );
+      throw new ValueError(`loss: the model was compiled with a loss of your own (${describe(lossSpec.config?.name)}), which ${OWN_OBJECT_HINT}`);
     }
     let loss: Loss;
     if (typeof lossSpec === 'string') {
@@ -504,18 +504,7 @@ function compileFrom(model: Sequential, training: TrainingConfig, state: readonl
       loss = fromLogits ? new (base.constructor as new (fromLogits: boolean) => Loss)(true) : base;
     }
     const specs: unknown[] = Array.isArray(training.metrics) ? training.metrics : [];
-    const metrics = specs.map((m) => {
-      try {
-        return metricFromSpec(m, loss.name);
-      } catch (e) {
-        // A metric of the user's own (saved by name) cannot be rebuilt from the file.
-        if (!(e instanceof DeepnodeError)) throw e;
-        throw new ValueError(
-          `metrics: ${e.message} (a metric of your own cannot be rebuilt from the file: load with { compile: false } and compile the model yourself)`,
-          e.code,
-        );
-      }
-    });
+    const metrics = specs.map((m) => rebuiltOrOwn('metrics', 'a metric', () => metricFromSpec(m, loss.name)));
     model.compile({ optimizer, loss, metrics });
     if (state.length > 0) optimizer.setWeights(state);
   } catch (e) {
