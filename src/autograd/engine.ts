@@ -11,7 +11,7 @@
  * copy what you need out (predict does).
  */
 import { Tensor, Shape, sizeOf } from '../tensor';
-import { StateError } from '../errors';
+import { ShapeError, StateError, ValueError, describe } from '../errors';
 
 class BufferPool {
   private free = new Map<number, Float32Array[]>();
@@ -175,7 +175,8 @@ export function gradOf(t: Tensor): Float32Array {
 
 /**
  * Back-propagate from a scalar `loss` (seed gradient 1). Gradients of leaves (weights) accumulate
- * into their `grad`; call `zeroGrad` on them between steps.
+ * into their `grad`, so clear them between steps (`t.grad?.fill(0)`), or use
+ * {@link valueAndGrads}, which hands back each step's gradients on their own.
  */
 export function backward(loss: Tensor): void {
   if (loss.size !== 1) throw new StateError(`backward: expected a scalar loss, received shape [${loss.shape.join(', ')}]`);
@@ -196,4 +197,85 @@ export function backward(loss: Tensor): void {
     }
     tape.nodes = [];
   }
+}
+
+/** What {@link valueAndGrads} returns. */
+export interface ValueAndGrads {
+  /** The scalar that `fn` returned. */
+  value: number;
+  /**
+   * The gradient of `value` with respect to each of `vars`, in their order: a new tensor of the
+   * variable's shape, or null when `value` does not depend on that variable (TensorFlow's
+   * `GradientTape.gradient` gives None there; {@link Optimizer.applyGradients} skips such pairs).
+   */
+  grads: (Tensor | null)[];
+}
+
+/**
+ * Runs `fn`, which must return a scalar tensor computed from `vars` with gradients recorded (e.g. a
+ * loss from `model.call(x, true)`), and returns its value and its gradient with respect to each of
+ * `vars`: the custom training step of Keras's `tf.GradientTape` and tfjs's `variableGrads`.
+ *
+ * ```js
+ * const vars = model.trainableWeights;
+ * const { value, grads } = valueAndGrads(() => {
+ *   const loss = lossFn.compute(model.call(x, true), y);
+ *   return model.losses.reduce((t, r) => ops.add(t, r), loss);
+ * }, vars);
+ * optimizer.applyGradients(grads.map((g, i) => [g, vars[i]]));
+ * ```
+ *
+ * Everything `fn` computes lives in a buffer scope and is released when it returns (see `scope`):
+ * keep numbers or copies, not its tensors. Gradients do not accumulate from one call to the next,
+ * and the `grad` buffers of the variables (and of any other tensor the graph reaches) are left as
+ * they were.
+ */
+export function valueAndGrads(fn: () => Tensor, vars: readonly Tensor[]): ValueAndGrads {
+  if (typeof fn !== 'function') throw new ValueError(`valueAndGrads: fn must be a function returning a scalar tensor, received ${describe(fn)}`);
+  if (!Array.isArray(vars)) throw new ValueError(`valueAndGrads: vars must be an array of tensors, received ${describe(vars)}`);
+  const seen = new Set<Tensor>();
+  vars.forEach((v, i) => {
+    if (!(v instanceof Tensor)) throw new ValueError(`valueAndGrads: vars[${i}] is not a tensor, received ${describe(v)}`);
+    if (!v.requiresGrad) {
+      throw new ValueError(`valueAndGrads: vars[${i}]${nameOf(v)} does not record gradients (requiresGrad is false: a frozen or non-trainable weight?)`);
+    }
+    if (seen.has(v)) throw new ValueError(`valueAndGrads: vars[${i}]${nameOf(v)} appears twice`);
+    seen.add(v);
+  });
+  if (!tape.gradEnabled) throw new StateError('valueAndGrads: called inside noGrad(), where no gradients are recorded');
+  return scope(() => {
+    const loss = fn();
+    if (!(loss instanceof Tensor)) throw new ValueError(`valueAndGrads: fn must return a scalar tensor, received ${describe(loss)}`);
+    if (loss.size !== 1) throw new ShapeError(`valueAndGrads: fn must return a scalar tensor, received shape [${loss.shape.join(', ')}]`);
+    const value = loss.data[0]!;
+    if (!loss.requiresGrad) {
+      throw new StateError('valueAndGrads: the value fn returned does not depend on any tensor that records gradients (was it computed inside noGrad, or with training weights frozen?)');
+    }
+    // The leaves the graph reaches get pooled gradient buffers of their own for this pass; their
+    // own grad buffers are put back afterwards, untouched.
+    // (Tensors recorded before this call, outside its tape, count as leaves too.)
+    const leaves = new Map<Tensor, Float32Array | null>();
+    const inTape = new Set(tape.nodes);
+    for (const node of tape.nodes)
+      for (const p of node.parents) if (!inTape.has(p) && !leaves.has(p)) leaves.set(p, p.grad);
+    for (const v of vars) if (!leaves.has(v)) leaves.set(v, v.grad);
+    for (const leaf of leaves.keys()) leaf.grad = null;
+    try {
+      gradOf(loss)[0] = 1;
+      const nodes = tape.nodes;
+      for (let i = nodes.indexOf(loss); i >= 0; i--) {
+        const node = nodes[i]!;
+        if (node.grad !== null && node.backwardFn !== null) node.backwardFn();
+      }
+      const grads = vars.map((v) => (v.grad === null ? null : new Tensor(Float32Array.from(v.grad), v.shape)));
+      return { value, grads };
+    } finally {
+      for (const [leaf, grad] of leaves) leaf.grad = grad;
+    }
+  });
+}
+
+function nameOf(t: Tensor): string {
+  const name = (t as Tensor & { name?: unknown }).name;
+  return typeof name === 'string' ? ` ("${name}")` : '';
 }

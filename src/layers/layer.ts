@@ -38,6 +38,11 @@ export class Variable extends Tensor {
     super(data, shape);
     this.requiresGrad = trainable;
   }
+  /**
+   * The projection applied after each optimizer step (the `constraint` of `addWeight`, e.g. a Dense
+   * kernel's `kernelConstraint`), or null. Keras: `Variable.constraint`.
+   */
+  constraint: Constraint | null = null;
 }
 
 /** Arguments of {@link Layer.call}. */
@@ -237,7 +242,10 @@ export abstract class Layer {
     v.requiresGrad = trainable && this._trainable;
     this._weights.push(v);
     if (options.regularizer) this._regularized.push([v, options.regularizer]);
-    if (options.constraint) this._constrained.push([v, options.constraint]);
+    if (options.constraint) {
+      this._constrained.push([v, options.constraint]);
+      v.constraint = options.constraint;
+    }
     return v;
   }
 

@@ -303,9 +303,15 @@ export class Sequential {
     if (!same) this.packWeights();
   }
 
-  /** The forward pass over all layers; records gradients unless inside noGrad. */
+  /**
+   * The forward pass over all layers; records gradients unless inside noGrad (see
+   * `valueAndGrads` for a training step of your own). Each call starts the layers' activity
+   * penalties afresh (Keras clears a layer's losses on each outermost call), so `losses` holds
+   * those of this call.
+   */
   call(x: Tensor, training = false): Tensor {
     this.ensureBuilt(x, 'call');
+    for (const layer of this._layers) layer.activityLosses.length = 0;
     let y = x;
     for (const layer of this._layers) y = layer.call(y, { training });
     return y;
@@ -860,6 +866,93 @@ export class Sequential {
     return total;
   }
 
+  /**
+   * The penalties to add to a loss of your own, as scalar tensors (recorded for autograd): each
+   * trainable weight's regularizer penalty, and the activity penalties of the last
+   * `call(x, true)`. What `fit` adds to the data loss. Keras: `model.losses`.
+   */
+  get losses(): Tensor[] {
+    const out: Tensor[] = [];
+    for (const layer of this._layers) {
+      for (const r of layer.regularizationLosses()) out.push(reshape(r, []));
+      for (const a of layer.activityLosses) out.push(reshape(a, []));
+    }
+    return out;
+  }
+
+  /**
+   * One training step on the batch (x, y): the step `fit` takes for each batch (the same kernels,
+   * the optimizer's update, constraints), without callbacks. The metrics are reset first, so
+   * they describe this batch alone. Returns the loss (the data loss plus penalties) when the model
+   * has no metrics, else `[loss, ...metrics]` in compile order, or `{ loss, ...metrics }` with
+   * `returnDict`. A loss that is not finite leaves the weights as they were and throws, as in `fit`.
+   * Keras: `train_on_batch(x, y, return_dict=False)`.
+   */
+  trainOnBatch(x: TensorLike, y: TensorLike, args: { returnDict?: boolean } = {}): number | number[] | Record<string, number> {
+    const where = 'trainOnBatch';
+    const returnDict = this.onBatchArgs(where, args);
+    if (this.fitting) throw new StateError(`Sequential "${this.name}": ${where}() called while fit() runs on this model; await the fit first`);
+    const compiled = this.requireCompiled(where);
+    const [xt, yt] = this.checkXY(x, y, where);
+    this.ensureBuilt(xt, where);
+    this.ensurePacked();
+    this.checkLabels(yt, compiled, where);
+    for (const m of compiled.metrics) m.reset();
+    const loss = this.trainStep(xt, yt, compiled);
+    if (!Number.isFinite(loss)) {
+      for (const m of compiled.metrics) m.reset();
+      throw new DeepnodeError(
+        'ERR_NON_FINITE',
+        `Sequential "${this.name}": ${where}: the loss became ${loss}; ${this.nonFiniteCause}. ` +
+          'The weights were left as they were before this batch. Try a lower learning rate, gradient clipping (clipnorm), or check the data',
+      );
+    }
+    const logs: Record<string, number> = { loss };
+    for (const m of compiled.metrics) logs[m.name] = m.result();
+    for (const m of compiled.metrics) m.reset();
+    return batchResult(logs, returnDict);
+  }
+
+  /**
+   * The loss and metrics of the batch (x, y) in inference mode, as `evaluate` computes them for
+   * one batch; returned as `trainOnBatch` returns them. Keras: `test_on_batch(x, y, return_dict=False)`.
+   */
+  testOnBatch(x: TensorLike, y: TensorLike, args: { returnDict?: boolean } = {}): number | number[] | Record<string, number> {
+    const where = 'testOnBatch';
+    const returnDict = this.onBatchArgs(where, args);
+    const compiled = this.requireCompiled(where);
+    const [xt, yt] = this.checkXY(x, y, where);
+    this.ensureBuilt(xt, where);
+    this.checkLabels(yt, compiled, where);
+    const lossMean = new Mean('loss');
+    for (const m of compiled.metrics) m.reset();
+    this.evaluateBatch(xt, yt, 0, xt.shape[0]!, compiled, lossMean);
+    const logs = this.evaluateResult(compiled, lossMean);
+    if (!Number.isFinite(logs.loss!)) {
+      throw new ValueError(
+        `Sequential "${this.name}": ${where}: the loss is ${logs.loss} although the inputs and labels are finite: ` +
+          'a layer overflowed float32 or a weight is not finite',
+        'ERR_NON_FINITE',
+      );
+    }
+    return batchResult(logs, returnDict);
+  }
+
+  /** The outputs for one batch x in inference mode, in one pass: `predict` without batching. Keras: `predict_on_batch`. */
+  predictOnBatch(x: TensorLike): Tensor {
+    const xt = toTensor(x, 'predictOnBatch x');
+    return this.predict(xt, { batchSize: Math.max(xt.shape[0] ?? 1, 1) });
+  }
+
+  private onBatchArgs(where: string, args: { returnDict?: boolean }): boolean {
+    if (args === null || typeof args !== 'object') throw new ValueError(`Sequential "${this.name}": ${where}: options must be an object, received ${describe(args)}`);
+    checkOptions(`Sequential "${this.name}": ${where}`, args, ['returnDict']);
+    if (args.returnDict !== undefined && typeof args.returnDict !== 'boolean') {
+      throw new ValueError(`Sequential "${this.name}": ${where}: returnDict must be a boolean, received ${describe(args.returnDict)}`);
+    }
+    return args.returnDict === true;
+  }
+
   /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
   evaluate(x: TensorLike, y: TensorLike, args: EvaluateArgs = {}): Record<string, number> {
     checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize', 'verbose']);
@@ -1030,6 +1123,13 @@ function maxAbs(arrays: readonly Float32Array[]): number {
 }
 
 const fmt = (v: number) => v.toPrecision(3);
+
+/** trainOnBatch's and testOnBatch's result: the loss alone without metrics, else a list, or the logs themselves (Keras 3). */
+function batchResult(logs: Record<string, number>, returnDict: boolean): number | number[] | Record<string, number> {
+  if (returnDict) return logs;
+  const values = Object.values(logs);
+  return values.length === 1 ? values[0]! : values;
+}
 
 function abortError(signal: AbortSignal, model: string, epoch: number, step: number): Error {
   const reason = signal.reason instanceof Error ? `: ${signal.reason.message}` : '';

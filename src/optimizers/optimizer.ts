@@ -15,6 +15,7 @@ import { ValueError, StateError, checkOptions, describe } from '../errors';
 import { native, NativeUpdate, UpdateKernel, UPDATE_SCALARS } from '../backend/native';
 import { LearningRateSchedule } from './schedules/schedule';
 import { Tensor } from '../tensor';
+import type { Constraint } from '../constraints/constraint';
 
 /** One weight's place in the flat parameter buffer. */
 export interface Segment {
@@ -221,6 +222,90 @@ export abstract class Optimizer {
     this.update(params, grads, lr, decay);
     this.iterations++;
   }
+
+  /**
+   * One step over the variables of `gradsAndVars` (`[gradient, variable]` pairs), as Keras's
+   * `optimizer.apply_gradients(zip(grads, vars))`: the learning rate at `iterations`, clipping,
+   * weight decay, the update, then each variable's `constraint`; `iterations` counts one step per
+   * call, whatever the number of variables. A pair whose gradient is null (a variable the loss does
+   * not depend on, see {@link valueAndGrads}) is skipped with a warning, as Keras does. The
+   * gradients themselves are not changed (clipping works on a copy).
+   *
+   * Slot state (momentum, Adam's moments) is kept per variable name, so a loop may pass the
+   * trainable weights of a model step after step, and `fit` and this method may take turns on one
+   * model and optimizer: both see the same state.
+   */
+  applyGradients(gradsAndVars: ReadonlyArray<readonly [Tensor | Float32Array | null, Tensor]>): void {
+    const where = `${this.className}: applyGradients`;
+    if (!Array.isArray(gradsAndVars)) {
+      throw new ValueError(`${where} expects an array of [gradient, variable] pairs, received ${describe(gradsAndVars)}`);
+    }
+    const vars: Tensor[] = [];
+    const grads: Float32Array[] = [];
+    const names: string[] = [];
+    const seen = new Set<Tensor>();
+    gradsAndVars.forEach((pair, i) => {
+      if (!Array.isArray(pair) || pair.length !== 2) throw new ValueError(`${where}: entry ${i} is not a [gradient, variable] pair, received ${describe(pair)}`);
+      const [g, v] = pair as [unknown, unknown];
+      if (!(v instanceof Tensor)) throw new ValueError(`${where}: entry ${i}: the variable is not a tensor, received ${describe(v)}`);
+      const vname = (v as Tensor & { name?: unknown }).name;
+      const name = typeof vname === 'string' ? vname : `variable_${i}`;
+      if (!v.requiresGrad) {
+        throw new ValueError(`${where}: entry ${i}: "${name}" is not trainable (requiresGrad is false: a frozen or non-trainable weight)`);
+      }
+      if (seen.has(v)) throw new ValueError(`${where}: entry ${i}: "${name}" appears twice`);
+      seen.add(v);
+      if (g === null || g === undefined) {
+        if (!this.warnedNoGradient.has(name)) {
+          this.warnedNoGradient.add(name);
+          console.warn(`${where}: no gradient for "${name}" (the loss does not depend on it); it is left as it is`);
+        }
+        return;
+      }
+      const data = g instanceof Tensor ? g.data : g;
+      if (!(data instanceof Float32Array)) throw new ValueError(`${where}: entry ${i}: the gradient of "${name}" is not a tensor or Float32Array, received ${describe(g)}`);
+      if (data.length !== v.size) {
+        throw new ValueError(`${where}: entry ${i}: the gradient of "${name}" has ${data.length} values, the variable ${v.size} (shape [${v.shape.join(', ')}])`);
+      }
+      const bad = native.firstNonFinite(data);
+      if (bad >= 0) {
+        throw new ValueError(`${where}: the gradient of "${name}" holds ${data[bad]} at index ${bad}; no variable was changed`, 'ERR_NON_FINITE');
+      }
+      vars.push(v);
+      grads.push(data);
+      names.push(name);
+    });
+    if (vars.length === 0) return;
+    // The variables as one flat buffer: in place when they already are consecutive views of one
+    // (a compiled model's trainable weights, in order), else a copy written back after the step.
+    const total = vars.reduce((n, v) => n + v.size, 0);
+    const first = vars[0]!.data;
+    let at = first.byteOffset;
+    const inPlace =
+      first.buffer.byteLength === total * 4 &&
+      first.byteOffset === 0 &&
+      vars.every((v) => {
+        const ok = v.data.buffer === first.buffer && v.data.byteOffset === at;
+        at += v.size * 4;
+        return ok;
+      });
+    const params = inPlace ? new Float32Array(first.buffer, 0, total) : new Float32Array(total);
+    const flatGrads = new Float32Array(total);
+    const segments: Segment[] = [];
+    let offset = 0;
+    vars.forEach((v, i) => {
+      if (!inPlace) params.set(v.data, offset);
+      flatGrads.set(grads[i]!, offset);
+      segments.push({ name: names[i]!, offset, size: v.size });
+      offset += v.size;
+    });
+    this.apply(params, flatGrads, segments);
+    if (!inPlace) vars.forEach((v, i) => v.data.set(params.subarray(segments[i]!.offset, segments[i]!.offset + v.size)));
+    for (const v of vars) (v as Tensor & { constraint?: Constraint | null }).constraint?.apply(v);
+  }
+
+  /** Names applyGradients has warned about (no gradient), so each warns once. */
+  private readonly warnedNoGradient = new Set<string>();
 
   /**
    * @internal `count` steps from the current one in the form a training plan runs natively after

@@ -1,0 +1,388 @@
+/**
+ * Training steps of your own (Keras 3's custom training loop and its *_on_batch methods):
+ * valueAndGrads (tf.GradientTape / tfjs variableGrads), Optimizer.applyGradients
+ * (apply_gradients), Sequential.losses (model.losses), trainOnBatch, testOnBatch and
+ * predictOnBatch. The references are fit itself on the same batches, hand-worked formulas
+ * (gradients, SGD with momentum as Keras 3 writes it) and central finite differences.
+ */
+import { describe, expect, it, vi } from 'vitest';
+import { Sequential } from '../src/models/sequential';
+import { BatchNormalization, Dense } from '../src/layers';
+import { Layer } from '../src/layers/layer';
+import { SparseCategoricalCrossentropy } from '../src/losses';
+import { Adam, SGD } from '../src/optimizers';
+import { Tensor } from '../src/tensor';
+import { noGrad, valueAndGrads } from '../src/autograd/engine';
+import { l2 } from '../src/regularizers';
+import { maxNorm } from '../src/constraints';
+import * as ops from '../src/ops';
+import { caught, randArray, rng } from './support/reference';
+
+const F = 5;
+const C = 3;
+const N = 32;
+const BATCH = 8;
+
+function data(seed: number): { x: Float32Array; y: Float32Array } {
+  const r = rng(seed);
+  const x = randArray(r, N * F);
+  const y = new Float32Array(N).map(() => Math.floor(r() * C));
+  return { x, y };
+}
+
+/** A small model with a regularized kernel and batch normalization, weights from `init` when given. */
+function makeModel(init?: Tensor[]): Sequential {
+  const m = new Sequential([
+    new Dense({ units: 6, activation: 'relu', inputShape: [F], kernelRegularizer: l2(1e-2) }),
+    new BatchNormalization(),
+    new Dense({ units: C, activation: 'softmax' }),
+  ]);
+  m.build([null, F]);
+  if (init) m.setWeights(init);
+  return m;
+}
+
+const batchOf = (d: { x: Float32Array; y: Float32Array }, b: number): [Tensor, Tensor] => [
+  new Tensor(d.x.slice(b * BATCH * F, (b + 1) * BATCH * F), [BATCH, F]),
+  new Tensor(d.y.slice(b * BATCH, (b + 1) * BATCH), [BATCH]),
+];
+
+function customStep(model: Sequential, optimizer: Adam | SGD, x: Tensor, y: Tensor): number {
+  const loss = new SparseCategoricalCrossentropy();
+  const vars = model.trainableWeights;
+  const { value, grads } = valueAndGrads(() => {
+    const total = loss.compute(model.call(x, true), y);
+    return model.losses.reduce((t, r) => ops.add(t, r), total);
+  }, vars);
+  optimizer.applyGradients(grads.map((g, i) => [g, vars[i]!] as const));
+  return value;
+}
+
+function expectSameWeights(a: Sequential, b: Sequential, tol: number): void {
+  const wa = a.getWeights();
+  const wb = b.getWeights();
+  expect(wb.length).toBe(wa.length);
+  wa.forEach((w, i) => {
+    const v = wb[i]!;
+    let worst = 0;
+    for (let j = 0; j < w.size; j++) worst = Math.max(worst, Math.abs(w.data[j]! - v.data[j]!));
+    expect(worst, `weight ${i}`).toBeLessThanOrEqual(tol);
+  });
+}
+
+describe('a training step of your own matches fit', () => {
+  it('valueAndGrads + applyGradients, compiled (in place) or not (copied), and trainOnBatch give fit’s weights and losses', async () => {
+    const d = data(1);
+    const init = makeModel().getWeights();
+    const steps = N / BATCH;
+
+    const viaFit = makeModel(init);
+    viaFit.compile({ optimizer: new Adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy' });
+    const fitLosses: number[] = [];
+    await viaFit.fit(new Tensor(d.x, [N, F]), new Tensor(d.y, [N]), {
+      batchSize: BATCH,
+      shuffle: false,
+      verbose: 0,
+      callbacks: [
+        new (class extends (await import('../src/callbacks')).Callback {
+          private seen = 0;
+          override onBatchEnd(_b: number, logs: Record<string, number>) {
+            // fit logs the running mean: recover each batch's own loss.
+            const k = ++this.seen;
+            fitLosses.push(logs.loss! * k - fitLosses.reduce((s, v) => s + v, 0));
+          }
+        })(),
+      ],
+    });
+
+    // Compiled: the trainable weights are views of one buffer, updated in place.
+    const compiled = makeModel(init);
+    const optA = new Adam({ learningRate: 1e-2 });
+    compiled.compile({ optimizer: optA, loss: 'sparseCategoricalCrossentropy' });
+    // Not compiled: separate buffers, gathered and written back.
+    const loose = makeModel(init);
+    const optB = new Adam({ learningRate: 1e-2 });
+    const looseLosses: number[] = [];
+    // trainOnBatch for the first half, then a custom loop on the same model and optimizer: the
+    // optimizer's moments carry over from one to the other.
+    const mixed = makeModel(init);
+    const optC = new Adam({ learningRate: 1e-2 });
+    mixed.compile({ optimizer: optC, loss: 'sparseCategoricalCrossentropy' });
+    const mixedLosses: number[] = [];
+    for (let b = 0; b < steps; b++) {
+      const [x, y] = batchOf(d, b);
+      customStep(compiled, optA, x, y);
+      looseLosses.push(customStep(loose, optB, x, y));
+      mixedLosses.push(b < steps / 2 ? (mixed.trainOnBatch(x, y) as number) : customStep(mixed, optC, x, y));
+    }
+    expect(optA.iterations).toBe(steps);
+    expect(optC.iterations).toBe(steps);
+    for (const m of [compiled, loose, mixed]) expectSameWeights(viaFit, m, 2e-6);
+    for (const losses of [looseLosses, mixedLosses]) losses.forEach((l, i) => expect(l).toBeCloseTo(fitLosses[i]!, 5));
+  });
+});
+
+describe('valueAndGrads', () => {
+  // f(W) = mean over the batch and units of (x W)^2: df/dW = (2 / (n u)) x^T (x W), worked in float64.
+  const n = 4;
+  const k = 3;
+  const u = 2;
+  const r = rng(7);
+  const xData = randArray(r, n * k);
+  const wData = randArray(r, k * u);
+  const f = (w: Float64Array | Float32Array) => {
+    let s = 0;
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < u; j++) {
+        let z = 0;
+        for (let p = 0; p < k; p++) z += xData[i * k + p]! * w[p * u + j]!;
+        s += z * z;
+      }
+    return s / (n * u);
+  };
+
+  it('returns the value and the gradient of the hand formula, checked by central differences too', () => {
+    const W = new Tensor(Float32Array.from(wData), [k, u]);
+    W.requiresGrad = true;
+    const x = new Tensor(xData, [n, k]);
+    const { value, grads } = valueAndGrads(() => {
+      const z = ops.matmul(x, W);
+      return ops.mean(ops.mul(z, z));
+    }, [W]);
+    expect(value).toBeCloseTo(f(wData), 6);
+    const g = grads[0]!;
+    expect(g.shape).toEqual([k, u]);
+    for (let p = 0; p < k; p++)
+      for (let j = 0; j < u; j++) {
+        let hand = 0;
+        for (let i = 0; i < n; i++) {
+          let z = 0;
+          for (let q = 0; q < k; q++) z += xData[i * k + q]! * wData[q * u + j]!;
+          hand += (2 / (n * u)) * xData[i * k + p]! * z;
+        }
+        const h = 1e-4;
+        const wp = Float64Array.from(wData);
+        const wm = Float64Array.from(wData);
+        wp[p * u + j]! += h;
+        wm[p * u + j]! -= h;
+        const numeric = (f(wp) - f(wm)) / (2 * h);
+        expect(g.data[p * u + j]).toBeCloseTo(hand, 5);
+        expect(g.data[p * u + j]).toBeCloseTo(numeric, 4);
+      }
+  });
+
+  it('does not accumulate, leaves the variables’ own grad buffers alone, and gives null for a variable the value does not use', () => {
+    const W = new Tensor(Float32Array.from(wData), [k, u]);
+    W.requiresGrad = true;
+    W.grad = new Float32Array(k * u).fill(7);
+    const unused = new Tensor(new Float32Array(3), [3]);
+    unused.requiresGrad = true;
+    const x = new Tensor(xData, [n, k]);
+    const run = () =>
+      valueAndGrads(() => {
+        const z = ops.matmul(x, W);
+        return ops.mean(ops.mul(z, z));
+      }, [W, unused]);
+    const a = run();
+    const b = run();
+    expect(Array.from(b.grads[0]!.data)).toEqual(Array.from(a.grads[0]!.data));
+    expect(Array.from(W.grad!)).toEqual(new Array(k * u).fill(7));
+    expect(a.grads[1]).toBeNull();
+  });
+
+  it('refuses what it cannot differentiate, with typed errors', () => {
+    const W = new Tensor(Float32Array.from(wData), [k, u]);
+    W.requiresGrad = true;
+    const frozen = new Tensor(new Float32Array(2), [2]);
+    const x = new Tensor(xData, [n, k]);
+    const scalar = () => ops.sum(ops.matmul(x, W));
+    expect(caught(() => valueAndGrads(scalar, [frozen])).message).toMatch(/vars\[0\] does not record gradients/);
+    expect(caught(() => valueAndGrads(scalar, [W, W])).message).toMatch(/vars\[1\] appears twice/);
+    expect(caught(() => valueAndGrads(() => ops.matmul(x, W), [W])).message).toMatch(/scalar tensor, received shape \[4, 2\]/);
+    expect(caught(() => valueAndGrads(() => 3 as unknown as Tensor, [W])).message).toMatch(/scalar tensor, received/);
+    expect(caught(() => noGrad(() => valueAndGrads(scalar, [W]))).message).toMatch(/inside noGrad/);
+    const model = makeModel();
+    const [name] = model.trainableWeights.map((v) => v.name);
+    model.layers[0]!.trainable = false;
+    expect(caught(() => valueAndGrads(scalar, [model.layers[0]!.weights[0]!])).message).toContain(`("${name}")`);
+  });
+});
+
+describe('Optimizer.applyGradients', () => {
+  it('SGD with momentum on variables in any order: Keras 3’s v = m v − lr g, w += v, one step per call', () => {
+    const a = new Tensor(Float32Array.from([1, -2, 3]), [3]);
+    const b = new Tensor(Float32Array.from([0.5, 0.25]), [2]);
+    a.requiresGrad = b.requiresGrad = true;
+    const opt = new SGD({ learningRate: 0.1, momentum: 0.9 });
+    const ga = [Float32Array.from([0.3, -0.6, 0.9]), Float32Array.from([0.1, 0.2, -0.4])];
+    const gb = [Float32Array.from([-1, 2]), Float32Array.from([0.5, 0.5])];
+    const wa = [1, -2, 3];
+    const wb = [0.5, 0.25];
+    const va = [0, 0, 0];
+    const vb = [0, 0];
+    for (let s = 0; s < 2; s++) {
+      opt.applyGradients([
+        [new Tensor(gb[s]!, [2]), b],
+        [ga[s]!, a],
+      ]);
+      for (let i = 0; i < 3; i++) wa[i] += va[i] = 0.9 * va[i]! - 0.1 * ga[s]![i]!;
+      for (let i = 0; i < 2; i++) wb[i] += vb[i] = 0.9 * vb[i]! - 0.1 * gb[s]![i]!;
+    }
+    expect(opt.iterations).toBe(2);
+    wa.forEach((w, i) => expect(a.data[i]).toBeCloseTo(w, 6));
+    wb.forEach((w, i) => expect(b.data[i]).toBeCloseTo(w, 6));
+  });
+
+  it('clips a copy (the caller’s gradients stay as given), skips a null gradient with one warning, applies constraints', () => {
+    const model = new Sequential([new Dense({ units: 4, inputShape: [3], kernelConstraint: maxNorm({ maxValue: 0.5 }) })]);
+    model.build([null, 3]);
+    const [kernel, bias] = model.trainableWeights;
+    const g = new Float32Array(12).fill(10);
+    const before = Float32Array.from(bias!.data);
+    const opt = new SGD({ learningRate: 1, clipnorm: 1 });
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      opt.applyGradients([
+        [g, kernel!],
+        [null, bias!],
+      ]);
+      opt.applyGradients([
+        [g, kernel!],
+        [null, bias!],
+      ]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(String(warn.mock.calls[0]![0])).toMatch(/no gradient for "dense(_\d+)?\/bias"/);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(Array.from(g)).toEqual(new Array(12).fill(10));
+    expect(Array.from(bias!.data)).toEqual(Array.from(before));
+    for (let j = 0; j < 4; j++) {
+      let s = 0;
+      for (let i = 0; i < 3; i++) s += kernel!.data[i * 4 + j]! ** 2;
+      expect(Math.sqrt(s)).toBeLessThanOrEqual(0.5 + 1e-6);
+    }
+  });
+
+  it('refuses bad pairs and non-finite gradients, changing nothing', () => {
+    const a = new Tensor(Float32Array.from([1, 2]), [2]);
+    a.requiresGrad = true;
+    const frozen = new Tensor(Float32Array.from([1]), [1]);
+    const opt = new SGD({ learningRate: 0.1 });
+    expect(caught(() => opt.applyGradients([[Float32Array.from([1]), a]])).message).toMatch(/has 1 values, the variable 2/);
+    expect(caught(() => opt.applyGradients([[Float32Array.from([1]), frozen]])).message).toMatch(/not trainable/);
+    expect(caught(() => opt.applyGradients([[Float32Array.from([1, 1]), a], [Float32Array.from([1, 1]), a]])).message).toMatch(/appears twice/);
+    expect(caught(() => opt.applyGradients([[a] as unknown as [Tensor, Tensor]])).message).toMatch(/not a \[gradient, variable\] pair/);
+    const nan = caught(() => opt.applyGradients([[Float32Array.from([0, Number.NaN]), a]]));
+    expect(nan.code).toBe('ERR_NON_FINITE');
+    expect(nan.message).toMatch(/holds NaN at index 1/);
+    expect(Array.from(a.data)).toEqual([1, 2]);
+    expect(opt.iterations).toBe(0);
+  });
+});
+
+describe('Sequential.losses, trainOnBatch, testOnBatch, predictOnBatch', () => {
+  it('losses: the weight penalties (l2 = 0.01 Σw²) and the activity penalties of the last call only', () => {
+    const model = new Sequential([
+      new Dense({ units: 3, inputShape: [2], kernelRegularizer: l2(0.01), activityRegularizer: l2(0.1) }),
+    ]);
+    model.build([null, 2]);
+    const x = new Tensor(Float32Array.from([1, 2, -1, 0.5]), [2, 2]);
+    model.call(x, true);
+    const out = noGrad(() => model.call(x, true));
+    const ls = model.losses;
+    expect(ls.length).toBe(2);
+    const k = model.layers[0]!.weights[0]!.data;
+    expect(ls[0]!.data[0]).toBeCloseTo(0.01 * k.reduce((s, v) => s + v * v, 0), 6);
+    // Keras 3: the activity penalty is divided by the batch size.
+    expect(ls[1]!.data[0]).toBeCloseTo((0.1 * out.data.reduce((s, v) => s + v * v, 0)) / 2, 5);
+  });
+
+  it('trainOnBatch returns the loss, [loss, metric] or a dict; its metric is this batch’s own', () => {
+    const d = data(3);
+    const model = new Sequential([new Dense({ units: 8, activation: 'relu', inputShape: [F] }), new Dense({ units: C, activation: 'softmax' })]);
+    model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const results: number[][] = [];
+    for (let b = 0; b < 3; b++) {
+      const [x, y] = batchOf(d, b);
+      // Accuracy on the forward pass before this batch's update (no dropout or batch norm here).
+      const p = model.predict(x);
+      let right = 0;
+      for (let i = 0; i < BATCH; i++) {
+        const row = Array.from(p.data.subarray(i * C, (i + 1) * C));
+        if (row.indexOf(Math.max(...row)) === y.data[i]) right++;
+      }
+      const r = model.trainOnBatch(x, y) as number[];
+      expect(r.length).toBe(2);
+      expect(r[1]).toBeCloseTo(right / BATCH, 6);
+      results.push(r);
+    }
+    const [x, y] = batchOf(d, 3);
+    const dict = model.trainOnBatch(x, y, { returnDict: true }) as Record<string, number>;
+    expect(Object.keys(dict)).toEqual(['loss', 'accuracy']);
+    const bare = new Sequential([new Dense({ units: C, activation: 'softmax', inputShape: [F] })]);
+    bare.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy' });
+    expect(typeof bare.trainOnBatch(x, y)).toBe('number');
+    expect(caught(() => model.trainOnBatch(x, y, { returnDict: 1 } as never)).message).toMatch(/returnDict must be a boolean/);
+  });
+
+  it('testOnBatch is evaluate on one batch; predictOnBatch is predict', () => {
+    const d = data(4);
+    const model = makeModel();
+    model.compile({ optimizer: 'adam', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    const [x, y] = batchOf(d, 0);
+    const ev = model.evaluate(x, y, { batchSize: BATCH });
+    const [loss, acc] = model.testOnBatch(x, y) as number[];
+    expect(loss).toBeCloseTo(ev.loss!, 6);
+    expect(acc).toBeCloseTo(ev.accuracy!, 6);
+    expect(Array.from(model.predictOnBatch(x).data)).toEqual(Array.from(model.predict(x).data));
+  });
+
+  it('trainOnBatch refuses to run inside a fit, and a non-finite loss leaves the weights and throws', async () => {
+    const d = data(5);
+    const model = new Sequential([new Dense({ units: C, activation: 'softmax', inputShape: [F] })]);
+    model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy' });
+    const [x, y] = batchOf(d, 0);
+    const during = model.fit(new Tensor(d.x, [N, F]), new Tensor(d.y, [N]), { verbose: 0, batchSize: BATCH });
+    expect(caught(() => model.trainOnBatch(x, y)).message).toMatch(/while fit\(\) runs/);
+    await during;
+    const before = model.getWeights().map((w) => Array.from(w.data));
+    const huge = new Tensor(new Float32Array(BATCH * F).fill(3e38), [BATCH, F]);
+    const err = caught(() => model.trainOnBatch(huge, y));
+    expect(err.code).toBe('ERR_NON_FINITE');
+    expect(model.getWeights().map((w) => Array.from(w.data))).toEqual(before);
+  });
+});
+
+// A layer of one's own trains in a custom loop as well (its weights are plain Variables).
+class Scale extends Layer {
+  scale: Tensor | null = null;
+  override build(inputShape: readonly (number | null)[]) {
+    this.scale = this.addWeight('scale', [inputShape.at(-1) as number], 'ones');
+    this.built = true;
+  }
+  override call(x: Tensor) {
+    return ops.mul(x, this.scale!);
+  }
+  override computeOutputShape(s: readonly (number | null)[]) {
+    return [...s];
+  }
+}
+
+describe('a custom layer in a custom loop', () => {
+  it('learns y = 2x with SGD: the scale converges to 2', () => {
+    const model = new Sequential([new Scale({ inputShape: [2] })]);
+    const opt = new SGD({ learningRate: 0.1 });
+    const x = new Tensor(Float32Array.from([1, -1, 0.5, 2, -2, 1]), [3, 2]);
+    const y = new Tensor(x.data.map((v) => 2 * v), [3, 2]);
+    const vars = model.trainableWeights;
+    for (let s = 0; s < 200; s++) {
+      const { grads } = valueAndGrads(() => {
+        const diff = ops.add(model.call(x, true), ops.mul(y, new Tensor(Float32Array.from([-1, -1]), [2])));
+        return ops.mean(ops.mul(diff, diff));
+      }, vars);
+      opt.applyGradients(grads.map((g, i) => [g, vars[i]!] as const));
+    }
+    for (const v of vars[0]!.data) expect(v).toBeCloseTo(2, 4);
+  });
+});
