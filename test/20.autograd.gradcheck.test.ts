@@ -17,7 +17,7 @@ import { describe, expect, it } from 'vitest';
 import { Tensor } from '../src/tensor';
 import { ActId } from '../src/backend/native';
 import { backward, noGrad, pool, scope } from '../src/autograd/engine';
-import { activation, add, dense, matmul, mean, mul, mulScalar, reshape, sigmoid, softmax, sum } from '../src/ops';
+import { abs, activation, add, dense, matmul, maximum, mean, minimum, mul, mulScalar, reshape, sigmoid, softmax, square, sub, sum } from '../src/ops';
 import {
   BinaryCrossentropy,
   CategoricalCrossentropy,
@@ -187,6 +187,42 @@ describe('ops', () => {
       expect(sum(a).data[0]).toBeCloseTo(Array.from(a.data).reduce((s, v) => s + v, 0), 6);
       expect(mean(a).data[0]).toBeCloseTo(Array.from(a.data).reduce((s, v) => s + v, 0) / 6, 6);
     });
+  });
+
+  it('sub, abs, square, minimum, maximum: values by hand, gradients by differences, broadcast either way', () => {
+    const r = rng(6);
+    // Away from the kinks of abs (0) and from ties of minimum/maximum (|a - b| and |a - 0.3| > 0.05).
+    const a = leaf(awayFromKinks(r, 6, [0, 0.3], -1, 1), [2, 3]);
+    const bData = new Float32Array(6);
+    for (let i = 0; i < 6; i++) bData[i] = awayFromKinks(r, 1, [a.data[i]!], -1, 1)[0]!;
+    const b = leaf(bData, [2, 3]);
+    const v = leaf(awayFromKinks(r, 3, [...a.data], -1, 1), [3]);
+    for (const [x, y] of [[a, b], [a, v], [v, a]] as const) {
+      gradcheck([x, y], () => project(sub(x, y)));
+      gradcheck([x, y], () => project(minimum(x, y)));
+      gradcheck([x, y], () => project(maximum(x, y)));
+    }
+    gradcheck([a], () => project(abs(a)));
+    gradcheck([a], () => project(square(a)));
+    gradcheck([a], () => project(minimum(a, 0.3)));
+    gradcheck([a], () => project(maximum(a, 0.3)));
+    noGrad(() => {
+      const ad = Array.from(a.data), bd = Array.from(b.data), vd = Array.from(v.data);
+      const near = (t: Tensor, want: number[]) => want.forEach((w, i) => expect(t.data[i]).toBeCloseTo(w, 6));
+      near(sub(a, b), ad.map((x, i) => x - bd[i]!));
+      near(sub(a, v), ad.map((x, i) => x - vd[i % 3]!));
+      near(sub(v, a), ad.map((x, i) => vd[i % 3]! - x));
+      near(abs(a), ad.map(Math.abs));
+      near(minimum(a, v), ad.map((x, i) => Math.min(x, vd[i % 3]!)));
+      near(maximum(v, a), ad.map((x, i) => Math.max(x, vd[i % 3]!)));
+      near(minimum(a, 0.3), ad.map((x) => Math.min(x, 0.3)));
+    });
+    // Ties send the gradient to the first operand (TensorFlow's rule); abs' gradient at 0 is 0.
+    const t = leaf(Float32Array.from([0.5, 0]), [2]);
+    const u = leaf(Float32Array.from([0.5, 1]), [2]);
+    backward(sum(add(minimum(t, u), abs(t))));
+    expect(Array.from(t.grad!)).toEqual([2, 1]);
+    expect(Array.from(u.grad!)).toEqual([0, 0]);
   });
 
   it('a composite: mean(h * h) with h = tanh(x W1 + b1) W2', () => {

@@ -346,6 +346,9 @@ describe('Sequential.losses, trainOnBatch, testOnBatch, predictOnBatch', () => {
     const during = model.fit(new Tensor(d.x, [N, F]), new Tensor(d.y, [N]), { verbose: 0, batchSize: BATCH });
     expect(caught(() => model.trainOnBatch(x, y)).message).toMatch(/while fit\(\) runs/);
     await during;
+    // Every logit +Inf (positive kernel, huge inputs): softmax and the loss are NaN.
+    const [kernel, bias] = model.getWeights();
+    model.setWeights([new Tensor(new Float32Array(kernel!.size).fill(1), kernel!.shape), bias!]);
     const before = model.getWeights().map((w) => Array.from(w.data));
     const huge = new Tensor(new Float32Array(BATCH * F).fill(3e38), [BATCH, F]);
     const err = caught(() => model.trainOnBatch(huge, y));
@@ -384,5 +387,102 @@ describe('a custom layer in a custom loop', () => {
       opt.applyGradients(grads.map((g, i) => [g, vars[i]!] as const));
     }
     for (const v of vars[0]!.data) expect(v).toBeCloseTo(2, 4);
+  });
+});
+
+describe('losses and metrics given as functions (yTrue, yPred) => tensor', () => {
+  function squared_error(yTrue: Tensor, yPred: Tensor): Tensor {
+    const d = ops.add(yPred, ops.mulScalar(yTrue, -1));
+    return ops.mul(d, d);
+  }
+  const regression = (seed: number) => {
+    const r = rng(seed);
+    const x = randArray(r, N * F);
+    const y = randArray(r, N * 2);
+    return { x: new Tensor(x, [N, F]), y: new Tensor(y, [N, 2]) };
+  };
+  const net = (init?: Tensor[]) => {
+    const m = new Sequential([new Dense({ units: 4, activation: 'tanh', inputShape: [F] }), new Dense({ units: 2 })]);
+    m.build([null, F]);
+    if (init) m.setWeights(init);
+    return m;
+  };
+
+  it('a per-element loss function trains as the built-in MSE (its mean, Keras’s sum_over_batch_size), logged the same', async () => {
+    const { x, y } = regression(11);
+    const init = net().getWeights();
+    const builtin = net(init);
+    builtin.compile({ optimizer: new SGD({ learningRate: 0.05 }), loss: 'mse' });
+    const own = net(init);
+    own.compile({ optimizer: new SGD({ learningRate: 0.05 }), loss: squared_error });
+    const h1 = await builtin.fit(x, y, { epochs: 3, batchSize: BATCH, shuffle: false, verbose: 0 });
+    const h2 = await own.fit(x, y, { epochs: 3, batchSize: BATCH, shuffle: false, verbose: 0 });
+    expectSameWeights(builtin, own, 1e-6);
+    h1.history.loss!.forEach((l, i) => expect(h2.history.loss![i]).toBeCloseTo(l, 6));
+    // A function that already reduces (a scalar) is taken as it is.
+    const scalarOwn = net(init);
+    scalarOwn.compile({ optimizer: new SGD({ learningRate: 0.05 }), loss: (t: Tensor, p: Tensor) => ops.mean(squared_error(t, p)) });
+    await scalarOwn.fit(x, y, { epochs: 3, batchSize: BATCH, shuffle: false, verbose: 0 });
+    expectSameWeights(builtin, scalarOwn, 1e-6);
+  });
+
+  it('a metric function is the running mean of its values, logged under the function’s name', () => {
+    const { x, y } = regression(12);
+    const m = net();
+    m.compile({ optimizer: 'sgd', loss: 'mse', metrics: [squared_error] });
+    const r = m.evaluate(x, y, { batchSize: 5 });
+    const p = m.predict(x).data;
+    let hand = 0;
+    for (let i = 0; i < p.length; i++) hand += (p[i]! - y.data[i]!) ** 2;
+    expect(Object.keys(r)).toEqual(['loss', 'squared_error']);
+    expect(r.squared_error).toBeCloseTo(hand / p.length, 6);
+    expect(r.loss).toBeCloseTo(hand / p.length, 6);
+  });
+
+  it('refuses a function that returns no tensor, the wrong shape, or a value without yPred', async () => {
+    const { x, y } = regression(13);
+    const fitWith = async (loss: (t: Tensor, p: Tensor) => unknown) => {
+      const m = net();
+      m.compile({ optimizer: 'sgd', loss: loss as (t: Tensor, p: Tensor) => Tensor });
+      try {
+        await m.fit(x, y, { batchSize: BATCH, verbose: 0 });
+      } catch (e) {
+        return e as Error;
+      }
+      return expect.fail('expected a throw');
+    };
+    expect((await fitWith(function three() { return 3; })).message).toMatch(/loss function "three": must return a tensor/);
+    expect((await fitWith(function cut(t: Tensor, p: Tensor) { return ops.reshape(squared_error(t, p), [2, BATCH]); })).message).toMatch(/returned shape/);
+    expect((await fitWith(function labelsOnly(t: Tensor) { return ops.mean(ops.mul(t, t)); })).message).toMatch(/does not depend on yPred/);
+  });
+});
+
+describe('the Huber loss of Hands-On ML chapter 12, written with ops', () => {
+  // huber(e) = e²/2 where |e| < 1, |e| − 1/2 elsewhere, as m²/2 + (|e| − m) with m = min(|e|, 1).
+  function huber_fn(yTrue: Tensor, yPred: Tensor): Tensor {
+    const err = ops.abs(ops.sub(yTrue, yPred));
+    const m = ops.minimum(err, 1);
+    return ops.add(ops.mulScalar(ops.square(m), 0.5), ops.sub(err, m));
+  }
+
+  it('has the book’s values and trains a regression with outliers', async () => {
+    const t = new Tensor(Float32Array.from([0, 1, 2, -3]), [4, 1]);
+    const p = new Tensor(Float32Array.from([0.5, -1, 2.25, 1]), [4, 1]);
+    const hand = [0.125, 1.5, 0.03125, 3.5];
+    const loss = noGrad(() => huber_fn(t, p));
+    hand.forEach((h, i) => expect(loss.data[i]).toBeCloseTo(h, 6));
+    const r = rng(21);
+    const x = randArray(r, 64 * 2);
+    const y = new Float32Array(64).map((_, i) => 3 * x[2 * i]! - 2 * x[2 * i + 1]! + (i % 16 === 0 ? 40 : 0));
+    const model = new Sequential([new Dense({ units: 1, inputShape: [2] })]);
+    model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: huber_fn });
+    const h = await model.fit(new Tensor(x, [64, 2]), new Tensor(y, [64, 1]), { epochs: 60, batchSize: 16, verbose: 0 });
+    // The 4 outliers alone keep the mean near 4 × (40 − 1/2) / 64 ≈ 2.47.
+    expect(h.history.loss!.at(-1)!).toBeLessThan(h.history.loss![0]!);
+    expect(h.history.loss!.at(-1)!).toBeLessThan(2.6);
+    // The outliers barely pull the fit (Huber's point): the slopes come out near 3 and −2.
+    const k = model.layers[0]!.weights[0]!.data;
+    expect(k[0]).toBeGreaterThan(2.5);
+    expect(k[1]).toBeLessThan(-1.5);
   });
 });

@@ -8,6 +8,7 @@ import { Tensor } from '../tensor';
 import { native } from '../backend/native';
 import { output, needsGrad, record, gradOf } from '../autograd/engine';
 import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../errors';
+import { mean } from '../ops/arithmetic';
 
 const EPSILON = 1e-7; // keras.config.epsilon()
 
@@ -186,8 +187,45 @@ const BY_KEY: Record<string, () => Loss> = {
   mse: () => new MeanSquaredError(),
 };
 
-/** Resolve 'sparseCategoricalCrossentropy', 'sparse_categorical_crossentropy', ... or pass a Loss through. */
-export function getLoss(id: LossId | Loss | string): Loss {
+/**
+ * A loss written as a function of the labels and the predictions, in Keras's order
+ * `(yTrue, yPred)`, with the differentiable `ops`. It returns the loss per sample (a tensor whose
+ * first axis is the batch) or already reduced (a scalar); compile takes it as it is.
+ */
+export type LossFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
+
+/**
+ * A {@link LossFn} as a Loss: the mean of everything the function returns (Keras's
+ * `LossFunctionWrapper` with its default 'sum_over_batch_size' reduction). Named after the
+ * function (Keras: `fn.__name__`). Saved with a model as class 'Custom'.
+ */
+export class FunctionLoss implements Loss {
+  readonly name: string;
+  constructor(readonly fn: LossFn) {
+    if (typeof fn !== 'function') throw new ValueError(`FunctionLoss: expected a function (yTrue, yPred) => tensor, received ${describe(fn)}`);
+    this.name = fn.name || 'custom_loss';
+  }
+  compute(pred: Tensor, target: Tensor): Tensor {
+    const values = this.fn(target, pred);
+    if (!(values instanceof Tensor)) {
+      throw new ValueError(`loss function "${this.name}": must return a tensor (per-sample losses or their mean), received ${describe(values)}`);
+    }
+    if (values.size !== 1 && (values.rank === 0 || values.shape[0] !== (pred.shape[0] ?? 1))) {
+      throw new ShapeError(
+        `loss function "${this.name}": returned shape [${values.shape}] for a batch of ${pred.shape[0]} (predictions [${pred.shape}]); ` +
+          'expected a scalar or one loss per sample (the batch on the first axis)',
+      );
+    }
+    if (pred.requiresGrad && !values.requiresGrad) {
+      throw new ValueError(`loss function "${this.name}": its value does not depend on yPred (built from plain numbers or from yTrue alone?), so it cannot train the model`);
+    }
+    return values.rank === 0 ? values : mean(values);
+  }
+}
+
+/** Resolve 'sparseCategoricalCrossentropy', 'sparse_categorical_crossentropy', ..., pass a Loss through, or wrap a {@link LossFn}. */
+export function getLoss(id: LossId | Loss | LossFn | string): Loss {
+  if (typeof id === 'function') return new FunctionLoss(id as LossFn);
   if (typeof id === 'object' && id !== null && typeof (id as Loss).compute === 'function') return id as Loss;
   const make = typeof id === 'string' ? BY_KEY[id.replace(/_/g, '').toLowerCase()] : undefined;
   if (!make) {

@@ -6,6 +6,7 @@
 import { Tensor } from '../tensor';
 import { native } from '../backend/native';
 import { ShapeError, ValueError, describe, unknownId } from '../errors';
+import { noGrad } from '../autograd/engine';
 
 /** A streaming metric: `update` per batch, `result` for the running value, `reset` at each epoch. Keras: `keras.metrics.Metric`. */
 export interface Metric {
@@ -161,7 +162,35 @@ class Accuracy implements Metric {
  * shapes at the first batch after each reset (see `Accuracy`).
  * @param lossName the compiled loss's name (binary cross-entropy makes 'accuracy' binary).
  */
-export function getMetric(id: MetricId | Metric | string, lossName: string): Metric {
+/**
+ * A metric written as a function of the labels and the predictions, in Keras's order
+ * `(yTrue, yPred)`: it returns one value per sample (or per element; a scalar counts once per
+ * call), and the metric is their running mean.
+ */
+export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
+
+/**
+ * A {@link MetricFn} as a Metric: the running mean of every value the function returns (Keras's
+ * `MeanMetricWrapper`), computed without recording gradients. Logged under the function's name
+ * (Keras: `fn.__name__`). Saved with a model as class 'Custom'.
+ */
+export class FunctionMetric extends MeanMetric {
+  constructor(readonly fn: MetricFn) {
+    if (typeof fn !== 'function') throw new ValueError(`FunctionMetric: expected a function (yTrue, yPred) => tensor, received ${describe(fn)}`);
+    super(fn.name || 'custom_metric');
+  }
+  update(pred: Tensor, target: Tensor): void {
+    const values = noGrad(() => this.fn(target, pred));
+    if (!(values instanceof Tensor)) {
+      throw new ValueError(`metric function "${this.name}": must return a tensor (one value per sample), received ${describe(values)}`);
+    }
+    this.total += native.sum(values.data);
+    this.count += values.size;
+  }
+}
+
+export function getMetric(id: MetricId | Metric | MetricFn | string, lossName: string): Metric {
+  if (typeof id === 'function') return new FunctionMetric(id as MetricFn);
   if (typeof id === 'object' && id !== null && typeof (id as Metric).update === 'function') return id as Metric;
   const key = typeof id === 'string' ? id.replace(/_/g, '').toLowerCase() : '';
   switch (key) {

@@ -7,8 +7,8 @@
  */
 import { Tensor, sizeOf } from '../tensor';
 import { Layer, SymbolicShape, Variable, formatShape, uniqueName } from '../layers/layer';
-import { Loss, LossId, getLoss } from '../losses';
-import { Metric, MetricId, Mean, getMetric } from '../metrics';
+import { Loss, LossFn, LossId, getLoss } from '../losses';
+import { Metric, MetricFn, MetricId, Mean, getMetric } from '../metrics';
 import { Optimizer, OptimizerId, getOptimizer } from '../optimizers';
 import type { Segment } from '../optimizers/optimizer';
 import { Callback, CallbackList, Logs } from '../callbacks/callback';
@@ -29,10 +29,17 @@ import type { SaveOptions, SaveResult } from '../saving/model_io';
 export interface CompileArgs {
   /** An optimizer instance or its string id (e.g. `'sgd'`, `'adam'`), built with its defaults. Keras: `optimizer`. */
   optimizer: Optimizer | OptimizerId;
-  /** A loss instance or its string id (e.g. `'sparse_categorical_crossentropy'`). Keras: `loss`. */
-  loss: Loss | LossId;
-  /** Metrics reported in the logs, e.g. `['accuracy']` (resolved to the accuracy matching the loss). Default none. Keras: `metrics`. */
-  metrics?: (Metric | MetricId)[];
+  /**
+   * A loss instance, its string id (e.g. `'sparse_categorical_crossentropy'`) or a function
+   * `(yTrue, yPred) => tensor` of per-sample losses (their mean is minimised). Keras: `loss`.
+   */
+  loss: Loss | LossId | LossFn;
+  /**
+   * Metrics reported in the logs, e.g. `['accuracy']` (resolved to the accuracy matching the loss),
+   * metric objects, or functions `(yTrue, yPred) => tensor` of per-sample values (logged as their
+   * running mean under the function's name). Default none. Keras: `metrics`.
+   */
+  metrics?: (Metric | MetricId | MetricFn)[];
 }
 
 /** Options of {@link Sequential.fit}; names mirror Keras `model.fit` in camelCase. */

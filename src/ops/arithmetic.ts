@@ -38,6 +38,91 @@ export function add(a: Tensor, b: Tensor): Tensor {
   });
 }
 
+/** a − b: equal shapes, or one broadcast over the other's leading axes ([n, k] − [k]). Keras: `ops.subtract`. */
+export function sub(a: Tensor, b: Tensor): Tensor {
+  const { big, small, swapped, period } = lineUp('sub', a, b);
+  const y = output(big.shape);
+  const bd = big.data, sd = small.data, yd = y.data;
+  // sign of big's term: +1 when big is a (big − small), −1 when big is b (small − big).
+  const s = swapped ? -1 : 1;
+  for (let i = 0; i < yd.length; i++) yd[i] = s * (bd[i]! - sd[i % period]!);
+  if (!needsGrad(a, b)) return y;
+  return record(y, [a, b], () => {
+    const g = y.grad!;
+    if (big.requiresGrad) native.axpy(s, g, gradOf(big));
+    if (small.requiresGrad) {
+      if (period === big.size) native.axpy(-s, g, gradOf(small));
+      else {
+        const gs = gradOf(small);
+        for (let i = 0; i < g.length; i++) gs[i % period] -= s * g[i]!;
+      }
+    }
+  });
+}
+
+/** |a| element-wise; its gradient is sign(a), 0 at 0 (as TensorFlow and PyTorch). Keras: `ops.abs`. */
+export function abs(a: Tensor): Tensor {
+  const y = output(a.shape);
+  const ad = a.data, yd = y.data;
+  for (let i = 0; i < yd.length; i++) yd[i] = Math.abs(ad[i]!);
+  if (!needsGrad(a)) return y;
+  return record(y, [a], () => {
+    const g = y.grad!, ga = gradOf(a);
+    for (let i = 0; i < g.length; i++) ga[i] += ad[i]! > 0 ? g[i]! : ad[i]! < 0 ? -g[i]! : 0;
+  });
+}
+
+/** a² element-wise. Keras: `ops.square`. */
+export function square(a: Tensor): Tensor {
+  return mul(a, a);
+}
+
+/**
+ * Element-wise minimum of a and b (a tensor broadcast as in `add`, or a number). The gradient goes
+ * to the operand chosen, to a on ties (TensorFlow's rule). Keras: `ops.minimum`.
+ */
+export function minimum(a: Tensor, b: Tensor | number): Tensor {
+  return pick('minimum', a, b, (x, z) => x <= z);
+}
+
+/** Element-wise maximum of a and b, as {@link minimum} (the gradient to a on ties). Keras: `ops.maximum`. */
+export function maximum(a: Tensor, b: Tensor | number): Tensor {
+  return pick('maximum', a, b, (x, z) => x >= z);
+}
+
+function pick(op: string, a: Tensor, b: Tensor | number, keepA: (x: number, z: number) => boolean): Tensor {
+  if (typeof b === 'number') {
+    if (Number.isNaN(b)) throw new ValueError(`${op}: the scalar must be a number, received NaN`, 'ERR_NON_FINITE');
+    b = new Tensor(new Float32Array([b]), [1]);
+  }
+  if (!(b instanceof Tensor)) throw new ValueError(`${op}: b must be a tensor or a number, received ${describe(b)}`);
+  const { big, small, swapped, period } = lineUp(op, a, b);
+  const y = output(big.shape);
+  const bd = big.data, sd = small.data, yd = y.data;
+  // fromA[i]: whether element i came from a.
+  const fromA = new Uint8Array(yd.length);
+  for (let i = 0; i < yd.length; i++) {
+    const x = swapped ? sd[i % period]! : bd[i]!;
+    const z = swapped ? bd[i]! : sd[i % period]!;
+    const takeA = keepA(x, z);
+    fromA[i] = takeA ? 1 : 0;
+    yd[i] = takeA ? x : z;
+  }
+  if (!needsGrad(a, b)) return y;
+  return record(y, [a, b], () => {
+    const g = y.grad!;
+    const bigIsA = !swapped;
+    if (big.requiresGrad) {
+      const gb = gradOf(big);
+      for (let i = 0; i < g.length; i++) if ((fromA[i] === 1) === bigIsA) gb[i] += g[i]!;
+    }
+    if (small.requiresGrad) {
+      const gs = gradOf(small);
+      for (let i = 0; i < g.length; i++) if ((fromA[i] === 1) !== bigIsA) gs[i % period] += g[i]!;
+    }
+  });
+}
+
 /** a * s for a scalar number s. */
 export function mulScalar(a: Tensor, s: number): Tensor {
   if (typeof s !== 'number' || !Number.isFinite(s)) {
