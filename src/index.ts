@@ -14,7 +14,7 @@ export { setTrainPlanEnabled } from './models/train_plan';
 export { mcPredict } from './models/mc_dropout';
 export { cloneModel } from './models/clone';
 export type { McPredictArgs, McPrediction } from './models/mc_dropout';
-export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs } from './models/sequential';
+export type { CompileArgs, FitArgs, EvaluateArgs, PredictArgs, ClassWeight, TrainOnBatchArgs, TestOnBatchArgs } from './models/sequential';
 export { DeepnodeError, ShapeError, ValueError, StateError, IOError } from './errors';
 export type { ErrorCode } from './errors';
 export { noGrad, backward, valueAndGrads } from './autograd/engine';

@@ -21,6 +21,7 @@ import { abs, activation, add, dense, matmul, maximum, mean, minimum, mul, mulSc
 import {
   BinaryCrossentropy,
   CategoricalCrossentropy,
+  FunctionLoss,
   MeanSquaredError,
   SparseCategoricalCrossentropy,
 } from '../src/losses';
@@ -327,6 +328,39 @@ describe('losses', () => {
     gradcheck([p], () => new MeanSquaredError().compute(p, t));
     const want = Array.from(p.data).reduce((s, v, i) => s + (v - t.data[i]!) ** 2, 0) / 12;
     expect(noGrad(() => new MeanSquaredError().compute(p, t)).data[0]).toBeCloseTo(want, 5);
+  });
+
+  it('sample weights: sum(w_i * loss_i) / batch on every loss and path (Keras sum_over_batch_size), gradients by differences', () => {
+    const w = Float32Array.from([0.5, 2, 0, 1.25]);
+    const z = leaf(randArray(rng(30), rows * cols, -3, 3), [rows, cols]);
+    const p = leaf(randArray(rng(31), rows * cols, 0.05, 0.95), [rows, cols]);
+    const bt = new Tensor(randArray(rng(32), rows * cols, 0, 1), [rows, cols]);
+    const mse = new MeanSquaredError();
+    function squared(yTrue: Tensor, yPred: Tensor): Tensor {
+      const d = sub(yPred, yTrue);
+      return mul(d, d);
+    }
+    const row = (t: Tensor, i: number) => new Tensor(t.data.slice(i * cols, (i + 1) * cols), [1, cols]);
+    const cases: [string, Tensor, (x: Tensor, w?: Float32Array) => Tensor, (i: number) => number][] = [
+      ['sparse CE, softmax', z, (x, ww) => new SparseCategoricalCrossentropy().compute(softmax(x), labels, ww), (i) => new SparseCategoricalCrossentropy().compute(softmax(row(z, i)), Tensor.from([labels.data[i]!], [1])).data[0]!],
+      ['sparse CE, logits', z, (x, ww) => new SparseCategoricalCrossentropy(true).compute(x, labels, ww), (i) => new SparseCategoricalCrossentropy(true).compute(row(z, i), Tensor.from([labels.data[i]!], [1])).data[0]!],
+      ['sparse CE, probabilities', p, (x, ww) => new SparseCategoricalCrossentropy().compute(x, labels, ww), (i) => new SparseCategoricalCrossentropy().compute(row(p, i), Tensor.from([labels.data[i]!], [1])).data[0]!],
+      ['categorical CE, softmax', z, (x, ww) => new CategoricalCrossentropy().compute(softmax(x), soft, ww), (i) => new CategoricalCrossentropy().compute(softmax(row(z, i)), row(soft, i)).data[0]!],
+      ['categorical CE, probabilities', p, (x, ww) => new CategoricalCrossentropy().compute(x, soft, ww), (i) => new CategoricalCrossentropy().compute(row(p, i), row(soft, i)).data[0]!],
+      ['binary CE, sigmoid', z, (x, ww) => new BinaryCrossentropy().compute(sigmoid(x), bt, ww), (i) => new BinaryCrossentropy().compute(sigmoid(row(z, i)), row(bt, i)).data[0]!],
+      ['binary CE, probabilities', p, (x, ww) => new BinaryCrossentropy().compute(x, bt, ww), (i) => new BinaryCrossentropy().compute(row(p, i), row(bt, i)).data[0]!],
+      ['mean squared error', z, (x, ww) => mse.compute(x, bt, ww), (i) => mse.compute(row(z, i), row(bt, i)).data[0]!],
+      ['a loss function', z, (x, ww) => new FunctionLoss(squared).compute(x, bt, ww), (i) => mse.compute(row(z, i), row(bt, i)).data[0]!],
+    ];
+    for (const [what, x, f, perRow] of cases) {
+      gradcheck([x], () => f(x, w));
+      // The value against each sample's own unweighted loss, computed row by row.
+      const want = noGrad(() => [0, 1, 2, 3].reduce((s, i) => s + w[i]! * perRow(i), 0)) / rows;
+      expect(noGrad(() => f(x, w)).data[0], what).toBeCloseTo(want, 5);
+      // Weights of 1 change nothing.
+      expect(noGrad(() => f(x, new Float32Array(rows).fill(1))).data[0], what).toBeCloseTo(noGrad(() => f(x)).data[0]!, 6);
+    }
+    expect(() => mse.compute(z, bt, new Float32Array(3))).toThrow(/sampleWeight must be a Float32Array of 4 weights/);
   });
 
   it('a loss scaled afterwards back-propagates the seed (2 * loss)', () => {

@@ -6,7 +6,7 @@
  */
 import { Tensor } from '../tensor';
 import { native } from '../backend/native';
-import { output, needsGrad, record, gradOf } from '../autograd/engine';
+import { output, needsGrad, record, gradOf, isGradEnabled } from '../autograd/engine';
 import { ShapeError, ValueError, checkOptions, describe, unknownId } from '../errors';
 import { mean } from '../ops/arithmetic';
 
@@ -16,8 +16,36 @@ const EPSILON = 1e-7; // keras.config.epsilon()
 export interface Loss {
   /** Keras's serialised name. */
   readonly name: string;
-  /** Mean loss over the batch, as a scalar tensor that back-propagates to `pred`. */
-  compute(pred: Tensor, target: Tensor): Tensor;
+  /**
+   * Mean loss over the batch, as a scalar tensor that back-propagates to `pred`. With
+   * `sampleWeight` (one weight per sample), each sample's loss is scaled by its weight before the
+   * mean over the batch: sum(w_i * loss_i) / batch size, Keras's 'sum_over_batch_size' reduction.
+   */
+  compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor;
+}
+
+/**
+ * Checks `w` (one weight per sample of `pred`, whose first axis is the batch) and returns it, or
+ * null for none.
+ */
+function checkWeights(name: string, pred: Tensor, w: Float32Array | null | undefined): Float32Array | null {
+  if (w === undefined || w === null) return null;
+  const rows = pred.rank === 0 ? 1 : pred.shape[0]!;
+  if (!(w instanceof Float32Array) || w.length !== rows) {
+    throw new ShapeError(`${name}: sampleWeight must be a Float32Array of ${rows} weights (one per sample), received ${w instanceof Float32Array ? `${w.length} weights` : describe(w)}`);
+  }
+  return w;
+}
+
+/**
+ * The weighted form of a loss whose sample r depends on its row alone: `row(r, scale)` runs the
+ * unweighted kernel on row r, writing scale times its gradient into the row's gradient, and
+ * returns the row's unscaled total. The result is sum_r w_r * total_r * scale.
+ */
+function weightedRows(rows: number, w: Float32Array, scale: number, row: (r: number, scale: number) => number): number {
+  let total = 0;
+  for (let r = 0; r < rows; r++) total += w[r]! * row(r, w[r]! * scale);
+  return total * scale;
 }
 
 function lastDim(t: Tensor): number {
@@ -65,10 +93,11 @@ export class SparseCategoricalCrossentropy implements Loss {
     }
   }
 
-  compute(pred: Tensor, target: Tensor): Tensor {
+  compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor {
     const cols = lastDim(pred);
     const rows = cols === 0 ? 0 : pred.size / cols;
     checkRows('sparseCategoricalCrossentropy', pred, rows, target);
+    const w = checkWeights('sparseCategoricalCrossentropy', pred, sampleWeight);
     const scale = rows === 0 ? 0 : 1 / rows;
     // Checked here for both paths, so a bad label is always a ValueError with the same message (the
     // fused kernel would otherwise report it as a native RangeError).
@@ -81,6 +110,13 @@ export class SparseCategoricalCrossentropy implements Loss {
     const logits = this.fromLogits ? pred : pred.op === 'softmax' ? pred.logits : null;
     if (logits) {
       const grad = needsGrad(logits) ? output(logits.shape).data : null;
+      if (w) {
+        const ld = logits.data, td = target.data;
+        const value = weightedRows(rows, w, scale, (r, sc) =>
+          native.sparseSoftmaxXent(ld.subarray(r * cols, (r + 1) * cols), td.subarray(r, r + 1), 1, cols, grad && grad.subarray(r * cols, (r + 1) * cols), sc, null),
+        );
+        return scalarLoss(value, logits, grad);
+      }
       const total = native.sparseSoftmaxXent(logits.data, target.data, rows, cols, grad, scale, null);
       return scalarLoss(total * scale, logits, grad);
     }
@@ -96,11 +132,13 @@ export class SparseCategoricalCrossentropy implements Loss {
       for (let j = 0; j < cols; j++) sum += pred.data[r * cols + j]!;
       const p = pred.data[r * cols + label]!;
       const q = sum > 0 ? p / sum : 0;
-      total -= Math.log(Math.min(Math.max(q, EPSILON), 1 - EPSILON));
+      const wr = w ? w[r]! : 1;
+      total -= wr * Math.log(Math.min(Math.max(q, EPSILON), 1 - EPSILON));
       // d/dp_j of -log(p_label / sum) = 1/sum - [j = label]/p_label where q is not clipped, else 0.
       if (grad && q > EPSILON && q < 1 - EPSILON) {
-        for (let j = 0; j < cols; j++) grad[r * cols + j] = scale / sum;
-        grad[r * cols + label]! -= scale / p;
+        const sc = wr * scale;
+        for (let j = 0; j < cols; j++) grad[r * cols + j] = sc / sum;
+        grad[r * cols + label]! -= sc / p;
       }
     }
     return scalarLoss(total * scale, pred, grad);
@@ -117,19 +155,33 @@ export class CategoricalCrossentropy implements Loss {
     }
   }
 
-  compute(pred: Tensor, target: Tensor): Tensor {
+  compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor {
     checkSame('categoricalCrossentropy', pred, target);
     const cols = lastDim(pred);
     const rows = cols === 0 ? 0 : pred.size / cols;
     const scale = rows === 0 ? 0 : 1 / rows;
+    const w = checkWeights('categoricalCrossentropy', pred, sampleWeight);
+    const td = target.data;
     const logits = this.fromLogits ? pred : pred.op === 'softmax' ? pred.logits : null;
     if (logits) {
       const grad = needsGrad(logits) ? output(logits.shape).data : null;
-      const total = native.softmaxXent(logits.data, target.data, rows, cols, grad, scale, null);
+      if (w) {
+        const ld = logits.data;
+        const row = (r: number, sc: number) =>
+          native.softmaxXent(ld.subarray(r * cols, (r + 1) * cols), td.subarray(r * cols, (r + 1) * cols), 1, cols, grad && grad.subarray(r * cols, (r + 1) * cols), sc, null);
+        return scalarLoss(weightedRows(rows, w, scale, row), logits, grad);
+      }
+      const total = native.softmaxXent(logits.data, td, rows, cols, grad, scale, null);
       return scalarLoss(total * scale, logits, grad);
     }
     const grad = needsGrad(pred) ? output(pred.shape).data : null;
-    const total = native.categoricalXent(pred.data, target.data, rows, cols, EPSILON, grad, scale);
+    if (w) {
+      const pd = pred.data;
+      const row = (r: number, sc: number) =>
+        native.categoricalXent(pd.subarray(r * cols, (r + 1) * cols), td.subarray(r * cols, (r + 1) * cols), 1, cols, EPSILON, grad && grad.subarray(r * cols, (r + 1) * cols), sc);
+      return scalarLoss(weightedRows(rows, w, scale, row), pred, grad);
+    }
+    const total = native.categoricalXent(pred.data, td, rows, cols, EPSILON, grad, scale);
     return scalarLoss(total * scale, pred, grad);
   }
 }
@@ -144,17 +196,34 @@ export class BinaryCrossentropy implements Loss {
     }
   }
 
-  compute(pred: Tensor, target: Tensor): Tensor {
+  compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor {
     checkSame('binaryCrossentropy', pred, target);
     const scale = pred.size === 0 ? 0 : 1 / pred.size;
+    // A sample's loss is the mean over its row (Keras: the mean over the last axis), so the
+    // weighted mean over the batch is sum_r w_r * (row r's sum) / size.
+    const w = checkWeights('binaryCrossentropy', pred, sampleWeight);
+    const per = w && w.length > 0 ? pred.size / w.length : 0;
+    const td = target.data;
     const logits = this.fromLogits ? pred : pred.op === 'sigmoid' ? pred.logits : null;
     if (logits) {
       const grad = needsGrad(logits) ? output(logits.shape).data : null;
-      const total = native.sigmoidBce(logits.data, target.data, grad, scale);
+      if (w) {
+        const ld = logits.data;
+        const row = (r: number, sc: number) =>
+          native.sigmoidBce(ld.subarray(r * per, (r + 1) * per), td.subarray(r * per, (r + 1) * per), grad && grad.subarray(r * per, (r + 1) * per), sc);
+        return scalarLoss(weightedRows(w.length, w, scale, row), logits, grad);
+      }
+      const total = native.sigmoidBce(logits.data, td, grad, scale);
       return scalarLoss(total * scale, logits, grad);
     }
     const grad = needsGrad(pred) ? output(pred.shape).data : null;
-    const total = native.bce(pred.data, target.data, EPSILON, grad, scale);
+    if (w) {
+      const pd = pred.data;
+      const row = (r: number, sc: number) =>
+        native.bce(pd.subarray(r * per, (r + 1) * per), td.subarray(r * per, (r + 1) * per), EPSILON, grad && grad.subarray(r * per, (r + 1) * per), sc);
+      return scalarLoss(weightedRows(w.length, w, scale, row), pred, grad);
+    }
+    const total = native.bce(pred.data, td, EPSILON, grad, scale);
     return scalarLoss(total * scale, pred, grad);
   }
 }
@@ -163,10 +232,19 @@ export class BinaryCrossentropy implements Loss {
 export class MeanSquaredError implements Loss {
   readonly name = 'mean_squared_error';
 
-  compute(pred: Tensor, target: Tensor): Tensor {
+  compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor {
     checkSame('meanSquaredError', pred, target);
     const scale = pred.size === 0 ? 0 : 1 / pred.size;
     const grad = needsGrad(pred) ? output(pred.shape).data : null;
+    // As binaryCrossentropy: a sample's loss is the mean over its row.
+    const w = checkWeights('meanSquaredError', pred, sampleWeight);
+    if (w) {
+      const per = w.length > 0 ? pred.size / w.length : 0;
+      const pd = pred.data, td = target.data;
+      const row = (r: number, sc: number) =>
+        native.squaredError(pd.subarray(r * per, (r + 1) * per), td.subarray(r * per, (r + 1) * per), grad && grad.subarray(r * per, (r + 1) * per), sc);
+      return scalarLoss(weightedRows(w.length, w, scale, row), pred, grad);
+    }
     const total = native.squaredError(pred.data, target.data, grad, scale);
     return scalarLoss(total * scale, pred, grad);
   }
@@ -205,7 +283,7 @@ export class FunctionLoss implements Loss {
     if (typeof fn !== 'function') throw new ValueError(`FunctionLoss: expected a function (yTrue, yPred) => tensor, received ${describe(fn)}`);
     this.name = fn.name || 'custom_loss';
   }
-  compute(pred: Tensor, target: Tensor): Tensor {
+  compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor {
     const values = this.fn(target, pred);
     if (!(values instanceof Tensor)) {
       throw new ValueError(`loss function "${this.name}": must return a tensor (per-sample losses or their mean), received ${describe(values)}`);
@@ -216,11 +294,37 @@ export class FunctionLoss implements Loss {
           'expected a scalar or one loss per sample (the batch on the first axis)',
       );
     }
-    if (pred.requiresGrad && !values.requiresGrad) {
+    if (isGradEnabled() && pred.requiresGrad && !values.requiresGrad) {
       throw new ValueError(`loss function "${this.name}": its value does not depend on yPred (built from plain numbers or from yTrue alone?), so it cannot train the model`);
     }
-    return values.rank === 0 ? values : mean(values);
+    const w = checkWeights(`loss function "${this.name}"`, pred, sampleWeight);
+    if (w === null) return values.rank === 0 ? values : mean(values);
+    if (values.rank === 0 || values.shape[0] !== w.length) {
+      throw new ShapeError(`loss function "${this.name}": returned shape [${values.shape}], which cannot be weighted per sample (${w.length} samples); return one loss per sample`);
+    }
+    return weightedMean(values, w);
   }
+}
+
+/** sum_i w_i * sum_j v[i, j] / size(v): the mean of v with row i scaled by w_i (Keras's weighted 'sum_over_batch_size'). */
+function weightedMean(v: Tensor, w: Float32Array): Tensor {
+  const y = output([]);
+  const per = v.size / w.length;
+  const vd = v.data;
+  let total = 0;
+  for (let i = 0; i < w.length; i++) {
+    let row = 0;
+    for (let j = 0; j < per; j++) row += vd[i * per + j]!;
+    total += w[i]! * row;
+  }
+  const scale = v.size === 0 ? 0 : 1 / v.size;
+  y.data[0] = total * scale;
+  if (!needsGrad(v)) return y;
+  return record(y, [v], () => {
+    const g = y.grad![0]! * scale;
+    const gv = gradOf(v);
+    for (let i = 0; i < w.length; i++) for (let j = 0; j < per; j++) gv[i * per + j] += g * w[i]!;
+  });
 }
 
 /** Resolve 'sparseCategoricalCrossentropy', 'sparse_categorical_crossentropy', ..., pass a Loss through, or wrap a {@link LossFn}. */

@@ -50,8 +50,8 @@ export interface FitArgs {
   batchSize?: number;
   /** Shuffle the training samples before each epoch (default true). Keras: `shuffle`. */
   shuffle?: boolean;
-  /** Data to evaluate on at the end of each epoch. Default none. Keras: `validation_data`. */
-  validationData?: [TensorLike, TensorLike];
+  /** Data to evaluate on at the end of each epoch, `[x, y]` or `[x, y, sampleWeight]`. Default none. Keras: `validation_data`. */
+  validationData?: [TensorLike, TensorLike] | [TensorLike, TensorLike, TensorLike];
   /** Fraction of the training data (taken from the end, before shuffling) to validate on. Default 0. Keras: `validation_split`. */
   validationSplit?: number;
   /** Callbacks run at the train/epoch/batch hooks, one or a list (a History is always added and returned). Default none. Keras: `callbacks`. */
@@ -63,16 +63,52 @@ export interface FitArgs {
   /** Where progress goes (default process.stdout). No Keras equivalent. */
   stream?: Writable;
   /**
+   * One non-negative weight per training sample: each sample's loss is scaled by it (the loss is
+   * sum(w_i * loss_i) / batch size). `validationSplit` splits it with the data. Metrics stay
+   * unweighted, as Keras's compile metrics. Default none. Keras: `sample_weight`.
+   */
+  sampleWeight?: TensorLike;
+  /**
+   * A weight per class index, e.g. `{ 0: 1, 1: 5 }` (a plain object, a Map or an array): each
+   * training sample's loss is scaled by the weight of its class (the label, or the argmax of a
+   * one-hot label), 1 for a class not listed. Not applied to validation data. Not with
+   * `sampleWeight`. Default none. Keras: `class_weight`.
+   */
+  classWeight?: ClassWeight;
+  /**
    * Cancels training between two batches: fit then rejects with an error named 'AbortError'
    * (code 'ABORT_ERR'), and the model keeps the weights of the last completed batch. No Keras equivalent.
    */
   signal?: AbortSignal;
 }
 
+/** Weights per class index for `fit` and `trainOnBatch`: `{ 0: 1, 1: 5 }`, a Map, or an array indexed by class. Keras: `class_weight`. */
+export type ClassWeight = Record<number, number> | ReadonlyMap<number, number> | readonly number[];
+
+/** Options of {@link Sequential.trainOnBatch}. */
+export interface TrainOnBatchArgs {
+  /** Return `{ loss, ...metrics }` instead of the loss or `[loss, ...metrics]` (default false). Keras: `return_dict`. */
+  returnDict?: boolean;
+  /** One weight per sample of the batch, as fit's. Keras: `sample_weight`. */
+  sampleWeight?: TensorLike;
+  /** Weights per class, as fit's. Keras: `class_weight`. */
+  classWeight?: ClassWeight;
+}
+
+/** Options of {@link Sequential.testOnBatch}. */
+export interface TestOnBatchArgs {
+  /** Return `{ loss, ...metrics }` instead of the loss or `[loss, ...metrics]` (default false). Keras: `return_dict`. */
+  returnDict?: boolean;
+  /** One weight per sample of the batch, as evaluate's. Keras: `sample_weight`. */
+  sampleWeight?: TensorLike;
+}
+
 /** Options of {@link Sequential.evaluate}. */
 export interface EvaluateArgs {
   /** Samples per batch, default 32. Keras: `batch_size`. */
   batchSize?: number;
+  /** One weight per sample, scaling its loss as in fit (metrics unweighted). Default none. Keras: `sample_weight`. */
+  sampleWeight?: TensorLike;
   /** Accepted (0, 1 or 2) so that Keras calls port unchanged; evaluate prints nothing. Keras: `verbose`. */
   verbose?: 0 | 1 | 2;
 }
@@ -456,17 +492,20 @@ export class Sequential {
     this.ensureBuilt(xt, 'fit');
     this.ensurePacked();
     this.checkLabels(yt, compiled, 'fit');
+    let sw = this.sampleWeights('fit', yt, args.sampleWeight, args.classWeight, true);
 
     let val: [Tensor, Tensor] | null = null;
+    let valWeights: Float32Array | null = null;
     if (args.validationData) {
-      if (!Array.isArray(args.validationData) || args.validationData.length !== 2) {
-        throw new ValueError(`Sequential "${this.name}": validationData must be [x, y], received ${describe(args.validationData)}`);
+      if (!Array.isArray(args.validationData) || (args.validationData.length !== 2 && args.validationData.length !== 3)) {
+        throw new ValueError(`Sequential "${this.name}": validationData must be [x, y] or [x, y, sampleWeight], received ${describe(args.validationData)}`);
       }
       val = this.checkXY(args.validationData[0], args.validationData[1], 'validationData', false);
       await this.assertFiniteYielding(val[0], 'validationData x');
       await this.assertFiniteYielding(val[1], 'validationData y');
       this.ensureBuilt(val[0], 'validationData');
       this.checkLabels(val[1], compiled, 'validationData');
+      valWeights = this.sampleWeights('validationData', val[1], args.validationData[2], undefined, false);
     } else if (split > 0) {
       const n = xt.shape[0]!;
       const at = Math.floor(n * (1 - split)); // Keras: the last fraction, before shuffling
@@ -475,7 +514,11 @@ export class Sequential {
       }
       val = [sliceRows(xt, at, n), sliceRows(yt, at, n)];
       [xt, yt] = [sliceRows(xt, 0, at), sliceRows(yt, 0, at)];
+      // Sample weights split with the data; class weights apply to the training part only (Keras
+      // 3 splits (x, y, sample_weight) before turning class_weight into weights).
+      if (args.sampleWeight !== undefined && sw !== null) [sw, valWeights] = [sw.subarray(0, at), sw.subarray(at, n)];
     }
+    if (args.classWeight !== undefined) sw = this.sampleWeights('fit', yt, undefined, args.classWeight, true);
 
     const n = xt.shape[0]!;
     const steps = Math.ceil(n / batchSize);
@@ -488,6 +531,7 @@ export class Sequential {
 
     const xb = new Batcher(xt, batchSize);
     const yb = new Batcher(yt, batchSize);
+    const wb = sw === null ? null : new Batcher(new Tensor(sw, [sw.length]), batchSize);
     let order: Int32Array | null = null;
     if (args.shuffle !== false) {
       order = new Int32Array(n);
@@ -495,7 +539,8 @@ export class Sequential {
     }
     const lossMean = new Mean('loss');
     this.stopTraining = false;
-    const chunkable = cbs.every(
+    // The one-call native steps take no sample weights: weighted training goes batch by batch.
+    const chunkable = sw === null && cbs.every(
       (cb) => cb instanceof ProgbarLogger || (cb.onBatchBegin === Callback.prototype.onBatchBegin && cb.onBatchEnd === Callback.prototype.onBatchEnd),
     );
     let chunk = 4;
@@ -548,7 +593,7 @@ export class Sequential {
         if (r0) await r0;
         this.batchX = xb.gather(order, start, end);
         this.batchY = yb.gather(order, start, end);
-        const loss = this.trainStep(this.batchX, this.batchY, compiled);
+        const loss = this.trainStep(this.batchX, this.batchY, compiled, wb === null ? null : wb.gather(order, start, end).data);
         if (!Number.isFinite(loss)) {
           // The weights were not updated with this batch. Callbacks see the bad loss first, so
           // terminateOnNaN can stop training quietly; otherwise training fails loudly.
@@ -578,7 +623,7 @@ export class Sequential {
       }
       const epochLogs: Logs = { ...logs, learning_rate: compiled.optimizer.currentLearningRate() };
       if (val) {
-        const v = await this.evaluateYielding(val[0], val[1], batchSize, compiled);
+        const v = await this.evaluateYielding(val[0], val[1], batchSize, compiled, valWeights);
         for (const [k, value] of Object.entries(v)) epochLogs[`val_${k}`] = value;
       }
       await list.onEpochEnd(epoch, epochLogs);
@@ -589,9 +634,10 @@ export class Sequential {
     return history;
   }
 
-  private trainStep(x: Tensor, y: Tensor, compiled: Compiled): number {
-    const planned = this.planStep(x, y, compiled);
-    return planned ?? this.autogradStep(x, y, compiled);
+  /** One step on (x, y), with per-sample loss weights `w` (the per-op path) or without (the one-call plan where it fits). */
+  private trainStep(x: Tensor, y: Tensor, compiled: Compiled, w: Float32Array | null = null): number {
+    const planned = w === null ? this.planStep(x, y, compiled) : null;
+    return planned ?? this.autogradStep(x, y, compiled, w);
   }
 
   /** The current plan for batches of up to `rows` samples (re-made when the weights moved), or null. */
@@ -724,14 +770,14 @@ export class Sequential {
     return loss;
   }
 
-  private autogradStep(x: Tensor, y: Tensor, compiled: Compiled): number {
+  private autogradStep(x: Tensor, y: Tensor, compiled: Compiled, w: Float32Array | null = null): number {
     return scope(() => {
       const outs = this.stepOutputs;
       const state = this.stateVars;
       for (let i = 0, o = 0; i < state.length; o += state[i]!.size, i++) this.stateSaved.set(state[i]!.data, o);
       let pred = x;
       for (let i = 0; i < this._layers.length; i++) outs[i] = pred = this._layers[i]!.call(pred, { training: true });
-      const dataLoss = compiled.loss.compute(pred, y);
+      const dataLoss = compiled.loss.compute(pred, y, w);
       const lossTensor = this.totalLoss(dataLoss);
       const loss = lossTensor.data[0]!;
       if (Number.isFinite(loss)) {
@@ -888,6 +934,59 @@ export class Sequential {
   }
 
   /**
+   * Per-sample loss weights from `sampleWeight` (one non-negative finite number per sample of y) or
+   * from `classWeight` (Keras's class_weight_to_sample_weights: the weight of each sample's class,
+   * its label or the argmax of a one-hot row, 1 for a class not listed), or null for neither.
+   * `classAllowed: false` refuses classWeight (validation data and evaluate take sample weights only).
+   */
+  private sampleWeights(where: string, y: Tensor, sampleWeight: unknown, classWeight: unknown, classAllowed: boolean): Float32Array | null {
+    const who = `Sequential "${this.name}": ${where}`;
+    const n = y.shape[0] ?? 0;
+    const hasSample = sampleWeight !== undefined && sampleWeight !== null;
+    const hasClass = classWeight !== undefined && classWeight !== null;
+    if (hasSample && hasClass) throw new ValueError(`${who}: sampleWeight and classWeight cannot be given together (Keras refuses both)`);
+    if (hasSample) {
+      const t = toTensor(sampleWeight as TensorLike, `${where} sampleWeight`);
+      if (!(t.rank === 1 || (t.rank === 2 && t.shape[1] === 1)) || t.shape[0] !== n) {
+        throw new ShapeError(`${who}: sampleWeight must hold one weight per sample, shape [${n}], received shape [${t.shape.join(', ')}]`);
+      }
+      const w = Float32Array.from(t.data);
+      const bad = w.findIndex((v) => !(Number.isFinite(v) && v >= 0));
+      if (bad >= 0) throw new ValueError(`${who}: sampleWeight[${bad}] is ${w[bad]}; weights must be finite and >= 0`);
+      return w;
+    }
+    if (!hasClass) return null;
+    if (!classAllowed) throw new ValueError(`${who}: classWeight is not accepted here (only sampleWeight)`);
+    const entries: [unknown, unknown][] =
+      classWeight instanceof Map ? [...classWeight.entries()] : typeof classWeight === 'object' ? Object.entries(classWeight as object) : [];
+    if (typeof classWeight !== 'object' || entries.length === 0) {
+      throw new ValueError(`${who}: classWeight must map class indices to weights, e.g. { 0: 1, 1: 5 }, received ${describe(classWeight)}`);
+    }
+    const byClass = new Map<number, number>();
+    for (const [k, v] of entries) {
+      const cls = typeof k === 'number' ? k : typeof k === 'string' && /^\d+$/.test(k) ? Number(k) : Number.NaN;
+      if (!Number.isInteger(cls) || cls < 0) throw new ValueError(`${who}: classWeight key ${describe(k)} is not a class index (an integer >= 0)`);
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new ValueError(`${who}: classWeight[${cls}] is ${describe(v)}; weights must be finite numbers >= 0`);
+      byClass.set(cls, v);
+    }
+    const per = n === 0 ? 0 : y.size / n;
+    const d = y.data;
+    const w = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      let cls: number;
+      if (per > 1) {
+        if (y.rank > 2) throw new ShapeError(`${who}: classWeight needs one label per sample (shape [n] or one-hot [n, classes]), received labels of shape [${y.shape.join(', ')}]`);
+        cls = 0;
+        for (let j = 1; j < per; j++) if (d[i * per + j]! > d[i * per + cls]!) cls = j;
+      } else {
+        cls = Math.round(d[i]!);
+      }
+      w[i] = byClass.get(cls) ?? 1;
+    }
+    return w;
+  }
+
+  /**
    * One training step on the batch (x, y): the step `fit` takes for each batch (the same kernels,
    * the optimizer's update, constraints), without callbacks. The metrics are reset first, so
    * they describe this batch alone. Returns the loss (the data loss plus penalties) when the model
@@ -895,17 +994,18 @@ export class Sequential {
    * `returnDict`. A loss that is not finite leaves the weights as they were and throws, as in `fit`.
    * Keras: `train_on_batch(x, y, return_dict=False)`.
    */
-  trainOnBatch(x: TensorLike, y: TensorLike, args: { returnDict?: boolean } = {}): number | number[] | Record<string, number> {
+  trainOnBatch(x: TensorLike, y: TensorLike, args: TrainOnBatchArgs = {}): number | number[] | Record<string, number> {
     const where = 'trainOnBatch';
-    const returnDict = this.onBatchArgs(where, args);
+    const returnDict = this.onBatchArgs(where, args, ['returnDict', 'sampleWeight', 'classWeight']);
     if (this.fitting) throw new StateError(`Sequential "${this.name}": ${where}() called while fit() runs on this model; await the fit first`);
     const compiled = this.requireCompiled(where);
     const [xt, yt] = this.checkXY(x, y, where);
     this.ensureBuilt(xt, where);
     this.ensurePacked();
     this.checkLabels(yt, compiled, where);
+    const w = this.sampleWeights(where, yt, args.sampleWeight, args.classWeight, true);
     for (const m of compiled.metrics) m.reset();
-    const loss = this.trainStep(xt, yt, compiled);
+    const loss = this.trainStep(xt, yt, compiled, w);
     if (!Number.isFinite(loss)) {
       for (const m of compiled.metrics) m.reset();
       throw new DeepnodeError(
@@ -924,16 +1024,17 @@ export class Sequential {
    * The loss and metrics of the batch (x, y) in inference mode, as `evaluate` computes them for
    * one batch; returned as `trainOnBatch` returns them. Keras: `test_on_batch(x, y, return_dict=False)`.
    */
-  testOnBatch(x: TensorLike, y: TensorLike, args: { returnDict?: boolean } = {}): number | number[] | Record<string, number> {
+  testOnBatch(x: TensorLike, y: TensorLike, args: TestOnBatchArgs = {}): number | number[] | Record<string, number> {
     const where = 'testOnBatch';
-    const returnDict = this.onBatchArgs(where, args);
+    const returnDict = this.onBatchArgs(where, args, ['returnDict', 'sampleWeight']);
     const compiled = this.requireCompiled(where);
     const [xt, yt] = this.checkXY(x, y, where);
     this.ensureBuilt(xt, where);
     this.checkLabels(yt, compiled, where);
+    const w = this.sampleWeights(where, yt, args.sampleWeight, undefined, false);
     const lossMean = new Mean('loss');
     for (const m of compiled.metrics) m.reset();
-    this.evaluateBatch(xt, yt, 0, xt.shape[0]!, compiled, lossMean);
+    this.evaluateBatch(xt, yt, 0, xt.shape[0]!, compiled, lossMean, w);
     const logs = this.evaluateResult(compiled, lossMean);
     if (!Number.isFinite(logs.loss!)) {
       throw new ValueError(
@@ -951,9 +1052,9 @@ export class Sequential {
     return this.predict(xt, { batchSize: Math.max(xt.shape[0] ?? 1, 1) });
   }
 
-  private onBatchArgs(where: string, args: { returnDict?: boolean }): boolean {
+  private onBatchArgs(where: string, args: { returnDict?: boolean }, known: readonly string[]): boolean {
     if (args === null || typeof args !== 'object') throw new ValueError(`Sequential "${this.name}": ${where}: options must be an object, received ${describe(args)}`);
-    checkOptions(`Sequential "${this.name}": ${where}`, args, ['returnDict']);
+    checkOptions(`Sequential "${this.name}": ${where}`, args, known);
     if (args.returnDict !== undefined && typeof args.returnDict !== 'boolean') {
       throw new ValueError(`Sequential "${this.name}": ${where}: returnDict must be a boolean, received ${describe(args.returnDict)}`);
     }
@@ -962,17 +1063,18 @@ export class Sequential {
 
   /** Mean loss and metrics over (x, y), e.g. { loss: 0.33, accuracy: 0.88 }. */
   evaluate(x: TensorLike, y: TensorLike, args: EvaluateArgs = {}): Record<string, number> {
-    checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize', 'verbose']);
+    checkOptions(`Sequential "${this.name}": evaluate`, args, ['batchSize', 'verbose', 'sampleWeight']);
     this.checkVerbose(args.verbose, 'evaluate');
     const compiled = this.requireCompiled('evaluate');
     const batchSize = intOption(this.name, 'batchSize', args.batchSize ?? 32, 1);
     const [xt, yt] = this.checkXY(x, y, 'evaluate');
     this.ensureBuilt(xt, 'evaluate');
     this.checkLabels(yt, compiled, 'evaluate');
+    const w = this.sampleWeights('evaluate', yt, args.sampleWeight, undefined, false);
     const n = xt.shape[0]!;
     const lossMean = new Mean('loss');
     for (const m of compiled.metrics) m.reset();
-    for (let start = 0; start < n; start += batchSize) this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean);
+    for (let start = 0; start < n; start += batchSize) this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean, w);
     const result = this.evaluateResult(compiled, lossMean);
     if (!Number.isFinite(result.loss!)) {
       throw new ValueError(
@@ -985,13 +1087,13 @@ export class Sequential {
   }
 
   /** evaluate() for fit's validation data (already checked), yielding to the event loop as fit does. */
-  private async evaluateYielding(xt: Tensor, yt: Tensor, batchSize: number, compiled: Compiled): Promise<Record<string, number>> {
+  private async evaluateYielding(xt: Tensor, yt: Tensor, batchSize: number, compiled: Compiled, w: Float32Array | null): Promise<Record<string, number>> {
     const n = xt.shape[0]!;
     const lossMean = new Mean('loss');
     for (const m of compiled.metrics) m.reset();
     let lastYield = performance.now();
     for (let start = 0; start < n; start += batchSize) {
-      this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean);
+      this.evaluateBatch(xt, yt, start, Math.min(n, start + batchSize), compiled, lossMean, w);
       if (performance.now() - lastYield > 10) {
         await new Promise<void>((resolve) => setImmediate(resolve));
         lastYield = performance.now();
@@ -1000,12 +1102,12 @@ export class Sequential {
     return this.evaluateResult(compiled, lossMean);
   }
 
-  private evaluateBatch(xt: Tensor, yt: Tensor, start: number, end: number, compiled: Compiled, lossMean: Mean): void {
+  private evaluateBatch(xt: Tensor, yt: Tensor, start: number, end: number, compiled: Compiled, lossMean: Mean, w: Float32Array | null = null): void {
     noGrad(() =>
       scope(() => {
         const yb = sliceRows(yt, start, end);
         const pred = this.call(sliceRows(xt, start, end), false);
-        lossMean.update(this.totalLoss(compiled.loss.compute(pred, yb)).data[0]!, end - start);
+        lossMean.update(this.totalLoss(compiled.loss.compute(pred, yb, w && w.subarray(start, end))).data[0]!, end - start);
         for (const m of compiled.metrics) m.update(pred, yb);
       }),
     );
@@ -1149,7 +1251,7 @@ function abortError(signal: AbortSignal, model: string, epoch: number, step: num
 }
 
 const FIT_OPTIONS: readonly (keyof FitArgs)[] = [
-  'epochs', 'batchSize', 'shuffle', 'validationData', 'validationSplit', 'callbacks', 'verbose', 'initialEpoch', 'stream', 'signal',
+  'epochs', 'batchSize', 'shuffle', 'validationData', 'validationSplit', 'callbacks', 'verbose', 'initialEpoch', 'stream', 'signal', 'sampleWeight', 'classWeight',
 ];
 
 function intOption(model: string, option: string, v: unknown, min: number): number {
