@@ -486,3 +486,56 @@ describe('the Huber loss of Hands-On ML chapter 12, written with ops', () => {
     expect(k[1]).toBeLessThan(-1.5);
   });
 });
+
+describe('Sequential: pop, getLayer, trainable, nonTrainableWeights, metricsNames (Keras names)', () => {
+  it('pop() then a new head: the reused layers keep their weights and the model trains with its new output', async () => {
+    const d = data(31);
+    const base = makeModel();
+    base.compile({ optimizer: new Adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    await base.fit(new Tensor(d.x, [N, F]), new Tensor(d.y, [N]), { epochs: 2, batchSize: BATCH, verbose: 0 });
+    const head = base.pop();
+    expect(head).toBeInstanceOf(Dense);
+    expect(base.layers.length).toBe(2);
+    expect(base.outputShape).toEqual([null, 6]);
+    const kept = base.getLayer(0).weights.map((w) => Array.from(w.data));
+    base.add(new Dense({ units: 2, activation: 'softmax', name: 'new_head' }));
+    expect(base.outputShape).toEqual([null, 2]);
+    base.getLayer(0).trainable = false;
+    const y2 = new Tensor(d.y.map((v) => v % 2), [N]);
+    const h = await base.fit(new Tensor(d.x, [N, F]), y2, { epochs: 3, batchSize: BATCH, verbose: 0 });
+    expect(h.history.loss!.length).toBe(3);
+    expect(base.predict(new Tensor(d.x, [N, F])).shape).toEqual([N, 2]);
+    expect(base.getLayer(0).weights.map((w) => Array.from(w.data))).toEqual(kept);
+    expect(base.getLayer('new_head')).toBe(base.getLayer(-1));
+    expect(caught(() => base.getLayer('nope')).message).toMatch(/no layer named "nope"; its layers are/);
+    expect(caught(() => base.getLayer(3)).message).toMatch(/index 3 is out of range for 3 layers/);
+    expect(caught(() => new Sequential().pop()).message).toMatch(/no layers/);
+  });
+
+  it('model.trainable = false freezes every layer (fit changes nothing), true unfreezes; nonTrainableWeights and metricsNames', async () => {
+    const d = data(32);
+    const model = makeModel();
+    expect(model.metricsNames).toEqual([]);
+    model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'] });
+    expect(model.metricsNames).toEqual(['loss', 'accuracy']);
+    // BatchNormalization's moving mean and variance.
+    expect(model.nonTrainableWeights.map((w) => w.name.split('/')[1])).toEqual(['moving_mean', 'moving_variance']);
+    model.trainable = false;
+    expect(model.trainable).toBe(false);
+    expect(model.trainableWeights).toEqual([]);
+    expect(model.nonTrainableWeights.length).toBe(model.weights.length);
+    const before = model.getWeights().map((w) => Array.from(w.data));
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      await model.fit(new Tensor(d.x, [N, F]), new Tensor(d.y, [N]), { epochs: 1, batchSize: BATCH, verbose: 0 });
+      expect(String(warn.mock.calls[0]?.[0])).toMatch(/does not have any trainable weights/);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(model.getWeights().map((w) => Array.from(w.data))).toEqual(before);
+    model.trainable = true;
+    await model.fit(new Tensor(d.x, [N, F]), new Tensor(d.y, [N]), { epochs: 1, batchSize: BATCH, verbose: 0 });
+    expect(model.getWeights()[0]!.data).not.toEqual(Float32Array.from(before[0]!));
+    expect(caught(() => (model.trainable = 'no' as never)).message).toMatch(/trainable must be a boolean/);
+  });
+});

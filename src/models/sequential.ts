@@ -218,6 +218,62 @@ export class Sequential {
     else if (this._inputShape) this.build(this._inputShape);
   }
 
+  /**
+   * Removes the last layer and returns it, as Keras's `pop`: the model keeps its input shape and
+   * its optimizer (whose state follows the remaining weights by name); a compiled model re-packs its
+   * weights. The usual first step of reusing a trained model under a new head.
+   */
+  pop(): Layer {
+    if (this.fitting) throw new StateError(`Sequential "${this.name}": pop() called while fit() runs on this model; await the fit first`);
+    const layer = this._layers.pop();
+    if (!layer) throw new StateError(`Sequential "${this.name}": pop() on a model with no layers`);
+    this.outputShapes.pop();
+    this.plan = undefined;
+    if (this.compiled && this.built) this.packWeights();
+    return layer;
+  }
+
+  /** The layer of this name, or at this index (negative counts from the end), as Keras's `get_layer`. */
+  getLayer(nameOrIndex: string | number): Layer {
+    if (typeof nameOrIndex === 'number') {
+      const n = this._layers.length;
+      const i = nameOrIndex < 0 ? n + nameOrIndex : nameOrIndex;
+      if (!Number.isInteger(nameOrIndex) || i < 0 || i >= n) {
+        throw new ValueError(`Sequential "${this.name}": getLayer: index ${nameOrIndex} is out of range for ${n} layers`);
+      }
+      return this._layers[i]!;
+    }
+    if (typeof nameOrIndex !== 'string') {
+      throw new ValueError(`Sequential "${this.name}": getLayer expects a layer name or index, received ${describe(nameOrIndex)}`);
+    }
+    const layer = this._layers.find((l) => l.name === nameOrIndex);
+    if (!layer) {
+      throw new ValueError(`Sequential "${this.name}": no layer named "${nameOrIndex}"; its layers are ${this._layers.map((l) => `"${l.name}"`).join(', ') || 'none'}`);
+    }
+    return layer;
+  }
+
+  /**
+   * Whether the model trains. Setting it freezes (false) or unfreezes (true) every layer, as
+   * Keras's `model.trainable`; single layers can still be set on their own afterwards.
+   */
+  get trainable(): boolean {
+    return this._trainable;
+  }
+
+  set trainable(value: boolean) {
+    if (typeof value !== 'boolean') throw new ValueError(`Sequential "${this.name}": trainable must be a boolean, received ${describe(value)}`);
+    this._trainable = value;
+    for (const layer of this._layers) layer.trainable = value;
+  }
+
+  private _trainable = true;
+
+  /** `'loss'` and the compiled metrics' names, the order of trainOnBatch's and testOnBatch's lists (empty before compile). Keras: `metrics_names`. */
+  get metricsNames(): string[] {
+    return this.compiled ? ['loss', ...this.compiled.metrics.map((m) => m.name)] : [];
+  }
+
   /** The compiled optimizer (callbacks such as reduceLROnPlateau adjust its learning rate). */
   get optimizer(): Optimizer | null {
     return this.compiled?.optimizer ?? null;
@@ -279,6 +335,11 @@ export class Sequential {
   /** The weights the optimizer updates, in layer order. */
   get trainableWeights(): Variable[] {
     return this._layers.flatMap((l) => l.trainableWeights);
+  }
+
+  /** The weights the optimizer leaves alone (moving statistics, frozen layers), in layer order. Keras: `non_trainable_weights`. */
+  get nonTrainableWeights(): Variable[] {
+    return this._layers.flatMap((l) => l.nonTrainableWeights);
   }
 
   /** Total number of scalars in all weights. */
@@ -492,6 +553,9 @@ export class Sequential {
     this.ensureBuilt(xt, 'fit');
     this.ensurePacked();
     this.checkLabels(yt, compiled, 'fit');
+    // Keras 3's train_step warns the same way (and, like it, fit still runs: metrics, callbacks and
+    // batch statistics of trainable BatchNormalization layers update).
+    if (this.trainableWeights.length === 0) console.warn(`Sequential "${this.name}": fit: the model does not have any trainable weights`);
     let sw = this.sampleWeights('fit', yt, args.sampleWeight, args.classWeight, true);
 
     let val: [Tensor, Tensor] | null = null;
