@@ -1031,7 +1031,28 @@ Napi::Value QuantizedIsa(const Napi::CallbackInfo& info) {
 }
 // ---- end quantized inference ----
 
+#if (defined(__x86_64__) || defined(_M_X64)) && (defined(__GNUC__) || defined(__clang__))
+// The addon's baseline code is compiled for x86-64-v2 (SSSE3, SSE4.1/4.2, POPCNT): an older x86-64
+// CPU (Core 2, Athlon 64) would die of SIGILL at the first call into it. This check is compiled
+// without those extensions, so on such a CPU loading fails with an error instead (the Core 2 run
+// of scripts/check-old-cpus.sh).
+__attribute__((target("no-ssse3,no-sse4.1,no-sse4.2,no-popcnt"), noinline)) bool cpu_below_baseline() {
+  __builtin_cpu_init();
+  return !(__builtin_cpu_supports("ssse3") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("sse4.2") &&
+           __builtin_cpu_supports("popcnt"));
+}
+#else
+bool cpu_below_baseline() { return false; }
+#endif
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  if (cpu_below_baseline()) {
+    // Plain N-API with literal strings: nothing here may use the extensions the CPU lacks.
+    napi_throw_error(env, "ERR_NATIVE",
+                     "deepnode: this CPU lacks SSE4.2/POPCNT (x86-64-v2), which deepnode's native code requires "
+                     "(any x86-64 CPU from 2009 on has them)");
+    return exports;
+  }
   ::RegisterTrainPlan(env, exports);
   exports.Set("gemm", Napi::Function::New(env, Gemm, "gemm"));
   exports.Set("activationForward", Napi::Function::New(env, ActivationForward, "activationForward"));

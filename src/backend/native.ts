@@ -284,6 +284,13 @@ function load(): NativeBinding {
     return nodeGypBuild(root);
   } catch (e) {
     const err = e as Error;
+    // The addon's own check of the CPU (native/binding.cc, Init): no rebuild helps there.
+    if (/x86-64-v2/.test(err.message)) {
+      throw new DeepnodeError(
+        'ERR_NATIVE',
+        `${err.message}.\n  platform: ${process.platform}-${process.arch}, Node ${process.version}. deepnode cannot run on this machine.`,
+      );
+    }
     throw new DeepnodeError(
       'ERR_NATIVE',
       `deepnode: could not load the native addon (${err.message}).\n` +

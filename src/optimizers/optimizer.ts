@@ -77,7 +77,7 @@ export abstract class Optimizer {
   readonly globalClipnorm: number | null;
 
   /** One step's scalars (stepScalars), for a subclass's update. */
-  protected readonly scratch = new Float64Array(UPDATE_SCALARS);
+  protected readonly scratch: Float64Array = new Float64Array(UPDATE_SCALARS);
   private lrValue: number;
   private lrSchedule: LearningRateSchedule | null;
   private decayExcludes: readonly RegExp[] = [];
