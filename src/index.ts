@@ -30,6 +30,7 @@ export * as constraints from './constraints';
 export * as activations from './activations';
 export * as callbacks from './callbacks';
 export * as datasets from './datasets';
+export { toCategorical } from './datasets/arrays';
 export * as ops from './ops';
 export * as inference from './inference';
 export { foldBatchNorm, quantize, prune, sparsity } from './inference';

@@ -259,3 +259,24 @@ describe('fromCsv', () => {
     expect(scaler.transform(s.xTest).shape).toEqual([5, 1]);
   });
 });
+
+describe('toCategorical (keras.utils.to_categorical)', () => {
+  it('one-hot rows, numClasses from the largest label, a trailing axis of 1 dropped, typed arrays accepted', () => {
+    const a = datasets.toCategorical([2, 0, 1, 2]);
+    expect(a.shape).toEqual([4, 3]);
+    expect(Array.from(a.data)).toEqual([0, 0, 1, 1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const b = datasets.toCategorical(new Tensor(Float32Array.from([1, 0]), [2, 1]), 4);
+    expect(b.shape).toEqual([2, 4]);
+    expect(Array.from(b.data)).toEqual([0, 1, 0, 0, 1, 0, 0, 0]);
+    const c = datasets.toCategorical(Uint8Array.from([1, 1]));
+    expect(c.shape).toEqual([2, 2]);
+    expect(Array.from(c.data)).toEqual([0, 1, 0, 1]);
+  });
+
+  it('refuses non-integer, negative and too-large labels', () => {
+    expect(() => datasets.toCategorical([0, 1.5])).toThrow(/label at index 1 is 1.5/);
+    expect(() => datasets.toCategorical([-1])).toThrow(/label at index 0 is -1/);
+    expect(() => datasets.toCategorical([0, 3], 3)).toThrow(/label 3 at index 1 is not below numClasses=3/);
+    expect(() => datasets.toCategorical([0], 0)).toThrow(/numClasses must be an integer >= 1/);
+  });
+});

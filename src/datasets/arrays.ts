@@ -304,3 +304,34 @@ export function rowsAndWidth(t: Tensor): { rows: number; width: number; features
   const features = t.shape.slice(1);
   return { rows, width: sizeOf(features), features };
 }
+
+/**
+ * Integer class labels as one-hot rows: shape `[...labels, numClasses]` (a trailing axis of size 1
+ * is dropped first, as Keras does), `numClasses` defaulting to the largest label + 1. Keras:
+ * `keras.utils.to_categorical(y, num_classes)`. Labels must be integers in [0, numClasses).
+ */
+export function toCategorical(labels: Tensor | ArrayLike<number>, numClasses?: number): Tensor {
+  const where = 'toCategorical';
+  const t =
+    labels instanceof Tensor
+      ? labels
+      : toTensor(where, 'labels', ArrayBuffer.isView(labels) && !(labels instanceof Float32Array) ? Float32Array.from(labels) : labels);
+  const d = t.data;
+  let max = -1;
+  for (let i = 0; i < d.length; i++) {
+    const v = d[i]!;
+    if (!Number.isInteger(v) || v < 0) throw new ValueError(`${where}: label at index ${i} is ${v}; labels must be integers >= 0`);
+    if (v > max) max = v;
+  }
+  if (numClasses !== undefined && (!Number.isInteger(numClasses) || numClasses < 1)) {
+    throw new ValueError(`${where}: numClasses must be an integer >= 1, received ${describe(numClasses)}`);
+  }
+  const classes = numClasses ?? max + 1;
+  if (max >= classes) {
+    throw new ValueError(`${where}: label ${max} at index ${Array.prototype.indexOf.call(d, max)} is not below numClasses=${classes}`);
+  }
+  const shape = t.rank > 1 && t.shape[t.rank - 1] === 1 ? t.shape.slice(0, -1) : [...t.shape];
+  const out = new Float32Array(d.length * classes);
+  for (let i = 0; i < d.length; i++) out[i * classes + d[i]!] = 1;
+  return new Tensor(out, [...shape, classes]);
+}

@@ -3,7 +3,7 @@ export * as fashionMnist from './fashion_mnist';
 export * as mnist from './mnist';
 export { decodeIdx, encodeIdx, isGzip, loadIdx, loadIdxSync, writeIdx } from './idx';
 export type { IdxArray, IdxReadOptions, IdxWriteOptions } from './idx';
-export { fromArrays, trainTestSplit } from './arrays';
+export { fromArrays, toCategorical, trainTestSplit } from './arrays';
 export type { ArrayDataset, ArrayInput, FromArraysOptions, LabelInput, TrainTestSplit, TrainTestSplitOptions } from './arrays';
 export { StandardScaler, standardScaler } from './standard_scaler';
 export type { StandardScalerOptions } from './standard_scaler';
