@@ -539,3 +539,123 @@ describe('Sequential: pop, getLayer, trainable, nonTrainableWeights, metricsName
     expect(caught(() => (model.trainable = 'no' as never)).message).toMatch(/trainable must be a boolean/);
   });
 });
+
+describe('audit fixes (helper audit of this file’s features)', () => {
+  it('applyGradients over changing sets of variables: each keeps its own momentum (parked while absent), unnamed tensors too', () => {
+    const p = new Tensor(Float32Array.from([0]), [1]);
+    const q = new Tensor(Float32Array.from([0]), [1]);
+    p.requiresGrad = q.requiresGrad = true;
+    const opt = new SGD({ learningRate: 1, momentum: 0.9 });
+    const one = Float32Array.from([1]);
+    const steps: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = p.data[0]!;
+      opt.applyGradients([[one, p]]);
+      steps.push(before - p.data[0]!);
+      opt.applyGradients([[one, q]]);
+    }
+    // Momentum SGD with g = 1: steps 1, 1.9, 2.71 for p, though q's steps came in between.
+    [1, 1.9, 2.71].forEach((s, i) => expect(steps[i]).toBeCloseTo(s, 5));
+    expect(q.data[0]).toBeCloseTo(-(1 + 1.9 + 2.71), 5);
+    // A second unnamed tensor does not inherit the first's state by position.
+    const r = new Tensor(Float32Array.from([0]), [1]);
+    r.requiresGrad = true;
+    opt.applyGradients([[one, r]]);
+    expect(r.data[0]).toBeCloseTo(-1, 6);
+  });
+
+  it('applyGradients refuses no pairs, all-null gradients and a gradient of the wrong shape; valueAndGrads refuses empty vars and a value computed outside fn', () => {
+    const a = new Tensor(new Float32Array(6), [2, 3]);
+    a.requiresGrad = true;
+    const opt = new SGD({ learningRate: 0.1 });
+    expect(caught(() => opt.applyGradients([])).message).toMatch(/no \[gradient, variable\] pairs/);
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      expect(caught(() => opt.applyGradients([[null, a]])).message).toMatch(/no gradients provided for any variable/);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(caught(() => opt.applyGradients([[new Tensor(new Float32Array(6), [3, 2]), a]])).message).toMatch(/has shape \[3, 2\], the variable \[2, 3\]/);
+    expect(opt.iterations).toBe(0);
+    expect(caught(() => valueAndGrads(() => ops.sum(a), [])).message).toMatch(/vars is empty/);
+    const outside = ops.sum(ops.mul(a, a));
+    expect(caught(() => valueAndGrads(() => outside, [a])).message).toMatch(/does not depend on any of vars/);
+  });
+
+  it('sample weights on [batch, steps, classes] predictions weigh each sample’s steps (Keras broadcasts [batch] weights)', () => {
+    const B = 3, T = 2, K = 4;
+    const z = new Tensor(randArray(rng(41), B * T * K, -2, 2), [B, T, K]);
+    const labels = new Tensor(Float32Array.from([0, 3, 1, 1, 2, 0]), [B, T]);
+    const w = Float32Array.from([0.5, 2, 1.5]);
+    const sample = (b: number) => [new Tensor(z.data.slice(b * T * K, (b + 1) * T * K), [1, T, K]), new Tensor(labels.data.slice(b * T, (b + 1) * T), [1, T])] as const;
+    for (const loss of [new SparseCategoricalCrossentropy(true), new SparseCategoricalCrossentropy()]) {
+      const pred = (t: Tensor) => (loss.fromLogits ? t : ops.softmaxAlong(t, -1));
+      const got = noGrad(() => loss.compute(pred(z), labels, w)).data[0]!;
+      const want = noGrad(() => [0, 1, 2].reduce((s, b) => s + w[b]! * loss.compute(pred(sample(b)[0]), sample(b)[1]).data[0]!, 0)) / B;
+      expect(got).toBeCloseTo(want, 5);
+    }
+  });
+
+  it('two anonymous metric functions get custom_metric and custom_metric_1; a metric named like the loss is renamed; other clashes are errors', () => {
+    const model = new Sequential([new Dense({ units: 2, inputShape: [3] })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse', metrics: [(t: Tensor, p: Tensor) => ops.abs(ops.sub(t, p)), (t: Tensor, p: Tensor) => ops.square(ops.sub(t, p))] });
+    expect(model.metricsNames).toEqual(['loss', 'custom_metric', 'custom_metric_1']);
+    function loss(t: Tensor, p: Tensor) {
+      return ops.abs(ops.sub(t, p));
+    }
+    model.compile({ optimizer: 'sgd', loss: 'mse', metrics: [loss] });
+    expect(model.metricsNames).toEqual(['loss', 'loss_1']);
+    const x = new Tensor(randArray(rng(42), 12), [4, 3]);
+    const y = new Tensor(randArray(rng(43), 8), [4, 2]);
+    const r = model.evaluate(x, y);
+    const p = model.predict(x).data;
+    expect(r.loss).toBeCloseTo(p.reduce((s, v, i) => s + (v - y.data[i]!) ** 2, 0) / 8, 5);
+    expect(caught(() => model.compile({ optimizer: 'sgd', loss: 'mse', metrics: ['accuracy', 'accuracy'] })).message).toMatch(/metrics\[1\] is named "accuracy"/);
+  });
+
+  it('activity penalties count in evaluate and testOnBatch as in fit (Keras adds them on every call), and model.losses never keeps a released one', () => {
+    const model = new Sequential([new Dense({ units: 2, inputShape: [2], useBias: false, kernelInitializer: 'ones', activityRegularizer: l2(0.1) })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    const x = new Tensor(Float32Array.from([1, 2, 3, 1]), [2, 2]);
+    const y = new Tensor(Float32Array.from([3, 3, 4, 4]), [2, 2]);
+    // Outputs [[3, 3], [4, 4]] equal y: the data loss is 0, the penalty 0.1 * (9 + 9 + 16 + 16) / 2 = 2.5.
+    expect(model.evaluate(x, y).loss).toBeCloseTo(2.5, 5);
+    expect(model.testOnBatch(x, y)).toBeCloseTo(2.5, 5);
+    valueAndGrads(() => ops.sum(model.call(x, true)), model.trainableWeights);
+    expect(model.losses).toEqual([]);
+    noGrad(() => model.call(x, false));
+    expect(model.losses.map((t) => t.data[0])).toEqual([expect.closeTo(2.5, 5)]);
+  });
+
+  it('minimum and maximum give NaN where either operand is NaN, in both orders', () => {
+    const nanFirst = new Tensor(Float32Array.from([Number.NaN, 1]), [2]);
+    const half = new Tensor(Float32Array.from([0.5, 0.5]), [2]);
+    for (const op of [ops.minimum, ops.maximum]) {
+      expect(Number.isNaN(op(nanFirst, 0.5).data[0]!)).toBe(true);
+      expect(Number.isNaN(op(half, nanFirst).data[0]!)).toBe(true);
+    }
+  });
+
+  it('trainOnBatch warns once on a model with nothing trainable; call converts arrays and checks training; classWeight rounds labels half to even', () => {
+    const model = new Sequential([new Dense({ units: 1, inputShape: [1] })]);
+    model.compile({ optimizer: 'sgd', loss: 'mse' });
+    model.trainable = false;
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+    try {
+      model.trainOnBatch([[1]], [[1]]);
+      model.trainOnBatch([[1]], [[1]]);
+      expect(warn).toHaveBeenCalledTimes(1);
+    } finally {
+      warn.mockRestore();
+    }
+    expect(model.call([[2]] as never).shape).toEqual([1, 1]);
+    expect(caught(() => model.call(new Tensor(Float32Array.from([2]), [1, 1]), 'yes' as never)).message).toMatch(/training must be a boolean/);
+    model.trainable = true;
+    // Labels 0.5 and 2.5 are classes 0 and 2 (numpy's round), so { 1: 10, 3: 10 } weighs neither.
+    const lr = new Sequential([new Dense({ units: 1, inputShape: [1], kernelInitializer: 'zeros' })]);
+    lr.compile({ optimizer: new SGD({ learningRate: 0 }), loss: 'mse' });
+    const x = new Tensor(Float32Array.from([1, 1]), [2, 1]);
+    const y = new Tensor(Float32Array.from([0.5, 2.5]), [2, 1]);
+    expect(lr.trainOnBatch(x, y, { classWeight: { 1: 10, 3: 10 } })).toBeCloseTo(lr.testOnBatch(x, y) as number, 6);
+  });
+});

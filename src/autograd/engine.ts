@@ -94,9 +94,11 @@ export function scope<T>(fn: () => T): T {
   const mark = pool.enter();
   const saved = tape.nodes;
   tape.nodes = [];
+  exitHooks.push([]);
   try {
     return fn();
   } finally {
+    for (const hook of exitHooks.pop()!) hook();
     for (const t of tape.nodes) {
       t.backwardFn = null;
       t.parents = [];
@@ -105,6 +107,19 @@ export function scope<T>(fn: () => T): T {
     tape.nodes = saved;
     pool.exit(mark);
   }
+}
+
+/** Per open scope, what to run when it ends (see onScopeExit). */
+const exitHooks: (() => void)[][] = [];
+
+/**
+ * Runs `hook` when the innermost open scope ends (at once is never needed: outside a scope nothing
+ * is pooled, so nothing is registered). For state that holds tensors made in the scope, e.g. a
+ * layer's activity penalties, which must not outlive their pooled buffers.
+ */
+export function onScopeExit(hook: () => void): void {
+  const top = exitHooks[exitHooks.length - 1];
+  if (top) top.push(hook);
 }
 
 /** A new tensor whose storage comes from the pool when a scope is active. */
@@ -233,6 +248,11 @@ export interface ValueAndGrads {
 export function valueAndGrads(fn: () => Tensor, vars: readonly Tensor[]): ValueAndGrads {
   if (typeof fn !== 'function') throw new ValueError(`valueAndGrads: fn must be a function returning a scalar tensor, received ${describe(fn)}`);
   if (!Array.isArray(vars)) throw new ValueError(`valueAndGrads: vars must be an array of tensors, received ${describe(vars)}`);
+  if (vars.length === 0) {
+    throw new ValueError(
+      'valueAndGrads: vars is empty (a model without an input shape has no weights until its first call: give its first layer an inputShape or call build first)',
+    );
+  }
   const seen = new Set<Tensor>();
   vars.forEach((v, i) => {
     if (!(v instanceof Tensor)) throw new ValueError(`valueAndGrads: vars[${i}] is not a tensor, received ${describe(v)}`);
@@ -268,6 +288,11 @@ export function valueAndGrads(fn: () => Tensor, vars: readonly Tensor[]): ValueA
         if (node.grad !== null && node.backwardFn !== null) node.backwardFn();
       }
       const grads = vars.map((v) => (v.grad === null ? null : new Tensor(Float32Array.from(v.grad), v.shape)));
+      if (grads.every((g) => g === null)) {
+        throw new ValueError(
+          'valueAndGrads: the value does not depend on any of vars (was it computed outside fn, or from other variables?)',
+        );
+      }
       return { value, grads };
     } finally {
       for (const [leaf, grad] of leaves) leaf.grad = grad;

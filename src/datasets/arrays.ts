@@ -316,7 +316,8 @@ export function toCategorical(labels: Tensor | ArrayLike<number>, numClasses?: n
     labels instanceof Tensor
       ? labels
       : toTensor(where, 'labels', ArrayBuffer.isView(labels) && !(labels instanceof Float32Array) ? Float32Array.from(labels) : labels);
-  const d = t.data;
+  // The labels as given when they are not float32 (an Int32Array label above 2^24 would round).
+  const d: ArrayLike<number> = labels instanceof Tensor || labels instanceof Float32Array || !ArrayBuffer.isView(labels) ? t.data : labels;
   let max = -1;
   for (let i = 0; i < d.length; i++) {
     const v = d[i]!;

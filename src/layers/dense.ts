@@ -6,6 +6,7 @@ import { Regularizer, RegularizerIdentifier, getRegularizer, serializeRegularize
 import { Constraint, ConstraintIdentifier, getConstraint, serializeConstraint } from '../constraints';
 import { dense as denseOp } from '../ops/linalg';
 import { mulScalar } from '../ops/arithmetic';
+import { onScopeExit } from '../autograd/engine';
 import { ActId } from '../backend/native';
 import { ShapeError, ValueError, describe } from '../errors';
 
@@ -26,8 +27,8 @@ export interface DenseArgs extends LayerArgs {
   /** Penalty on the bias (default none). Keras: `bias_regularizer`. */
   biasRegularizer?: RegularizerIdentifier | null;
   /**
-   * Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is
-   * added in training only: evaluate() reports the loss without it (Keras includes it there too).
+   * Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). Added
+   * on every call, as Keras 3 does: fit's and evaluate()'s losses both include it.
    * Keras: `activity_regularizer`.
    */
   activityRegularizer?: RegularizerIdentifier | null;
@@ -65,7 +66,7 @@ export class Dense extends Layer {
   readonly kernelRegularizer: Regularizer | null;
   /** Penalty on the bias (default none). Keras: `bias_regularizer`. */
   readonly biasRegularizer: Regularizer | null;
-  /** Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). It is added in training only: evaluate() reports the loss without it (Keras includes it there too). Keras: `activity_regularizer`. */
+  /** Penalty on the layer's output, divided by the batch size as Keras 3 does (default none). Added on every call, as Keras 3's Layer.__call__ does: fit's and evaluate()'s losses both include it. Keras: `activity_regularizer`. */
   readonly activityRegularizer: Regularizer | null;
   /** Projection applied to the kernel after each optimizer step, e.g. constraints.maxNorm() (default none). Keras: `kernel_constraint`. */
   readonly kernelConstraint: Constraint | null;
@@ -127,12 +128,15 @@ export class Dense extends Layer {
     this.built = true;
   }
 
-  call(x: Tensor, args: CallArgs): Tensor {
+  call(x: Tensor, _args: CallArgs): Tensor {
     const y = this.forward(x);
-    // Keras 3 (Layer.__call__): the activity penalty of an output is divided by its batch size.
-    if (this.activityRegularizer && args.training) {
+    // Keras 3 (Layer.__call__): the activity penalty of an output, divided by its batch size, on
+    // every call (training or not: evaluate's loss includes it too). Made in a scope, it is dropped
+    // when the scope ends, with the buffers it points into.
+    if (this.activityRegularizer) {
       const batch = y.shape[0] ?? 1;
       this.activityLosses.push(mulScalar(this.activityRegularizer.call(y), batch > 0 ? 1 / batch : 0));
+      onScopeExit(() => (this.activityLosses.length = 0));
     }
     return y;
   }

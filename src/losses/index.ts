@@ -43,8 +43,14 @@ function checkWeights(name: string, pred: Tensor, w: Float32Array | null | undef
  * returns the row's unscaled total. The result is sum_r w_r * total_r * scale.
  */
 function weightedRows(rows: number, w: Float32Array, scale: number, row: (r: number, scale: number) => number): number {
+  // A sample may span several rows ([batch, steps, classes] predictions): its weight covers them all,
+  // as Keras broadcasts a [batch] sample_weight over the per-step losses.
+  const perSample = w.length === 0 ? 1 : rows / w.length;
   let total = 0;
-  for (let r = 0; r < rows; r++) total += w[r]! * row(r, w[r]! * scale);
+  for (let r = 0; r < rows; r++) {
+    const wr = w[Math.floor(r / perSample)]!;
+    total += wr * row(r, wr * scale);
+  }
   return total * scale;
 }
 
@@ -132,7 +138,7 @@ export class SparseCategoricalCrossentropy implements Loss {
       for (let j = 0; j < cols; j++) sum += pred.data[r * cols + j]!;
       const p = pred.data[r * cols + label]!;
       const q = sum > 0 ? p / sum : 0;
-      const wr = w ? w[r]! : 1;
+      const wr = w ? w[Math.floor((r * w.length) / rows)]! : 1;
       total -= wr * Math.log(Math.min(Math.max(q, EPSILON), 1 - EPSILON));
       // d/dp_j of -log(p_label / sum) = 1/sum - [j = label]/p_label where q is not clipped, else 0.
       if (grad && q > EPSILON && q < 1 - EPSILON) {

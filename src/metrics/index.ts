@@ -175,9 +175,14 @@ export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
  * (Keras: `fn.__name__`). Saved with a model as class 'Custom'.
  */
 export class FunctionMetric extends MeanMetric {
-  constructor(readonly fn: MetricFn) {
+  /** @param name Key in logs (default: the function's name, or 'custom_metric' for an anonymous one). */
+  constructor(
+    readonly fn: MetricFn,
+    name?: string,
+  ) {
     if (typeof fn !== 'function') throw new ValueError(`FunctionMetric: expected a function (yTrue, yPred) => tensor, received ${describe(fn)}`);
-    super(fn.name || 'custom_metric');
+    if (name !== undefined && (typeof name !== 'string' || name === '')) throw new ValueError(`FunctionMetric: name must be a non-empty string, received ${describe(name)}`);
+    super(name ?? (fn.name || 'custom_metric'));
   }
   update(pred: Tensor, target: Tensor): void {
     const values = noGrad(() => this.fn(target, pred));

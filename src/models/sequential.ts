@@ -8,7 +8,7 @@
 import { Tensor, sizeOf } from '../tensor';
 import { Layer, SymbolicShape, Variable, formatShape, uniqueName } from '../layers/layer';
 import { Loss, LossFn, LossId, getLoss } from '../losses';
-import { Metric, MetricFn, MetricId, Mean, getMetric } from '../metrics';
+import { FunctionMetric, Metric, MetricFn, MetricId, Mean, getMetric } from '../metrics';
 import { Optimizer, OptimizerId, getOptimizer } from '../optimizers';
 import type { Segment } from '../optimizers/optimizer';
 import { Callback, CallbackList, Logs } from '../callbacks/callback';
@@ -254,8 +254,10 @@ export class Sequential {
   }
 
   /**
-   * Whether the model trains. Setting it freezes (false) or unfreezes (true) every layer, as
-   * Keras's `model.trainable`; single layers can still be set on their own afterwards.
+   * The value last given to `model.trainable = ...` (true at first). Setting it freezes (false) or
+   * unfreezes (true) every layer the model holds, as Keras's `model.trainable` does. Unlike Keras it
+   * is not a gate: a layer unfrozen or added afterwards trains by its own flag (Keras would keep
+   * every weight of a non-trainable model frozen).
    */
   get trainable(): boolean {
     return this._trainable;
@@ -268,6 +270,8 @@ export class Sequential {
   }
 
   private _trainable = true;
+  /** Whether trainOnBatch has warned that nothing trains (once per model: it runs in loops). */
+  private warnedUntrainable = false;
 
   /** `'loss'` and the compiled metrics' names, the order of trainOnBatch's and testOnBatch's lists (empty before compile). Keras: `metrics_names`. */
   get metricsNames(): string[] {
@@ -357,7 +361,7 @@ export class Sequential {
     if (args.loss === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs a loss`);
     const optimizer = getOptimizer(args.optimizer);
     const loss = getLoss(args.loss);
-    const metrics = (args.metrics ?? []).map((m) => getMetric(m, loss.name));
+    const metrics = uniqueMetricNames(this.name, args.metrics ?? [], (m) => getMetric(m, loss.name));
     this.compiled = { optimizer, loss, metrics };
     this.plan = undefined;
     if (this.built) this.packWeights();
@@ -414,6 +418,8 @@ export class Sequential {
    * those of this call.
    */
   call(x: Tensor, training = false): Tensor {
+    if (!(x instanceof Tensor)) x = toTensor(x as TensorLike, 'call x');
+    if (typeof training !== 'boolean') throw new ValueError(`Sequential "${this.name}": call: training must be a boolean, received ${describe(training)}`);
     this.ensureBuilt(x, 'call');
     for (const layer of this._layers) layer.activityLosses.length = 0;
     let y = x;
@@ -1043,7 +1049,7 @@ export class Sequential {
         cls = 0;
         for (let j = 1; j < per; j++) if (d[i * per + j]! > d[i * per + cls]!) cls = j;
       } else {
-        cls = Math.round(d[i]!);
+        cls = roundHalfEven(d[i]!);
       }
       w[i] = byClass.get(cls) ?? 1;
     }
@@ -1068,6 +1074,10 @@ export class Sequential {
     this.ensurePacked();
     this.checkLabels(yt, compiled, where);
     const w = this.sampleWeights(where, yt, args.sampleWeight, args.classWeight, true);
+    if (this.trainableWeights.length === 0 && !this.warnedUntrainable) {
+      this.warnedUntrainable = true;
+      console.warn(`Sequential "${this.name}": trainOnBatch: the model does not have any trainable weights`);
+    }
     for (const m of compiled.metrics) m.reset();
     const loss = this.trainStep(xt, yt, compiled, w);
     if (!Number.isFinite(loss)) {
@@ -1296,6 +1306,38 @@ function maxAbs(arrays: readonly Float32Array[]): number {
 }
 
 const fmt = (v: number) => v.toPrecision(3);
+
+/**
+ * The compiled metrics, each under a name of its own: the names key the logs beside 'loss'. A
+ * function whose name is taken (two anonymous functions are both 'custom_metric') gets the next
+ * free `name_1`, `name_2`, ... as Keras renames duplicates; any other clash is an error.
+ */
+function uniqueMetricNames(model: string, specs: readonly unknown[], make: (spec: never) => Metric): Metric[] {
+  if (!Array.isArray(specs)) throw new ValueError(`Sequential "${model}": compile: metrics must be an array, received ${describe(specs)}`);
+  const taken = new Set<string>(['loss']);
+  return specs.map((spec, i) => {
+    let m = make(spec as never);
+    if (taken.has(m.name)) {
+      if (typeof spec !== 'function') {
+        throw new ValueError(
+          `Sequential "${model}": compile: metrics[${i}] is named "${m.name}", which ${m.name === 'loss' ? 'is the loss' : 'an earlier metric has'}; ` +
+            'metric names key the logs and must be unique',
+        );
+      }
+      let k = 1;
+      while (taken.has(`${m.name}_${k}`)) k++;
+      m = new FunctionMetric(spec as MetricFn, `${m.name}_${k}`);
+    }
+    taken.add(m.name);
+    return m;
+  });
+}
+
+/** numpy's round: halves go to the even neighbour (0.5 -> 0, 1.5 -> 2), as Keras rounds class labels. */
+function roundHalfEven(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 
 /** trainOnBatch's and testOnBatch's result: the loss alone without metrics, else a list, or the logs themselves (Keras 3). */
 function batchResult(logs: Record<string, number>, returnDict: boolean): number | number[] | Record<string, number> {

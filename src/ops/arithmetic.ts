@@ -78,16 +78,17 @@ export function square(a: Tensor): Tensor {
 }
 
 /**
- * Element-wise minimum of a and b (a tensor broadcast as in `add`, or a number). The gradient goes
- * to the operand chosen, to a on ties (TensorFlow's rule). Keras: `ops.minimum`.
+ * Element-wise minimum of a and b (a tensor broadcast as in `add`, or a number); NaN where either
+ * is NaN. The gradient goes to the operand chosen, to a on ties (TensorFlow's rule). Keras: `ops.minimum`.
  */
 export function minimum(a: Tensor, b: Tensor | number): Tensor {
-  return pick('minimum', a, b, (x, z) => x <= z);
+  // NaN on either side gives NaN (as numpy and TensorFlow): x !== x keeps a NaN a.
+  return pick('minimum', a, b, (x, z) => x <= z || x !== x);
 }
 
 /** Element-wise maximum of a and b, as {@link minimum} (the gradient to a on ties). Keras: `ops.maximum`. */
 export function maximum(a: Tensor, b: Tensor | number): Tensor {
-  return pick('maximum', a, b, (x, z) => x >= z);
+  return pick('maximum', a, b, (x, z) => x >= z || x !== x);
 }
 
 function pick(op: string, a: Tensor, b: Tensor | number, keepA: (x: number, z: number) => boolean): Tensor {

@@ -249,7 +249,7 @@ export abstract class Optimizer {
       const [g, v] = pair as [unknown, unknown];
       if (!(v instanceof Tensor)) throw new ValueError(`${where}: entry ${i}: the variable is not a tensor, received ${describe(v)}`);
       const vname = (v as Tensor & { name?: unknown }).name;
-      const name = typeof vname === 'string' ? vname : `variable_${i}`;
+      const name = typeof vname === 'string' ? vname : unnamedKey(v);
       if (!v.requiresGrad) {
         throw new ValueError(`${where}: entry ${i}: "${name}" is not trainable (requiresGrad is false: a frozen or non-trainable weight)`);
       }
@@ -264,6 +264,9 @@ export abstract class Optimizer {
       }
       const data = g instanceof Tensor ? g.data : g;
       if (!(data instanceof Float32Array)) throw new ValueError(`${where}: entry ${i}: the gradient of "${name}" is not a tensor or Float32Array, received ${describe(g)}`);
+      if (g instanceof Tensor && (g.rank !== v.rank || g.shape.some((d, k) => d !== v.shape[k]))) {
+        throw new ValueError(`${where}: entry ${i}: the gradient of "${name}" has shape [${g.shape.join(', ')}], the variable [${v.shape.join(', ')}]`);
+      }
       if (data.length !== v.size) {
         throw new ValueError(`${where}: entry ${i}: the gradient of "${name}" has ${data.length} values, the variable ${v.size} (shape [${v.shape.join(', ')}])`);
       }
@@ -275,7 +278,14 @@ export abstract class Optimizer {
       grads.push(data);
       names.push(name);
     });
-    if (vars.length === 0) return;
+    // Keras's apply_gradients: "No gradients provided for any variable."
+    if (vars.length === 0) {
+      throw new ValueError(
+        gradsAndVars.length === 0
+          ? `${where}: no [gradient, variable] pairs given`
+          : `${where}: no gradients provided for any variable (every gradient is null: the loss depends on none of them)`,
+      );
+    }
     // The variables as one flat buffer: in place when they already are consecutive views of one
     // (a compiled model's trainable weights, in order), else a copy written back after the step.
     const total = vars.reduce((n, v) => n + v.size, 0);
@@ -512,9 +522,17 @@ export abstract class Optimizer {
   /** Forget slot state (the step counter and learning rate are kept). */
   reset(): void {
     this.slotBuffers = new Map();
+    this.parked = new Map();
     this.layout = null;
     this.layoutLength = -1;
   }
+
+  /**
+   * Slot state of weights that left the layout (a frozen layer, a step of applyGradients over other
+   * variables), by weight name then slot name: a weight that comes back with the same size resumes
+   * it, as each parameter keeps its own state in PyTorch. Not saved with the model.
+   */
+  private parked = new Map<string, Map<string, Float32Array>>();
 
   /** Keras-style config with snake_case keys. */
   getConfig(): Record<string, unknown> {
@@ -571,6 +589,20 @@ export abstract class Optimizer {
       return prev !== undefined && prev.size === s.size ? prev : null;
     });
 
+    // Weights of the old layout that have no place in the new one (gone, or resized) park their
+    // state; weights of the new one with no source take parked state of their name and size.
+    if (!sameLayout) {
+      const carried = new Set(sources.filter((src): src is Segment => src !== null));
+      for (const s of old) {
+        if (carried.has(s)) continue;
+        const slots = new Map<string, Float32Array>();
+        for (const spec of specs) {
+          const before = this.slotBuffers.get(spec.name);
+          if (before && before.length >= s.offset + s.size) slots.set(spec.name, before.slice(s.offset, s.offset + s.size));
+        }
+        if (slots.size > 0) this.parked.set(s.name, slots);
+      }
+    }
     const next = new Map<string, Float32Array>();
     for (const spec of specs) {
       const before = this.slotBuffers.get(spec.name);
@@ -580,13 +612,19 @@ export abstract class Optimizer {
       }
       const buf = new Float32Array(n);
       if (spec.init !== 0) buf.fill(spec.init);
-      if (before) {
-        segs.forEach((s, i) => {
-          const src = sources[i];
-          if (src) buf.set(before.subarray(src.offset, src.offset + src.size), s.offset);
-        });
-      }
+      segs.forEach((s, i) => {
+        const src = sources[i];
+        if (src && before) buf.set(before.subarray(src.offset, src.offset + src.size), s.offset);
+        else if (!src) {
+          const kept = this.parked.get(s.name)?.get(spec.name);
+          if (kept && kept.length === s.size) buf.set(kept, s.offset);
+        }
+      });
       next.set(spec.name, buf);
+    }
+    if (!sameLayout) {
+      // Resumed (or resized: its old state is of no use) weights leave the parking.
+      for (const s of segs) this.parked.delete(s.name);
     }
     this.slotBuffers = next;
     this.layout = segs.map((s) => ({ name: s.name, offset: s.offset, size: s.size }));
@@ -672,4 +710,13 @@ export function checkBoolean(owner: string, option: string, v: unknown, dflt: bo
 /** Weights as the (offset, size) pairs a training plan takes (native/train_plan.h PlanUpdate). */
 function ranges(segs: readonly Segment[]): Float64Array {
   return Float64Array.from(segs.flatMap((s) => [s.offset, s.size]));
+}
+
+/** Optimizer-state keys of tensors without a name: one per tensor, for as long as it lives. */
+const unnamedKeys = new WeakMap<Tensor, string>();
+let unnamedCount = 0;
+function unnamedKey(t: Tensor): string {
+  let key = unnamedKeys.get(t);
+  if (key === undefined) unnamedKeys.set(t, (key = `unnamed_tensor_${++unnamedCount}`));
+  return key;
 }
