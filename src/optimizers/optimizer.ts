@@ -8,8 +8,9 @@
  *
  * Slots are keyed by weight: the model passes `segments` ({ name, offset, size } per weight) with
  * each step, and when they change (weights frozen or unfrozen, layers added), each weight whose name
- * and size are unchanged keeps its slot state and new weights start from the slot's initial value,
- * instead of state silently sliding onto the wrong weights.
+ * and size are unchanged keeps its slot state, a weight that left the layout keeps its state aside
+ * until it comes back (see `parked`), and new weights start from the slot's initial value, instead
+ * of state silently sliding onto the wrong weights.
  */
 import { ValueError, StateError, checkOptions, describe } from '../errors';
 import { native, NativeUpdate, UpdateKernel, UPDATE_SCALARS } from '../backend/native';
