@@ -221,7 +221,7 @@ export interface ValueAndGrads {
   /**
    * The gradient of `value` with respect to each of `vars`, in their order: a new tensor of the
    * variable's shape, or null when `value` does not depend on that variable (TensorFlow's
-   * `GradientTape.gradient` gives None there; {@link Optimizer.applyGradients} skips such pairs).
+   * `GradientTape.gradient` gives None there; `optimizer.applyGradients` skips such pairs).
    */
   grads: (Tensor | null)[];
 }

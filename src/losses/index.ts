@@ -284,11 +284,17 @@ export type LossFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
  * function (Keras: `fn.__name__`). Saved with a model as class 'Custom'.
  */
 export class FunctionLoss implements Loss {
+  /** The function's name, or 'custom_loss' for an anonymous one. */
   readonly name: string;
-  constructor(readonly fn: LossFn) {
+  /** The wrapped function. */
+  readonly fn: LossFn;
+  /** @param fn `(yTrue, yPred) => tensor` of per-sample losses, or their mean. */
+  constructor(fn: LossFn) {
     if (typeof fn !== 'function') throw new ValueError(`FunctionLoss: expected a function (yTrue, yPred) => tensor, received ${describe(fn)}`);
+    this.fn = fn;
     this.name = fn.name || 'custom_loss';
   }
+  /** The mean of what the function returns for (yTrue = target, yPred = pred), weighted per sample with `sampleWeight`. */
   compute(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): Tensor {
     const values = this.fn(target, pred);
     if (!(values instanceof Tensor)) {

@@ -175,15 +175,19 @@ export type MetricFn = (yTrue: Tensor, yPred: Tensor) => Tensor;
  * (Keras: `fn.__name__`). Saved with a model as class 'Custom'.
  */
 export class FunctionMetric extends MeanMetric {
-  /** @param name Key in logs (default: the function's name, or 'custom_metric' for an anonymous one). */
-  constructor(
-    readonly fn: MetricFn,
-    name?: string,
-  ) {
+  /** The wrapped function. */
+  readonly fn: MetricFn;
+  /**
+   * @param fn `(yTrue, yPred) => tensor` of per-sample values.
+   * @param name Key in logs (default: the function's name, or 'custom_metric' for an anonymous one).
+   */
+  constructor(fn: MetricFn, name?: string) {
     if (typeof fn !== 'function') throw new ValueError(`FunctionMetric: expected a function (yTrue, yPred) => tensor, received ${describe(fn)}`);
     if (name !== undefined && (typeof name !== 'string' || name === '')) throw new ValueError(`FunctionMetric: name must be a non-empty string, received ${describe(name)}`);
     super(name ?? (fn.name || 'custom_metric'));
+    this.fn = fn;
   }
+  /** Add a batch: the function's values for (yTrue = target, yPred = pred), each counted once. */
   update(pred: Tensor, target: Tensor): void {
     const values = noGrad(() => this.fn(target, pred));
     if (!(values instanceof Tensor)) {
@@ -194,6 +198,7 @@ export class FunctionMetric extends MeanMetric {
   }
 }
 
+/** The metric an id names ('accuracy', 'binaryAccuracy', ...), a metric object itself, or a function wrapped as a {@link FunctionMetric}; `lossName` picks 'accuracy''s variant. */
 export function getMetric(id: MetricId | Metric | MetricFn | string, lossName: string): Metric {
   if (typeof id === 'function') return new FunctionMetric(id as MetricFn);
   if (typeof id === 'object' && id !== null && typeof (id as Metric).update === 'function') return id as Metric;

@@ -263,6 +263,7 @@ export class Sequential {
     return this._trainable;
   }
 
+  /** Freeze (false) or unfreeze (true) every layer of the model. Keras: `model.trainable = ...`. */
   set trainable(value: boolean) {
     if (typeof value !== 'boolean') throw new ValueError(`Sequential "${this.name}": trainable must be a boolean, received ${describe(value)}`);
     this._trainable = value;
