@@ -659,3 +659,35 @@ describe('audit fixes (helper audit of this file’s features)', () => {
     expect(lr.trainOnBatch(x, y, { classWeight: { 1: 10, 3: 10 } })).toBeCloseTo(lr.testOnBatch(x, y) as number, 6);
   });
 });
+
+describe('parked optimizer state is saved with the model', () => {
+  it('freeze, save, load, unfreeze: the loaded model resumes the frozen layer’s Adam moments as the model in memory does', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { loadModel } = await import('../src/saving');
+    const d = data(51);
+    const x = new Tensor(d.x, [N, F]);
+    const y = new Tensor(d.y, [N]);
+    const init = makeModel().getWeights();
+    const run = async (viaDisk: boolean) => {
+      let m = makeModel(init);
+      m.compile({ optimizer: new Adam({ learningRate: 1e-2 }), loss: 'sparseCategoricalCrossentropy' });
+      await m.fit(x, y, { epochs: 2, batchSize: BATCH, shuffle: false, verbose: 0 });
+      m.getLayer(0).trainable = false;
+      await m.fit(x, y, { epochs: 1, batchSize: BATCH, shuffle: false, verbose: 0 });
+      if (viaDisk) {
+        const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dn-parked-'));
+        await m.save(dir);
+        m = (await loadModel(dir)) as Sequential;
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+      m.getLayer(0).trainable = true;
+      await m.fit(x, y, { epochs: 1, batchSize: BATCH, shuffle: false, verbose: 0 });
+      return m;
+    };
+    const inMemory = await run(false);
+    const loaded = await run(true);
+    expectSameWeights(inMemory, loaded, 1e-6);
+  });
+});

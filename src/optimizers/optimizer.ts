@@ -449,18 +449,27 @@ export abstract class Optimizer {
   /**
    * The optimizer's state as named tensors in a stable order (tfjs-layers' and Keras's layout):
    * 'iter' (the step counter, a scalar) first, then for each slot in declaration order one tensor
-   * per weight, in the model's order, named '<weight>/<slot>' (e.g. 'dense/kernel/momentum').
-   * Before the first step there are no slots, only 'iter'. Values are copies.
+   * per weight, in the model's order, named '<weight>/<slot>' (e.g. 'dense/kernel/momentum'),
+   * followed by the parked state of weights out of the layout (a frozen layer's), so that a loaded
+   * model resumes it when the layer is unfrozen. Before the first step there are no slots, only
+   * 'iter'. Values are copies.
    */
   getWeights(): NamedTensor[] {
     const out: NamedTensor[] = [{ name: 'iter', tensor: new Tensor(Float32Array.of(this.iterations), []) }];
     const layout = this.layout;
     if (layout === null) return out;
-    for (const spec of this.slotSpecs()) {
+    const specs = this.slotSpecs();
+    for (const spec of specs) {
       const buf = this.slotBuffers.get(spec.name);
       if (buf === undefined) continue;
       for (const s of layout) {
         out.push({ name: `${s.name}/${spec.name}`, tensor: new Tensor(buf.slice(s.offset, s.offset + s.size), [s.size]) });
+      }
+      // The parked state of weights out of the layout (a frozen layer's), after it, so that a saved
+      // model resumes it too when the layer is unfrozen.
+      for (const [name, slots] of this.parked) {
+        const kept = slots.get(spec.name);
+        if (kept && specs.every((sp) => slots.has(sp.name))) out.push({ name: `${name}/${spec.name}`, tensor: new Tensor(kept.slice(), [kept.length]) });
       }
     }
     return out;
@@ -499,6 +508,7 @@ export abstract class Optimizer {
       if (!same) bad(`slot '${slot}' has ${list.length} weights but '${specs[0]!.name}' has ${first.length}, or their names or sizes differ`);
     }
     this.iterations = it!;
+    this.parked = new Map();
     if (first.length === 0) {
       this.reset();
       return;
