@@ -691,3 +691,35 @@ describe('parked optimizer state is saved with the model', () => {
     expectSameWeights(inMemory, loaded, 1e-6);
   });
 });
+
+describe('docs check fixes', () => {
+  it('a subclass of a built-in optimizer saves as Custom: loadModel asks for { compile: false } instead of rebuilding the plain built-in', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { loadModel } = await import('../src/saving');
+    class ScaledSgd extends SGD {}
+    const model = new Sequential([new Dense({ units: 2, inputShape: [3] })]);
+    model.compile({ optimizer: new ScaledSgd({ learningRate: 0.1 }), loss: 'mse' });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dn-optsub-'));
+    try {
+      await model.save(dir);
+      const err = await loadModel(dir).then(
+        () => expect.fail('expected loadModel to refuse'),
+        (e: Error) => e,
+      );
+      expect(err.message).toMatch(/compile: false/);
+      const back = await loadModel(dir, { compile: false });
+      expect(back.predict(new Tensor(new Float32Array(3), [1, 3])).data).toEqual(model.predict(new Tensor(new Float32Array(3), [1, 3])).data);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('add, sub and mul refuse a number with a typed error that points to mulScalar', () => {
+    const t = new Tensor(new Float32Array(6), [3, 2]);
+    for (const op of [ops.add, ops.sub, ops.mul]) {
+      expect(caught(() => op(t, 2 as never)).message).toMatch(/both operands must be tensors, received "a tensor of shape \[3,2\]" and 2 \(for a number use mulScalar/);
+    }
+  });
+});

@@ -10,6 +10,12 @@ import { output, needsGrad, record, gradOf } from '../autograd/engine';
  * the smaller (its element count; the larger's element i pairs with the smaller's i % period).
  */
 function lineUp(op: string, a: Tensor, b: Tensor): { big: Tensor; small: Tensor; swapped: boolean; period: number } {
+  if (!(a instanceof Tensor) || !(b instanceof Tensor)) {
+    throw new ValueError(
+      `${op}: both operands must be tensors, received ${describe(a instanceof Tensor ? `a tensor of shape [${a.shape}]` : a)} and ` +
+        `${describe(b instanceof Tensor ? `a tensor of shape [${b.shape}]` : b)} (for a number use mulScalar, or a one-element tensor)`,
+    );
+  }
   if (a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i])) return { big: a, small: b, swapped: false, period: b.size };
   const trailing = (big: Tensor, small: Tensor): boolean => {
     const core = small.shape.slice(small.shape.findIndex((d) => d !== 1) === -1 ? small.rank : small.shape.findIndex((d) => d !== 1));

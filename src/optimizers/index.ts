@@ -51,6 +51,16 @@ const FACTORIES: Record<string, (args: Record<string, unknown>) => Optimizer> = 
   nadam: (a) => new Nadam(a),
 };
 
+/**
+ * Whether `opt` is exactly one of the built-in optimizers (not a subclass or one of the user's own),
+ * so that its class name and config rebuild it: a subclass inherits the built-in's name and would
+ * silently come back as the built-in.
+ */
+export function isBuiltinOptimizer(opt: Optimizer): boolean {
+  const proto = Object.getPrototypeOf(opt);
+  return [SGD, Adam, AdamW, Adagrad, RMSprop, Adamax, Nadam].some((c) => c.prototype === proto);
+}
+
 /** Resolve an id ('adam', 'RMSprop', ...) to a new optimizer with Keras defaults, or pass one through. */
 export function getOptimizer(id: OptimizerId | Optimizer | string): Optimizer {
   if (id instanceof Optimizer) return id;

@@ -26,7 +26,7 @@ import { layerFromConfig, serializeLayer, SerializedLayer } from '../layers/seri
 import { withWeightBudget } from '../layers/layer';
 import { Loss, getLoss, isBuiltinLoss } from '../losses';
 import { metricFromSpec, metricToSpec } from '../metrics';
-import { optimizerFromConfig } from '../optimizers';
+import { isBuiltinOptimizer, optimizerFromConfig } from '../optimizers';
 import type { NamedTensor } from '../optimizers/optimizer';
 import { packageRoot } from '../backend/native';
 import { DeepnodeError, IOError, ShapeError, StateError, ValueError, checkOptions, describe } from '../errors';
@@ -191,7 +191,9 @@ function trainingConfigOf(model: Sequential): TrainingConfig | null {
   return {
     loss,
     metrics: compiled.metrics.map(metricToSpec),
-    optimizer_config: { class_name: optimizer.className, config: optimizer.getConfig() },
+    // A subclass of a built-in (or an optimizer of the user's own) as class 'Custom', as for losses:
+    // under the built-in's name it would load as the plain built-in without a word.
+    optimizer_config: { class_name: isBuiltinOptimizer(optimizer) ? optimizer.className : 'Custom', config: optimizer.getConfig() },
   };
 }
 
