@@ -17,6 +17,7 @@ import { SGD } from '../src/optimizers';
 import { Tensor } from '../src/tensor';
 import { setSeed } from '../src/random';
 import { caught, randArray, rng } from './support/reference';
+import * as ops from '../src/ops';
 
 const F = 4;
 const C = 3;
@@ -162,5 +163,73 @@ describe('sampleWeight and classWeight in fit', () => {
     expect(await fitErr({ classWeight: { 1: -2 } })).toMatch(/classWeight\[1\] is -2/);
     expect(await fitErr({ classWeight: {} })).toMatch(/classWeight must map class indices/);
     expect(caught(() => model.evaluate(x, y, { classWeight: { 0: 1 } } as never)).message).toMatch(/classWeight/);
+  });
+});
+
+describe('weightedMetrics (Keras 3 weighted_metrics)', () => {
+  it('count each sample with its weight; a name already taken is logged as weighted_<name>; without weights they equal the plain metric', async () => {
+    const { x, y, w } = data(7);
+    const model = net();
+    model.compile({ optimizer: new SGD({ learningRate: 0.1 }), loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], weightedMetrics: ['accuracy'] });
+    expect(model.metricsNames).toEqual(['loss', 'accuracy', 'weighted_accuracy']);
+    const p = model.predict(x).data;
+    let hits = 0, whits = 0, wsum = 0;
+    for (let i = 0; i < N; i++) {
+      const row = Array.from(p.subarray(i * C, (i + 1) * C));
+      const hit = row.indexOf(Math.max(...row)) === y.data[i] ? 1 : 0;
+      hits += hit;
+      whits += w[i]! * hit;
+      wsum += w[i]!;
+    }
+    const r = model.evaluate(x, y, { sampleWeight: w, batchSize: 7 });
+    expect(r.accuracy).toBeCloseTo(hits / N, 6);
+    expect(r.weighted_accuracy).toBeCloseTo(whits / wsum, 6);
+    const plain = model.evaluate(x, y);
+    expect(plain.weighted_accuracy).toBeCloseTo(plain.accuracy!, 6);
+    // trainOnBatch: class weights reach the weighted metric (predictions before the step).
+    const byClass = new Float32Array(N).map((_, i) => (y.data[i] === 1 ? 3 : 1));
+    let cw = 0, cs = 0;
+    for (let i = 0; i < N; i++) {
+      const row = Array.from(p.subarray(i * C, (i + 1) * C));
+      cw += byClass[i]! * (row.indexOf(Math.max(...row)) === y.data[i] ? 1 : 0);
+      cs += byClass[i]!;
+    }
+    const [, acc, wacc] = model.trainOnBatch(x, y, { classWeight: { 1: 3 } }) as number[];
+    expect(acc).toBeCloseTo(hits / N, 6);
+    expect(wacc).toBeCloseTo(cw / cs, 6);
+  });
+
+  it('a weighted metric function is the weighted mean of its values; weighted metrics survive save and load', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const { loadModel } = await import('../src/saving');
+    const { x, y, w } = data(8);
+    const onehot = new Tensor(new Float32Array(N * C), [N, C]);
+    y.data.forEach((c, i) => (onehot.data[i * C + c] = 1));
+    const model = net();
+    function sq(t: Tensor, p: Tensor) {
+      return ops.square(ops.sub(t, p));
+    }
+    model.compile({ optimizer: 'sgd', loss: 'categoricalCrossentropy', weightedMetrics: [sq, 'categoricalAccuracy'] });
+    const r = model.evaluate(x, onehot, { sampleWeight: w });
+    const p = model.predict(x).data;
+    let num = 0, den = 0;
+    for (let i = 0; i < N; i++) for (let j = 0; j < C; j++) {
+      num += w[i]! * (p[i * C + j]! - onehot.data[i * C + j]!) ** 2;
+      den += w[i]!;
+    }
+    expect(r.sq).toBeCloseTo(num / den, 5);
+    const model2 = net();
+    model2.compile({ optimizer: 'sgd', loss: 'sparseCategoricalCrossentropy', metrics: ['accuracy'], weightedMetrics: ['accuracy', 'sparseCategoricalAccuracy'] });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dn-wm-'));
+    try {
+      await model2.save(dir);
+      const back = (await loadModel(dir)) as Sequential;
+      expect(back.metricsNames).toEqual(model2.metricsNames);
+      expect(back.evaluate(x, y, { sampleWeight: w })).toEqual(model2.evaluate(x, y, { sampleWeight: w }));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,8 +12,11 @@ import { noGrad } from '../autograd/engine';
 export interface Metric {
   /** Key in logs and history ('accuracy'). */
   readonly name: string;
-  /** Add a batch. */
-  update(pred: Tensor, target: Tensor): void;
+  /**
+   * Add a batch; with `sampleWeight` (one weight per sample: a `weightedMetrics` entry of compile),
+   * each sample counts with its weight (Keras's `update_state(y_true, y_pred, sample_weight)`).
+   */
+  update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void;
   /** The metric over every sample added since the last reset. */
   result(): number;
   /** Forget all added batches. */
@@ -27,7 +30,18 @@ abstract class MeanMetric implements Metric {
   protected count = 0;
   /** @param name Key in logs and history. */
   constructor(readonly name: string) {}
-  abstract update(pred: Tensor, target: Tensor): void;
+  abstract update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void;
+  /**
+   * Adds `rows` rows of which `hit(r)` tells whether row r scores (1) or not (0), row r counting
+   * with the weight of its sample (a sample spans rows / w.length rows).
+   */
+  protected addWeighted(rows: number, w: Float32Array, hit: (r: number) => number): void {
+    for (let r = 0; r < rows; r++) {
+      const wr = w[Math.floor((r * w.length) / rows)]!;
+      this.total += wr * hit(r);
+      this.count += wr;
+    }
+  }
   /** Mean score over the samples added since the last reset (0 when none). */
   result(): number {
     return this.count === 0 ? 0 : this.total / this.count;
@@ -55,9 +69,15 @@ export class SparseCategoricalAccuracy extends MeanMetric {
     super(name);
   }
   /** Add a batch: predictions [batch, classes] and integer labels [batch]. */
-  update(pred: Tensor, target: Tensor): void {
+  update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void {
     const [rows, cols] = split(pred);
     if (target.size !== rows) mismatch(this.name, pred, target, `${rows} integer labels`);
+    const w = checkMetricWeights(this.name, pred, sampleWeight);
+    if (w) {
+      const pd = pred.data, td = target.data;
+      this.addWeighted(rows, w, (r) => native.sparseArgmaxMatches(pd.subarray(r * cols, (r + 1) * cols), td.subarray(r, r + 1), 1, cols));
+      return;
+    }
     this.total += native.sparseArgmaxMatches(pred.data, target.data, rows, cols);
     this.count += rows;
   }
@@ -70,9 +90,15 @@ export class CategoricalAccuracy extends MeanMetric {
     super(name);
   }
   /** Add a batch: predictions and one-hot targets, both [batch, classes]. */
-  update(pred: Tensor, target: Tensor): void {
+  update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void {
     const [rows, cols] = split(pred);
     if (target.size !== pred.size) mismatch(this.name, pred, target, `one-hot targets of ${pred.size} values`);
+    const w = checkMetricWeights(this.name, pred, sampleWeight);
+    if (w) {
+      const pd = pred.data, td = target.data;
+      this.addWeighted(rows, w, (r) => native.argmaxMatches(pd.subarray(r * cols, (r + 1) * cols), td.subarray(r * cols, (r + 1) * cols), 1, cols));
+      return;
+    }
     this.total += native.argmaxMatches(pred.data, target.data, rows, cols);
     this.count += rows;
   }
@@ -88,8 +114,15 @@ export class BinaryAccuracy extends MeanMetric {
     super(name);
   }
   /** Add a batch: predictions and 0/1 targets of the same shape; every element counts. */
-  update(pred: Tensor, target: Tensor): void {
+  update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void {
     if (target.size !== pred.size) mismatch(this.name, pred, target, `targets of ${pred.size} values`);
+    const w = checkMetricWeights(this.name, pred, sampleWeight);
+    if (w) {
+      // As the native kernel compares: in float32.
+      const pd = pred.data, td = target.data, thr = Math.fround(this.threshold);
+      this.addWeighted(pred.size, w, (i) => ((pd[i]! > thr) === (td[i]! > 0.5) ? 1 : 0));
+      return;
+    }
     this.total += native.binaryMatches(pred.data, target.data, this.threshold);
     this.count += pred.size;
   }
@@ -138,7 +171,7 @@ class Accuracy implements Metric {
     readonly name: string,
     private readonly lossName: string,
   ) {}
-  update(pred: Tensor, target: Tensor): void {
+  update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void {
     if (this.chosen === null) {
       const predCols = pred.shape[pred.rank - 1] ?? 1;
       const targetCols = target.shape[target.rank - 1] ?? 1;
@@ -146,7 +179,7 @@ class Accuracy implements Metric {
       else if (target.rank < pred.rank || (targetCols === 1 && predCols > 1)) this.chosen = new SparseCategoricalAccuracy(this.name);
       else this.chosen = new CategoricalAccuracy(this.name);
     }
-    this.chosen.update(pred, target);
+    this.chosen.update(pred, target, sampleWeight);
   }
   result(): number {
     return this.chosen === null ? 0 : this.chosen.result();
@@ -157,11 +190,16 @@ class Accuracy implements Metric {
   }
 }
 
-/**
- * Resolve a metric id. 'accuracy' (or 'acc') chooses its variant from the labels' and predictions'
- * shapes at the first batch after each reset (see `Accuracy`).
- * @param lossName the compiled loss's name (binary cross-entropy makes 'accuracy' binary).
- */
+/** One weight per sample of `pred` (its first axis), checked, or null for none. */
+function checkMetricWeights(name: string, pred: Tensor, w: Float32Array | null | undefined): Float32Array | null {
+  if (w === undefined || w === null) return null;
+  const n = pred.rank === 0 ? 1 : pred.shape[0]!;
+  if (!(w instanceof Float32Array) || w.length !== n) {
+    throw new ShapeError(`metric "${name}": sampleWeight must be a Float32Array of ${n} weights (one per sample), received ${w instanceof Float32Array ? `${w.length} weights` : describe(w)}`);
+  }
+  return w;
+}
+
 /**
  * A metric written as a function of the labels and the predictions, in Keras's order
  * `(yTrue, yPred)`: it returns one value per sample (or per element; a scalar counts once per
@@ -188,31 +226,45 @@ export class FunctionMetric extends MeanMetric {
     this.fn = fn;
   }
   /** Add a batch: the function's values for (yTrue = target, yPred = pred), each counted once. */
-  update(pred: Tensor, target: Tensor): void {
+  update(pred: Tensor, target: Tensor, sampleWeight?: Float32Array | null): void {
     const values = noGrad(() => this.fn(target, pred));
     if (!(values instanceof Tensor)) {
       throw new ValueError(`metric function "${this.name}": must return a tensor (one value per sample), received ${describe(values)}`);
+    }
+    const w = checkMetricWeights(this.name, pred, sampleWeight);
+    if (w) {
+      if (values.rank === 0 || values.shape[0] !== w.length) {
+        throw new ShapeError(`metric function "${this.name}": returned shape [${values.shape}], which cannot be weighted per sample (${w.length} samples)`);
+      }
+      const vd = values.data;
+      this.addWeighted(values.size, w, (i) => vd[i]!);
+      return;
     }
     this.total += native.sum(values.data);
     this.count += values.size;
   }
 }
 
-/** The metric an id names ('accuracy', 'binaryAccuracy', ...), a metric object itself, or a function wrapped as a {@link FunctionMetric}; `lossName` picks 'accuracy''s variant. */
-export function getMetric(id: MetricId | Metric | MetricFn | string, lossName: string): Metric {
-  if (typeof id === 'function') return new FunctionMetric(id as MetricFn);
+/**
+ * The metric an id names ('accuracy', 'binaryAccuracy', ...), a metric object itself, or a function
+ * wrapped as a {@link FunctionMetric}. 'accuracy' (or 'acc') chooses its variant from the labels'
+ * and predictions' shapes at the first batch after each reset (see `Accuracy`); `lossName`, the
+ * compiled loss's name, makes it binary for binary cross-entropy.
+ */
+export function getMetric(id: MetricId | Metric | MetricFn | string, lossName: string, name?: string): Metric {
+  if (typeof id === 'function') return new FunctionMetric(id as MetricFn, name);
   if (typeof id === 'object' && id !== null && typeof (id as Metric).update === 'function') return id as Metric;
   const key = typeof id === 'string' ? id.replace(/_/g, '').toLowerCase() : '';
   switch (key) {
     case 'accuracy':
     case 'acc':
-      return new Accuracy(id as string, lossName);
+      return new Accuracy(name ?? (id as string), lossName);
     case 'sparsecategoricalaccuracy':
-      return new SparseCategoricalAccuracy();
+      return new SparseCategoricalAccuracy(name);
     case 'categoricalaccuracy':
-      return new CategoricalAccuracy();
+      return new CategoricalAccuracy(name);
     case 'binaryaccuracy':
-      return new BinaryAccuracy();
+      return new BinaryAccuracy(name);
     default:
       return unknownId('metric', id, ['accuracy', 'acc', 'sparseCategoricalAccuracy', 'categoricalAccuracy', 'binaryAccuracy']);
   }
@@ -230,7 +282,7 @@ export type MetricSpec = string | { class_name: string; config: Record<string, u
 export function metricToSpec(m: Metric): MetricSpec {
   // Exact classes only: a subclass would come back as its base class.
   const proto = Object.getPrototypeOf(m);
-  if (proto === Accuracy.prototype) return m.name;
+  if (proto === Accuracy.prototype) return m.name === 'accuracy' || m.name === 'acc' ? m.name : { class_name: 'accuracy', config: { name: m.name } };
   if (proto === BinaryAccuracy.prototype) return { class_name: 'BinaryAccuracy', config: { name: m.name, threshold: (m as BinaryAccuracy).threshold } };
   if (proto === SparseCategoricalAccuracy.prototype) return { class_name: 'SparseCategoricalAccuracy', config: { name: m.name } };
   if (proto === CategoricalAccuracy.prototype) return { class_name: 'CategoricalAccuracy', config: { name: m.name } };
@@ -249,6 +301,8 @@ export function metricFromSpec(spec: unknown, lossName: string): Metric {
   switch (s?.class_name) {
     case 'Custom':
       throw new ValueError(`metric ${describe(name)} is one of your own`);
+    case 'accuracy': // 'accuracy' under another name (a weighted metric's `weighted_accuracy`)
+      return new Accuracy(name ?? 'accuracy', lossName);
     case 'BinaryAccuracy': {
       const threshold = config.threshold ?? 0.5;
       if (typeof threshold !== 'number' || !Number.isFinite(threshold)) {

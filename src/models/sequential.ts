@@ -40,6 +40,13 @@ export interface CompileArgs {
    * running mean under the function's name). Default none. Keras: `metrics`.
    */
   metrics?: (Metric | MetricId | MetricFn)[];
+  /**
+   * Metrics that count each sample with its weight (`sampleWeight` or `classWeight` of fit,
+   * `sampleWeight` of evaluate; unweighted without them). One whose name an earlier metric has is
+   * logged as `weighted_<name>` (e.g. `weighted_accuracy`), as Keras 3 does. Default none. Keras:
+   * `weighted_metrics`.
+   */
+  weightedMetrics?: (Metric | MetricId | MetricFn)[];
 }
 
 /** Options of {@link Sequential.fit}; names mirror Keras `model.fit` in camelCase. */
@@ -64,8 +71,8 @@ export interface FitArgs {
   stream?: Writable;
   /**
    * One non-negative weight per training sample: each sample's loss is scaled by it (the loss is
-   * sum(w_i * loss_i) / batch size). `validationSplit` splits it with the data. Metrics stay
-   * unweighted, as Keras's compile metrics. Default none. Keras: `sample_weight`.
+   * sum(w_i * loss_i) / batch size). `validationSplit` splits it with the data. Compile's
+   * `metrics` stay unweighted, its `weightedMetrics` use it (Keras). Default none. Keras: `sample_weight`.
    */
   sampleWeight?: TensorLike;
   /**
@@ -147,7 +154,10 @@ export interface PredictArgs {
 interface Compiled {
   optimizer: Optimizer;
   loss: Loss;
+  /** The compiled metrics, the weighted ones last. */
   metrics: Metric[];
+  /** Those of `metrics` from `weightedMetrics`: updated with the sample weights. */
+  weighted: ReadonlySet<Metric>;
 }
 
 /** A linear stack of layers with compile / fit / evaluate / predict / summary / save. Keras: `keras.Sequential`. */
@@ -288,10 +298,18 @@ export class Sequential {
   get compileConfig(): {
     /** The compiled loss. */
     loss: Loss;
-    /** The compiled metrics. */
+    /** The compiled metrics (not the weighted ones). */
     metrics: Metric[];
+    /** The compiled weighted metrics. */
+    weightedMetrics: Metric[];
   } | null {
-    return this.compiled ? { loss: this.compiled.loss, metrics: [...this.compiled.metrics] } : null;
+    return this.compiled
+      ? {
+          loss: this.compiled.loss,
+          metrics: this.compiled.metrics.filter((m) => !this.compiled!.weighted.has(m)),
+          weightedMetrics: this.compiled.metrics.filter((m) => this.compiled!.weighted.has(m)),
+        }
+      : null;
   }
 
   /** The model's layers in order. */
@@ -357,13 +375,14 @@ export class Sequential {
     if (args === null || typeof args !== 'object') {
       throw new ValueError(`Sequential "${this.name}": compile() expects { optimizer, loss, metrics }, received ${describe(args)}`);
     }
-    checkOptions(`Sequential "${this.name}": compile`, args, ['optimizer', 'loss', 'metrics']);
+    checkOptions(`Sequential "${this.name}": compile`, args, ['optimizer', 'loss', 'metrics', 'weightedMetrics']);
     if (args.optimizer === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs an optimizer`);
     if (args.loss === undefined) throw new ValueError(`Sequential "${this.name}": compile() needs a loss`);
     const optimizer = getOptimizer(args.optimizer);
     const loss = getLoss(args.loss);
     const metrics = uniqueMetricNames(this.name, args.metrics ?? [], (m) => getMetric(m, loss.name));
-    this.compiled = { optimizer, loss, metrics };
+    const weighted = weightedMetricsNamed(this.name, args.weightedMetrics ?? [], metrics, loss.name);
+    this.compiled = { optimizer, loss, metrics: [...metrics, ...weighted], weighted: new Set(weighted) };
     this.plan = undefined;
     if (this.built) this.packWeights();
   }
@@ -874,7 +893,7 @@ export class Sequential {
           state[i]!.data.set(this.stateSaved.subarray(o, o + state[i]!.size));
         }
       }
-      for (const m of compiled.metrics) m.update(pred, y);
+      for (const m of compiled.metrics) m.update(pred, y, compiled.weighted.has(m) ? w : null);
       outs.length = 0;
       return loss;
     });
@@ -1183,7 +1202,7 @@ export class Sequential {
         const yb = sliceRows(yt, start, end);
         const pred = this.call(sliceRows(xt, start, end), false);
         lossMean.update(this.totalLoss(compiled.loss.compute(pred, yb, w && w.subarray(start, end))).data[0]!, end - start);
-        for (const m of compiled.metrics) m.update(pred, yb);
+        for (const m of compiled.metrics) m.update(pred, yb, compiled.weighted.has(m) && w ? w.subarray(start, end) : null);
       }),
     );
   }
@@ -1328,6 +1347,29 @@ function uniqueMetricNames(model: string, specs: readonly unknown[], make: (spec
       let k = 1;
       while (taken.has(`${m.name}_${k}`)) k++;
       m = new FunctionMetric(spec as MetricFn, `${m.name}_${k}`);
+    }
+    taken.add(m.name);
+    return m;
+  });
+}
+
+/**
+ * compile's weightedMetrics, named as Keras 3's CompileMetrics.result does: a name that the loss or
+ * an earlier metric has becomes `weighted_<name>`, then `weighted_<name>_1`, ... A metric object of
+ * the user's own cannot be renamed: its clash is an error.
+ */
+function weightedMetricsNamed(model: string, specs: readonly unknown[], before: readonly Metric[], lossName: string): Metric[] {
+  if (!Array.isArray(specs)) throw new ValueError(`Sequential "${model}": compile: weightedMetrics must be an array, received ${describe(specs)}`);
+  const taken = new Set<string>(['loss', ...before.map((m) => m.name)]);
+  return specs.map((spec, i) => {
+    let m = getMetric(spec as MetricId, lossName);
+    if (taken.has(m.name)) {
+      if (typeof spec !== 'function' && typeof spec !== 'string') {
+        throw new ValueError(`Sequential "${model}": compile: weightedMetrics[${i}] is named "${m.name}", which the loss or an earlier metric has; give it another name`);
+      }
+      let name = `weighted_${m.name}`;
+      for (let k = 1; taken.has(name); k++) name = `weighted_${m.name}_${k}`;
+      m = getMetric(spec as MetricId, lossName, name);
     }
     taken.add(m.name);
     return m;

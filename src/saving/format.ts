@@ -72,6 +72,8 @@ export interface TrainingConfig {
   };
   /** The metrics: an id ('accuracy') or `{ class_name, config }` each (older saves hold ids only). */
   metrics: MetricSpec[];
+  /** compile's weightedMetrics, as `metrics` (absent when there are none). Keras: `weighted_metrics`. */
+  weighted_metrics?: MetricSpec[];
   /** The optimizer as `{ class_name, config }`, e.g. `{ class_name: 'Adam', config: { learning_rate: 0.001, ... } }`. */
   optimizer_config: {
     /** Keras class name of the optimizer, e.g. `'Adam'`. */

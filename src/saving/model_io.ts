@@ -191,6 +191,7 @@ function trainingConfigOf(model: Sequential): TrainingConfig | null {
   return {
     loss,
     metrics: compiled.metrics.map(metricToSpec),
+    ...(compiled.weightedMetrics.length > 0 ? { weighted_metrics: compiled.weightedMetrics.map(metricToSpec) } : {}),
     // A subclass of a built-in (or an optimizer of the user's own) as class 'Custom', as for losses:
     // under the built-in's name it would load as the plain built-in without a word.
     optimizer_config: { class_name: isBuiltinOptimizer(optimizer) ? optimizer.className : 'Custom', config: optimizer.getConfig() },
@@ -507,7 +508,9 @@ function compileFrom(model: Sequential, training: TrainingConfig, state: readonl
     }
     const specs: unknown[] = Array.isArray(training.metrics) ? training.metrics : [];
     const metrics = specs.map((m) => rebuiltOrOwn('metrics', 'a metric', () => metricFromSpec(m, loss.name)));
-    model.compile({ optimizer, loss, metrics });
+    const weightedSpecs: unknown[] = Array.isArray(training.weighted_metrics) ? training.weighted_metrics : [];
+    const weightedMetrics = weightedSpecs.map((m) => rebuiltOrOwn('weighted_metrics', 'a metric', () => metricFromSpec(m, loss.name)));
+    model.compile({ optimizer, loss, metrics, weightedMetrics });
     if (state.length > 0) optimizer.setWeights(state);
   } catch (e) {
     throw rethrowWith(e, `${file}: deepnode.trainingConfig`);
