@@ -26,9 +26,10 @@ export interface Loss {
 
 /**
  * Checks `w` (one weight per sample of `pred`, whose first axis is the batch) and returns it, or
- * null for none.
+ * null for none. `name` prefixes the error (a loss's or a metric's). Shared with the metrics.
+ * @internal
  */
-function checkWeights(name: string, pred: Tensor, w: Float32Array | null | undefined): Float32Array | null {
+export function checkWeights(name: string, pred: Tensor, w: Float32Array | null | undefined): Float32Array | null {
   if (w === undefined || w === null) return null;
   const rows = pred.rank === 0 ? 1 : pred.shape[0]!;
   if (!(w instanceof Float32Array) || w.length !== rows) {
@@ -43,15 +44,22 @@ function checkWeights(name: string, pred: Tensor, w: Float32Array | null | undef
  * returns the row's unscaled total. The result is sum_r w_r * total_r * scale.
  */
 function weightedRows(rows: number, w: Float32Array, scale: number, row: (r: number, scale: number) => number): number {
-  // A sample may span several rows ([batch, steps, classes] predictions): its weight covers them all,
-  // as Keras broadcasts a [batch] sample_weight over the per-step losses.
-  const perSample = w.length === 0 ? 1 : rows / w.length;
   let total = 0;
   for (let r = 0; r < rows; r++) {
-    const wr = w[Math.floor(r / perSample)]!;
+    const wr = weightOfRow(w, r, rows);
     total += wr * row(r, wr * scale);
   }
   return total * scale;
+}
+
+/**
+ * The weight of row r of `rows` rows that split evenly into w.length samples: a sample may span
+ * several rows ([batch, steps, classes] predictions, or a sample's elements), and its weight covers
+ * them all, as Keras broadcasts a [batch] sample_weight. Shared with the metrics.
+ * @internal
+ */
+export function weightOfRow(w: Float32Array, r: number, rows: number): number {
+  return w[Math.floor((r * w.length) / rows)]!;
 }
 
 function lastDim(t: Tensor): number {
@@ -138,7 +146,7 @@ export class SparseCategoricalCrossentropy implements Loss {
       for (let j = 0; j < cols; j++) sum += pred.data[r * cols + j]!;
       const p = pred.data[r * cols + label]!;
       const q = sum > 0 ? p / sum : 0;
-      const wr = w ? w[Math.floor((r * w.length) / rows)]! : 1;
+      const wr = w ? weightOfRow(w, r, rows) : 1;
       total -= wr * Math.log(Math.min(Math.max(q, EPSILON), 1 - EPSILON));
       // d/dp_j of -log(p_label / sum) = 1/sum - [j = label]/p_label where q is not clipped, else 0.
       if (grad && q > EPSILON && q < 1 - EPSILON) {

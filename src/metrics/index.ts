@@ -7,6 +7,7 @@ import { Tensor } from '../tensor';
 import { native } from '../backend/native';
 import { ShapeError, ValueError, describe, unknownId } from '../errors';
 import { noGrad } from '../autograd/engine';
+import { checkWeights, weightOfRow } from '../losses';
 
 /** A streaming metric: `update` per batch, `result` for the running value, `reset` at each epoch. Keras: `keras.metrics.Metric`. */
 export interface Metric {
@@ -37,7 +38,7 @@ abstract class MeanMetric implements Metric {
    */
   protected addWeighted(rows: number, w: Float32Array, hit: (r: number) => number): void {
     for (let r = 0; r < rows; r++) {
-      const wr = w[Math.floor((r * w.length) / rows)]!;
+      const wr = weightOfRow(w, r, rows);
       this.total += wr * hit(r);
       this.count += wr;
     }
@@ -190,15 +191,8 @@ class Accuracy implements Metric {
   }
 }
 
-/** One weight per sample of `pred` (its first axis), checked, or null for none. */
-function checkMetricWeights(name: string, pred: Tensor, w: Float32Array | null | undefined): Float32Array | null {
-  if (w === undefined || w === null) return null;
-  const n = pred.rank === 0 ? 1 : pred.shape[0]!;
-  if (!(w instanceof Float32Array) || w.length !== n) {
-    throw new ShapeError(`metric "${name}": sampleWeight must be a Float32Array of ${n} weights (one per sample), received ${w instanceof Float32Array ? `${w.length} weights` : describe(w)}`);
-  }
-  return w;
-}
+/** One weight per sample of `pred` (its first axis), checked as the losses check theirs, or null for none. */
+const checkMetricWeights = (name: string, pred: Tensor, w: Float32Array | null | undefined) => checkWeights(`metric "${name}"`, pred, w);
 
 /**
  * A metric written as a function of the labels and the predictions, in Keras's order
