@@ -188,6 +188,16 @@ export function gradOf(t: Tensor): Float32Array {
   return t.grad;
 }
 
+/** Seeds `loss`'s gradient with 1 and runs the tape's backward closures from it to the start. */
+function propagate(loss: Tensor): void {
+  gradOf(loss)[0] = 1;
+  const nodes = tape.nodes;
+  for (let i = nodes.indexOf(loss); i >= 0; i--) {
+    const node = nodes[i]!;
+    if (node.grad !== null && node.backwardFn !== null) node.backwardFn();
+  }
+}
+
 /**
  * Back-propagate from a scalar `loss` (seed gradient 1). Gradients of leaves (weights) accumulate
  * into their `grad`, so clear them between steps (`t.grad?.fill(0)`), or use
@@ -196,17 +206,11 @@ export function gradOf(t: Tensor): Float32Array {
 export function backward(loss: Tensor): void {
   if (loss.size !== 1) throw new StateError(`backward: expected a scalar loss, received shape [${loss.shape.join(', ')}]`);
   if (!loss.requiresGrad) throw new StateError('backward: the loss does not depend on any tensor that requires a gradient');
-  gradOf(loss)[0] = 1;
-  const nodes = tape.nodes;
-  const end = nodes.indexOf(loss);
-  for (let i = end; i >= 0; i--) {
-    const node = nodes[i]!;
-    if (node.grad !== null && node.backwardFn !== null) node.backwardFn();
-  }
+  propagate(loss);
   // Outside a scope nothing else would release the graph: drop it so a loop of backward() calls
   // does not keep every intermediate alive.
   if (!pool.active) {
-    for (const t of nodes) {
+    for (const t of tape.nodes) {
       t.backwardFn = null;
       t.parents = [];
     }
@@ -281,12 +285,7 @@ export function valueAndGrads(fn: () => Tensor, vars: readonly Tensor[]): ValueA
     for (const v of vars) if (!leaves.has(v)) leaves.set(v, v.grad);
     for (const leaf of leaves.keys()) leaf.grad = null;
     try {
-      gradOf(loss)[0] = 1;
-      const nodes = tape.nodes;
-      for (let i = nodes.indexOf(loss); i >= 0; i--) {
-        const node = nodes[i]!;
-        if (node.grad !== null && node.backwardFn !== null) node.backwardFn();
-      }
+      propagate(loss);
       const grads = vars.map((v) => (v.grad === null ? null : new Tensor(Float32Array.from(v.grad), v.shape)));
       if (grads.every((g) => g === null)) {
         throw new ValueError(

@@ -604,11 +604,11 @@ export class Sequential {
       }
       val = [sliceRows(xt, at, n), sliceRows(yt, at, n)];
       [xt, yt] = [sliceRows(xt, 0, at), sliceRows(yt, 0, at)];
-      // Sample weights split with the data; class weights apply to the training part only (Keras
-      // 3 splits (x, y, sample_weight) before turning class_weight into weights).
-      if (args.sampleWeight !== undefined && sw !== null) [sw, valWeights] = [sw.subarray(0, at), sw.subarray(at, n)];
+      // Sample weights split with the data; class weights (per sample, so the training part's are
+      // the first `at`) apply to the training part only (Keras 3 splits (x, y, sample_weight)
+      // before turning class_weight into weights).
+      if (sw !== null) [sw, valWeights] = [sw.subarray(0, at), args.sampleWeight !== undefined ? sw.subarray(at, n) : null];
     }
-    if (args.classWeight !== undefined) sw = this.sampleWeights('fit', yt, undefined, args.classWeight, true);
 
     const n = xt.shape[0]!;
     const steps = Math.ceil(n / batchSize);
